@@ -1,0 +1,1 @@
+"""Sub-commands of the ``ecglab`` CLI; each module offers ``add_parser(subparsers)``."""
