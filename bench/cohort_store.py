@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from bench.cohort_schema import FORMAT_NAME, FORMAT_VERSION, TABLES, table_file, validate_table
 from bench.errors import CohortError
@@ -53,7 +54,7 @@ class Cohort:
         file = self.path / table_file(name)
         try:
             frame = pd.read_parquet(file)
-        except OSError as err:  # pyarrow raises OSError subclasses for unreadable files
+        except (OSError, pa.ArrowException) as err:  # unreadable or damaged Parquet files
             raise CohortError(f"{file}: unreadable Parquet table ({err}); rebuild the store") from err
         expected = self.meta["tables"][name]["rows"]
         if len(frame) != expected:
@@ -165,6 +166,8 @@ class Cohort:
             raise ValueError("a crop falls outside its segment")
         shards = arrays["shard"][positions]
         columns_by_shard = {int(s): self._lead_columns(int(s), leads) for s in np.unique(shards)}
+        if leads is None and len({tuple(self.meta["shards"][s]["leads"]) for s in columns_by_shard}) > 1:
+            raise CohortError("segments with different lead sets: pass leads= to select common leads")
         n_leads = {len(cols) for cols in columns_by_shard.values()}
         if len(n_leads) > 1:
             raise CohortError("segments with different lead sets: pass leads= to select common leads")

@@ -22,7 +22,7 @@ def sha256_file(path: Path) -> str:
 def _column_bytes(series: pd.Series) -> list[bytes]:
     if pd.api.types.is_datetime64_any_dtype(series):
         tz = str(series.dt.tz) if series.dt.tz is not None else "naive"
-        values = series.dt.tz_convert("UTC") if series.dt.tz is not None else series
+        values = series.dt.tz_convert("UTC").dt.tz_localize(None) if series.dt.tz is not None else series
         micros = values.dt.as_unit("us").to_numpy().view(np.int64)
         return [f"time[{tz}]".encode(), micros.astype("<i8").tobytes()]
     if pd.api.types.is_bool_dtype(series):
