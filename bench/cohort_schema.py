@@ -62,7 +62,26 @@ TABLES: dict[str, dict[str, str]] = {
     },
     "patients": {"patient_id": "str", "sex": "str"},
     "visits": {"visit_id": "str", "patient_id": "str", "arrival_time": "time"},
+    # time-stamped vital signs and biometrics (MC-MED numerics, MIMIC-IV omr); empty where a source has none
+    "vitals": {
+        "patient_id": "str",
+        "visit_id": "str",
+        "time": "time",
+        "measure": "str",
+        "value": "float",
+        "unit": "str",
+        "source": "str",
+    },
 }
+
+OPTIONAL_TABLES = ("vitals",)
+
+_EMPTY_DTYPES = {"str": object, "int": "int64", "float": "float64", "time": "datetime64[us]", "list": object}
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """A table with the required columns of ``name`` and no rows."""
+    return pd.DataFrame({col: pd.Series(dtype=_EMPTY_DTYPES[kind]) for col, kind in TABLES[name].items()})
 
 
 def table_file(name: str) -> str:

@@ -82,6 +82,10 @@ class Cohort:
     def visits(self) -> pd.DataFrame:
         return self.table("visits")
 
+    @cached_property
+    def vitals(self) -> pd.DataFrame:
+        return self.table("vitals")
+
     # ----------------------------------------------------------------- waveforms
     def _shard(self, index: int) -> np.memmap:
         if index not in self._maps:

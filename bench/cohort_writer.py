@@ -5,7 +5,7 @@ A store is a folder holding
   every recording is stored once, contiguously, in one shard of recordings with the same leads;
 - ``recordings.parquet`` (where each recording lies, its per-lead gain and baseline: physical = (digital -
   baseline) / gain, the WFDB convention), ``segments.parquet`` (index rows into recordings),
-  ``labs.parquet``, ``patients.parquet``, ``visits.parquet``;
+  ``labs.parquet``, ``patients.parquet``, ``visits.parquet``, ``vitals.parquet`` (empty if never set);
 - ``cohort.json``: name, source, parameters, row counts, shard and table hashes, a content hash and the
   data-quality report. It is written last; a store without it is not a store.
 """
@@ -26,7 +26,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.cohort_schema import FORMAT_NAME, FORMAT_VERSION, TABLES, table_file, validate_table
+from bench.cohort_schema import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    OPTIONAL_TABLES,
+    TABLES,
+    empty_table,
+    table_file,
+    validate_table,
+)
 from bench.errors import CohortError
 from bench.hashing import hash_frame
 from bench.quality import QualityReport
@@ -284,6 +292,8 @@ class CohortWriter:
         missing = [name for name in ("labs", "patients", "visits") if name not in self._tables]
         if missing:
             raise CohortError(f"cannot commit {self.path}: tables never set: {', '.join(missing)}")
+        for name in OPTIONAL_TABLES:
+            self._tables.setdefault(name, empty_table(name))
         for shard in self._shards:
             self._close(shard)
         recordings = self._recordings_frame()

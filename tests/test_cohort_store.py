@@ -296,7 +296,7 @@ def test_tz_aware_utc_times_round_trip(tmp_path: Path) -> None:
 
 def test_cohort_json_counts_rows_and_keeps_what_it_was_given(written: Written, cohort: Cohort) -> None:
     counts = cohort.meta["row_counts"]
-    assert counts == {"recordings": 6, "segments": 18, "labs": 4, "patients": 3, "visits": 3}
+    assert counts == {"recordings": 6, "segments": 18, "labs": 4, "patients": 3, "visits": 3, "vitals": 0}
     assert counts == {name: len(cohort.table(name)) for name in TABLES}
     assert (cohort.name, cohort.source, cohort.meta["format_version"]) == ("tiny", "tests", 1)
 
