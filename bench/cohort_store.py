@@ -222,8 +222,8 @@ def open_cohort(path: str | Path) -> Cohort:
     """Open the cohort store at ``path``; raise CohortError with what to do if it is not a complete store."""
     path = Path(path)
     if not path.is_dir():
-        partial = sorted(path.parent.glob(f".{path.name}.partial-*")) if path.parent.is_dir() else []
-        hint = f" (found an interrupted write: {partial[0].name})" if partial else ""
+        partial = path.parent / f".{path.name}.partial"
+        hint = f" (found an interrupted write: {partial.name})" if partial.is_dir() else ""
         raise CohortError(
             f"no cohort store at {path}{hint}; build one with `ecglab cohort synth --out {path}`"
         )

@@ -8,6 +8,10 @@ A store is a folder holding
   ``labs.parquet``, ``patients.parquet``, ``visits.parquet``, ``vitals.parquet`` (empty if never set);
 - ``cohort.json``: name, source, parameters, row counts, shard and table hashes, a content hash and the
   data-quality report. It is written last; a store without it is not a store.
+
+Recordings arrive through parts (see :mod:`bench.cohort_parts`): the writer's own part for
+``add_recording``/``add_segments`` in this process, and numbered parts that ingest workers write in parallel.
+With ``resume=True`` the staging folder survives an interruption and finished parts are kept.
 """
 
 from __future__ import annotations
@@ -16,9 +20,7 @@ import hashlib
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.cohort_parts import (
+    DEFAULT_MAX_SHARD_BYTES,
+    PART_META,
+    PartWriter,
+    is_finished,
+    micros_to_series,
+)
 from bench.cohort_schema import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -39,54 +48,18 @@ from bench.errors import CohortError
 from bench.hashing import hash_frame
 from bench.quality import QualityReport
 
-DEFAULT_MAX_SHARD_BYTES = 1 << 28  # 256 MiB
-SUPPORTED_DTYPES = ("int16", "float16")
+PARAMS_FILE = "parameters.json"
+MAIN_PART = "part-main"
 
 
-@dataclass
-class _Shard:
-    index: int
-    file: str
-    dtype: str
-    leads: tuple[str, ...]
-    n_samples: int = 0
-    digest: Any = field(default_factory=hashlib.sha256)
-    handle: Any = None
-
-    @property
-    def n_bytes(self) -> int:
-        return self.n_samples * len(self.leads) * np.dtype(self.dtype).itemsize
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "file": self.file,
-            "dtype": self.dtype,
-            "leads": list(self.leads),
-            "n_samples": self.n_samples,
-            "sha256": self.digest.hexdigest(),
-        }
-
-
-def to_micros(time: Any) -> tuple[int, str | None]:
-    """Microseconds since the epoch and the time zone (None if naive) of a timestamp of any year."""
-    stamp = pd.Timestamp(time)
-    if stamp is pd.NaT:
-        raise CohortError("a recording start time is missing (NaT)")
-    tz = str(stamp.tz) if stamp.tz is not None else None
-    if stamp.tz is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    micros = int(np.datetime64(stamp.as_unit("us").to_datetime64(), "us").astype(np.int64))
-    return micros, tz
-
-
-def micros_to_series(micros: np.ndarray, tz: str | None) -> pd.Series:
-    series = pd.Series(np.asarray(micros, dtype=np.int64).view("datetime64[us]"))
-    return series.dt.tz_localize("UTC").dt.tz_convert(tz) if tz else series
+def staging_path(path: Path) -> Path:
+    """Where the store at ``path`` is built before it is renamed into place."""
+    return path.parent / f".{path.name}.partial"
 
 
 class CohortWriter:
-    """Builds a cohort store. Use as a context manager: an exception removes the staging folder."""
+    """Builds a cohort store. Use as a context manager: an exception removes the staging folder, unless
+    ``resume`` is set, in which case finished parts stay for the next run with the same parameters."""
 
     def __init__(
         self,
@@ -97,6 +70,7 @@ class CohortWriter:
         source_version: str = "",
         parameters: dict[str, Any] | None = None,
         overwrite: bool = False,
+        resume: bool = False,
         max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
     ) -> None:
         self.path = Path(path)
@@ -111,39 +85,35 @@ class CohortWriter:
         self.name, self.source, self.source_version = name, source, source_version
         self.parameters = dict(parameters or {})
         self.max_shard_bytes = max_shard_bytes
+        self.resume = resume
         self.quality = QualityReport()
-        self._staging = self.path.parent / f".{self.path.name}.partial-{uuid.uuid4().hex[:8]}"
-        (self._staging / "waveforms").mkdir(parents=True)
-        self._shards: list[_Shard] = []
-        self._open_shard: dict[tuple[tuple[str, ...], str], _Shard] = {}
-        self._recordings: list[dict[str, Any]] = []
-        self._segment_parts: list[dict[str, np.ndarray]] = []
+        self.staging = staging_path(self.path)
+        self._open_staging()
+        self._main: PartWriter | None = None
         self._tables: dict[str, pd.DataFrame] = {}
-        self._tz: str | bool | None = False  # False: no recording yet
         self._done = False
 
-    # ----------------------------------------------------------------- waveforms
-    def _shard_for(self, leads: tuple[str, ...], dtype: str, n_bytes: int) -> _Shard:
-        key = (leads, dtype)
-        shard = self._open_shard.get(key)
-        if shard is not None and shard.n_samples and shard.n_bytes + n_bytes > self.max_shard_bytes:
-            self._close(shard)
-            shard = None
-        if shard is None:
-            index = len(self._shards)
-            shard = _Shard(index=index, file=f"waveforms/shard-{index:05d}.{dtype}", dtype=dtype, leads=leads)
-            shard.handle = open(self._staging / shard.file, "wb")  # noqa: SIM115 - closed in _close
-            self._shards.append(shard)
-            self._open_shard[key] = shard
-        return shard
+    def _open_staging(self) -> None:
+        params_file = self.staging / PARAMS_FILE
+        record = {"name": self.name, "source": self.source, "parameters": self.parameters}
+        if self.staging.exists():
+            found = json.loads(params_file.read_text()) if params_file.is_file() else None
+            if not self.resume or found != json.loads(json.dumps(record)):
+                shutil.rmtree(self.staging)  # not resumable: an earlier interrupted write of other work
+        (self.staging / "parts").mkdir(parents=True, exist_ok=True)
+        params_file.write_text(json.dumps(record, indent=2))
 
-    @staticmethod
-    def _close(shard: _Shard) -> None:
-        if shard.handle is not None:
-            shard.handle.flush()
-            os.fsync(shard.handle.fileno())
-            shard.handle.close()
-            shard.handle = None
+    # ----------------------------------------------------------------- parts
+    def part_folder(self, index: int) -> Path:
+        return self.staging / "parts" / f"part-{index:06d}"
+
+    def part_done(self, index: int) -> bool:
+        return is_finished(self.part_folder(index))
+
+    def _main_part(self) -> PartWriter:
+        if self._main is None:
+            self._main = PartWriter(self.staging / "parts" / MAIN_PART, self.max_shard_bytes)
+        return self._main
 
     def add_recording(
         self,
@@ -156,133 +126,119 @@ class CohortWriter:
         digital: np.ndarray,
         gain: Sequence[float],
         baseline: Sequence[float] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> int:
-        """Store one contiguous recording (``digital``: samples x leads) and return its recording id."""
-        leads = tuple(str(lead) for lead in leads)
-        if digital.ndim != 2 or digital.shape[1] != len(leads):
-            raise CohortError(
-                f"recording of {patient_id}: samples x leads array expected for leads {leads}, "
-                f"got shape {digital.shape}"
-            )
-        if digital.dtype.name not in SUPPORTED_DTYPES:
-            raise CohortError(
-                f"recording of {patient_id}: dtype {digital.dtype} not storable "
-                f"(use one of {SUPPORTED_DTYPES})"
-            )
-        if any("," in lead for lead in leads):
-            raise CohortError(f"lead names may not contain commas: {leads}")
-        gain_arr = np.asarray(gain, dtype=np.float64)
-        base_arr = np.zeros(len(leads)) if baseline is None else np.asarray(baseline, dtype=np.float64)
-        if gain_arr.shape != (len(leads),) or base_arr.shape != (len(leads),):
-            raise CohortError(f"recording of {patient_id}: one gain and one baseline per lead expected")
-        if not np.all(np.isfinite(gain_arr)) or np.any(gain_arr == 0):
-            raise CohortError(f"recording of {patient_id}: gains must be finite and non-zero, got {gain_arr}")
-        micros, tz = to_micros(start_time)
-        if self._tz is False:
-            self._tz = tz
-        elif self._tz != tz:
-            raise CohortError(
-                f"recording of {patient_id}: time zone {tz} differs from earlier recordings ({self._tz})"
-            )
-
-        data = np.ascontiguousarray(digital, dtype=digital.dtype.newbyteorder("<"))
-        shard = self._shard_for(leads, digital.dtype.name, data.nbytes)
-        offset = shard.n_samples
-        payload = data.tobytes()
-        shard.handle.write(payload)
-        shard.digest.update(payload)
-        shard.n_samples += data.shape[0]
-        recording_id = len(self._recordings)
-        self._recordings.append(
-            {
-                "recording_id": recording_id,
-                "patient_id": str(patient_id),
-                "visit_id": None if visit_id is None else str(visit_id),
-                "start_us": micros,
-                "fs": float(fs),
-                "leads": ",".join(leads),
-                "shard": shard.index,
-                "offset": offset,
-                "length": data.shape[0],
-                "gain": gain_arr,
-                "baseline": base_arr,
-            }
+        """Store one contiguous recording (``digital``: samples x leads); returns its recording id."""
+        return self._main_part().add_recording(
+            patient_id=patient_id,
+            visit_id=visit_id,
+            start_time=start_time,
+            fs=fs,
+            leads=leads,
+            digital=digital,
+            gain=gain,
+            baseline=baseline,
+            extra=extra,
         )
-        return recording_id
 
     def add_segments(self, recording_id: int, starts: np.ndarray, length: int) -> np.ndarray:
-        """Index segments of ``length`` samples starting at ``starts`` (samples into the recording)."""
-        rec = self._recordings[recording_id]
-        starts = np.asarray(starts, dtype=np.int64)
-        if len(starts) and (starts.min() < 0 or starts.max() + length > rec["length"]):
-            raise CohortError(
-                f"segments of recording {recording_id} fall outside its {rec['length']} samples"
-            )
-        first = sum(len(part["segment_id"]) for part in self._segment_parts)
-        ids = np.arange(first, first + len(starts), dtype=np.int64)
-        offsets_us = np.round(starts * (1e6 / rec["fs"])).astype(np.int64)
-        self._segment_parts.append(
-            {
-                "segment_id": ids,
-                "recording_id": np.full(len(starts), recording_id, dtype=np.int64),
-                "start_us": rec["start_us"] + offsets_us,
-                "offset": rec["offset"] + starts,
-                "length": np.full(len(starts), length, dtype=np.int64),
-            }
-        )
-        return ids
+        """Index segments of ``length`` samples at ``starts`` (samples into the recording); returns ids."""
+        return self._main_part().add_segments(recording_id, starts, length)
 
     # ----------------------------------------------------------------- tables
     def set_table(self, name: str, frame: pd.DataFrame) -> None:
         if name in ("recordings", "segments"):
-            raise CohortError(f"table {name!r} is built by the writer from add_recording/add_segments")
+            raise CohortError(f"table {name!r} is built by the writer from the recordings it was given")
         validate_table(name, frame, where=f"writing {self.path}")
         self._tables[name] = frame.reset_index(drop=True)
 
-    def _recordings_frame(self) -> pd.DataFrame:
-        recs = self._recordings
-        tz = self._tz if self._tz is not False else None
-        frame = pd.DataFrame(
-            {
-                "recording_id": np.array([r["recording_id"] for r in recs], dtype=np.int64),
-                "patient_id": pd.Series([r["patient_id"] for r in recs], dtype=object),
-                "visit_id": pd.Series([r["visit_id"] for r in recs], dtype=object),
-                "start_time": micros_to_series(np.array([r["start_us"] for r in recs], dtype=np.int64), tz),
-                "fs": np.array([r["fs"] for r in recs], dtype=np.float64),
-                "leads": pd.Series([r["leads"] for r in recs], dtype=object),
-                "shard": np.array([r["shard"] for r in recs], dtype=np.int32),
-                "offset": np.array([r["offset"] for r in recs], dtype=np.int64),
-                "length": np.array([r["length"] for r in recs], dtype=np.int64),
-                "gain": pd.Series([r["gain"] for r in recs], dtype=object),
-                "baseline": pd.Series([r["baseline"] for r in recs], dtype=object),
-            }
-        )
-        return frame
+    def _finished_parts(self) -> list[Path]:
+        if self._main is not None:
+            self._main.finish()
+        parts_dir = self.staging / "parts"
+        numbered = sorted(p for p in parts_dir.glob("part-[0-9]*") if not p.name.endswith(".tmp"))
+        unfinished = [p.name for p in parts_dir.iterdir() if not is_finished(p)]
+        if unfinished:
+            raise CohortError(
+                f"cannot commit {self.path}: parts never finished: {', '.join(sorted(unfinished))}"
+            )
+        main = parts_dir / MAIN_PART
+        return ([main] if main.exists() else []) + numbered
 
-    def _segments_frame(self, recordings: pd.DataFrame) -> pd.DataFrame:
-        tz = self._tz if self._tz is not False else None
-        if self._segment_parts:
-            parts = {
-                key: np.concatenate([p[key] for p in self._segment_parts]) for key in self._segment_parts[0]
-            }
-        else:
-            parts = {
-                key: np.zeros(0, dtype=np.int64)
-                for key in ("segment_id", "recording_id", "start_us", "offset", "length")
-            }
-        rec = recordings.set_index("recording_id").loc[parts["recording_id"]]
+    def _merge_parts(self) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]], str | None]:
+        """Link every part's shards into ``waveforms/`` and build the global recordings and segments."""
+        waveforms = self.staging / "waveforms"
+        if waveforms.exists():
+            shutil.rmtree(waveforms)  # from an interrupted commit: rebuilt from the parts
+        waveforms.mkdir()
+        shards: list[dict[str, Any]] = []
+        recordings, segments = [], []
+        zones: set[str | None] = set()
+        n_recordings = 0
+        for part in self._finished_parts():
+            meta = json.loads((part / PART_META).read_text())
+            self.quality.merge(QualityReport.from_dict(meta["quality"]))
+            if not meta["has_recordings"]:
+                continue
+            zones.add(meta["time_zone"])
+            local_to_global = {}
+            for shard in meta["shards"]:
+                index = len(shards)
+                file = f"waveforms/shard-{index:05d}.{shard['dtype']}"
+                os.link(part / shard["file"], self.staging / file)
+                shards.append({**shard, "index": index, "file": file})
+                local_to_global[shard["index"]] = index
+            rec = pd.read_parquet(part / "recordings.parquet")
+            seg = pd.read_parquet(part / "segments.parquet")
+            rec.insert(0, "recording_id", np.arange(n_recordings, n_recordings + len(rec), dtype=np.int64))
+            rec["shard"] = rec["shard"].map(local_to_global).astype(np.int32)
+            seg["recording_id"] = seg.pop("recording").to_numpy() + n_recordings
+            recordings.append(rec)
+            segments.append(seg)
+            n_recordings += len(rec)
+        if len(zones) > 1:
+            raise CohortError(
+                f"cannot commit {self.path}: recordings in several time zones {sorted(map(str, zones))}"
+            )
+        tz = zones.pop() if zones else None
+        return (
+            self._recordings_frame(recordings, tz),
+            self._segments_frame(segments, recordings, tz),
+            shards,
+            tz,
+        )
+
+    @staticmethod
+    def _recordings_frame(parts: list[pd.DataFrame], tz: str | None) -> pd.DataFrame:
+        if not parts:
+            return empty_table("recordings")
+        rec = pd.concat(parts, ignore_index=True)
+        start = micros_to_series(rec.pop("start_us").to_numpy(np.int64), tz)
+        rec.insert(rec.columns.get_loc("visit_id") + 1, "start_time", start)
+        rec["gain"] = pd.Series([np.asarray(g, dtype=np.float64) for g in rec["gain"]], dtype=object)
+        rec["baseline"] = pd.Series([np.asarray(b, dtype=np.float64) for b in rec["baseline"]], dtype=object)
+        return rec
+
+    @staticmethod
+    def _segments_frame(
+        parts: list[pd.DataFrame], rec_parts: list[pd.DataFrame], tz: str | None
+    ) -> pd.DataFrame:
+        if not parts:
+            return empty_table("segments")
+        seg = pd.concat(parts, ignore_index=True)
+        rec = pd.concat(rec_parts, ignore_index=True).set_index("recording_id").loc[seg["recording_id"]]
         return pd.DataFrame(
             {
-                "segment_id": parts["segment_id"],
-                "recording_id": parts["recording_id"],
+                "segment_id": np.arange(len(seg), dtype=np.int64),
+                "recording_id": seg["recording_id"].to_numpy(np.int64),
                 "patient_id": rec["patient_id"].to_numpy(dtype=object),
                 "visit_id": rec["visit_id"].to_numpy(dtype=object),
-                "start_time": micros_to_series(parts["start_us"], tz),
-                "fs": rec["fs"].to_numpy(),
+                "start_time": micros_to_series(seg["start_us"].to_numpy(np.int64), tz),
+                "fs": rec["fs"].to_numpy(np.float64),
                 "leads": rec["leads"].to_numpy(dtype=object),
-                "shard": rec["shard"].to_numpy(dtype=np.int32),
-                "offset": parts["offset"],
-                "length": parts["length"],
+                "shard": rec["shard"].to_numpy(np.int32),
+                "offset": seg["offset"].to_numpy(np.int64),
+                "length": seg["length"].to_numpy(np.int64),
             }
         )
 
@@ -294,17 +250,14 @@ class CohortWriter:
             raise CohortError(f"cannot commit {self.path}: tables never set: {', '.join(missing)}")
         for name in OPTIONAL_TABLES:
             self._tables.setdefault(name, empty_table(name))
-        for shard in self._shards:
-            self._close(shard)
-        recordings = self._recordings_frame()
-        tables = {"recordings": recordings, "segments": self._segments_frame(recordings), **self._tables}
+        recordings, segments, shards, tz = self._merge_parts()
+        tables = {"recordings": recordings, "segments": segments, **self._tables}
         table_meta = {}
         for name in TABLES:
             frame = tables[name]
             validate_table(name, frame, where=f"writing {self.path}")
-            frame.to_parquet(self._staging / table_file(name), index=False)
+            frame.to_parquet(self.staging / table_file(name), index=False)
             table_meta[name] = {"file": table_file(name), "rows": len(frame), "hash": hash_frame(frame)}
-        shards = [shard.describe() for shard in self._shards]
         content = hashlib.sha256()
         for name in sorted(table_meta):
             content.update(f"{name}:{table_meta[name]['hash']}\n".encode())
@@ -319,7 +272,7 @@ class CohortWriter:
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "created_by": _package_version(),
             "parameters": self.parameters,
-            "time_zone": self._tz if self._tz is not False else None,
+            "time_zone": tz,
             "row_counts": {name: meta["rows"] for name, meta in table_meta.items()},
             "tables": table_meta,
             "shards": shards,
@@ -327,9 +280,8 @@ class CohortWriter:
             "quality": self.quality.to_dict(),
             "extra": extra or {},
         }
-        meta_path = self._staging / "cohort.json"
-        with open(meta_path, "w", encoding="utf-8") as handle:
-            json.dump(meta, handle, indent=2, sort_keys=False)
+        with open(self.staging / "cohort.json", "w", encoding="utf-8") as handle:
+            json.dump(meta, handle, indent=2)
             handle.flush()
             os.fsync(handle.fileno())
         self._move_into_place()
@@ -339,28 +291,36 @@ class CohortWriter:
     def _move_into_place(self) -> None:
         trash = None
         if self.path.exists():
-            trash = self.path.parent / f".{self.path.name}.old-{uuid.uuid4().hex[:8]}"
+            trash = self.path.parent / f".{self.path.name}.old"
+            if trash.exists():
+                shutil.rmtree(trash)
             os.replace(self.path, trash)
-        os.replace(self._staging, self.path)
+        os.replace(self.staging, self.path)
+        # the parts' shard files are hard-linked into waveforms/; the part folders are no longer needed
+        shutil.rmtree(self.path / "parts")
+        (self.path / PARAMS_FILE).unlink()
         if trash is not None:
             shutil.rmtree(trash)
 
     def abort(self) -> None:
         """Remove the staging folder; the target path is left as it was."""
-        for shard in self._shards:
-            if shard.handle is not None:
-                shard.handle.close()
-                shard.handle = None
-        if self._staging.exists():
-            shutil.rmtree(self._staging)
+        if self._main is not None:
+            self._main.abort()
+        if self.staging.exists():
+            shutil.rmtree(self.staging)
         self._done = True
 
     def __enter__(self) -> CohortWriter:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if not self._done:
-            self.abort()
+        if self._done:
+            return
+        if self.resume and exc_type is not None:
+            if self._main is not None:
+                self._main.abort()
+            return  # finished parts stay for the next run
+        self.abort()
 
 
 def _package_version() -> str:

@@ -38,6 +38,11 @@ class QualityReport:
                 break
             entry.examples.append(str(example))
 
+    def merge(self, other: QualityReport) -> None:
+        """Add every count of ``other`` to this report."""
+        for entry in other._drops.values():
+            self.drop(entry.stage, entry.reason, entry.count, entry.examples)
+
     @property
     def total(self) -> int:
         return sum(entry.count for entry in self._drops.values())

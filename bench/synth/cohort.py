@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from bench.cohort_writer import CohortWriter, micros_to_series
+from bench.cohort_parts import micros_to_series
+from bench.cohort_writer import CohortWriter
 from bench.synth import labs as lab_model
 from bench.synth.ecg import STANDARD_LEADS, render_recording
 from bench.synth.physiology import PLANTED_EFFECTS, PatientECG, beat_parameters, draw_patient_ecg
