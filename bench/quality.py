@@ -24,14 +24,25 @@ class QualityReport:
 
     def __init__(self) -> None:
         self._drops: dict[tuple[str, str], DropCount] = {}
+        self._notes: dict[tuple[str, str], DropCount] = {}
+
+    def note(self, stage: str, reason: str, count: int = 1, examples: Iterable[Any] = ()) -> None:
+        """Record something worth knowing that dropped nothing (e.g. conflicting values kept side by side)."""
+        self._add(self._notes, stage, reason, count, examples)
 
     def drop(self, stage: str, reason: str, count: int = 1, examples: Iterable[Any] = ()) -> None:
         """Record that ``count`` items were dropped at ``stage`` for ``reason``."""
+        self._add(self._drops, stage, reason, count, examples)
+
+    @staticmethod
+    def _add(
+        table: dict[tuple[str, str], DropCount], stage: str, reason: str, count: int, examples: Iterable[Any]
+    ) -> None:
         if count < 0:
-            raise ValueError(f"drop count must be >= 0, got {count}")
+            raise ValueError(f"count must be >= 0, got {count}")
         if count == 0:
             return
-        entry = self._drops.setdefault((stage, reason), DropCount(stage, reason))
+        entry = table.setdefault((stage, reason), DropCount(stage, reason))
         entry.count += count
         for example in examples:
             if len(entry.examples) >= MAX_EXAMPLES:
@@ -42,6 +53,8 @@ class QualityReport:
         """Add every count of ``other`` to this report."""
         for entry in other._drops.values():
             self.drop(entry.stage, entry.reason, entry.count, entry.examples)
+        for entry in other._notes.values():
+            self.note(entry.stage, entry.reason, entry.count, entry.examples)
 
     @property
     def total(self) -> int:
@@ -52,26 +65,31 @@ class QualityReport:
         return entry.count if entry else 0
 
     def to_dict(self) -> dict[str, Any]:
-        rows = sorted(self._drops.values(), key=lambda d: (d.stage, d.reason))
-        return {
-            "total_dropped": self.total,
-            "dropped": [
-                {"stage": d.stage, "reason": d.reason, "count": d.count, "examples": d.examples} for d in rows
-            ],
-        }
+        def rows(table: dict[tuple[str, str], DropCount]) -> list[dict[str, Any]]:
+            ordered = sorted(table.values(), key=lambda d: (d.stage, d.reason))
+            return [
+                {"stage": d.stage, "reason": d.reason, "count": d.count, "examples": d.examples}
+                for d in ordered
+            ]
+
+        return {"total_dropped": self.total, "dropped": rows(self._drops), "notes": rows(self._notes)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QualityReport:
         report = cls()
         for row in data.get("dropped", []):
             report.drop(row["stage"], row["reason"], int(row["count"]), row.get("examples", []))
+        for row in data.get("notes", []):
+            report.note(row["stage"], row["reason"], int(row["count"]), row.get("examples", []))
         return report
 
     def summary_lines(self) -> list[str]:
         """Human-readable lines, one per (stage, reason)."""
-        if not self._drops:
-            return ["nothing dropped"]
-        return [
+        lines = [
             f"{d.stage}: {d.count} dropped ({d.reason})"
             for d in sorted(self._drops.values(), key=lambda d: (d.stage, -d.count))
+        ] or ["nothing dropped"]
+        return lines + [
+            f"{d.stage}: note: {d.count} {d.reason}"
+            for d in sorted(self._notes.values(), key=lambda d: (d.stage, -d.count))
         ]

@@ -1,0 +1,266 @@
+"""Generic reader for other data: a labs table plus a folder of WFDB records listed in a records table.
+
+Inputs (CSV or Parquet):
+- labs: ``patient_id``, ``time`` (ISO 8601), ``lab``, ``value`` (numbers or strings such as "<0.01", parsed
+  like the other readers); optional ``visit_id``, ``unit``, ``ref_low``, ``ref_high``, ``source_flag``.
+- records: ``record`` (path of the WFDB record relative to the records folder, without extension),
+  ``patient_id``; optional ``visit_id`` and ``start_time`` (ISO 8601; else the header's base date and time).
+- patients (optional): ``patient_id``, ``sex``; without it every patient is listed with sex "" (unknown).
+
+Records at another sampling rate are resampled to ``fs`` with ``scipy.signal.resample_poly``: a polyphase
+FIR filter (Kaiser window, beta 5) that low-pass filters below the new Nyquist frequency before decimating,
+so nothing aliases; the result is rounded back to the record's own digital units (same gain and baseline).
+Records are cut into consecutive whole windows of ``segment_seconds``; windows with invalid samples or a flat
+lead are not indexed. Every skipped record, window or row is counted with its reason.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.signal import resample_poly
+
+from bench.cohort_parts import PartWriter
+from bench.cohort_writer import CohortWriter
+from bench.errors import CohortError
+from bench.ingest import run_parts, split_into_parts
+from bench.quality import QualityReport
+from bench.readers.lab_values import parse_lab_values
+from bench.readers.signal_checks import INVALID_SAMPLE, lead_order, usable_windows
+from bench.readers.timestamps import parse_times
+from bench.readers.wfdb_io import WfdbError, read_record
+
+STAGE = "generic records"
+LABS_REQUIRED = ("patient_id", "time", "lab", "value")
+RECORDS_REQUIRED = ("record", "patient_id")
+
+
+@dataclass(frozen=True)
+class RecordJob:
+    record: str
+    patient_id: str
+    visit_id: str | None
+    start_us: int | None
+
+
+def read_table(path: Path, required: Sequence[str], what: str) -> pd.DataFrame:
+    if not path.is_file():
+        raise CohortError(f"{path} not found: pass the {what} table (CSV or Parquet)")
+    frame = (
+        pd.read_parquet(path)
+        if path.suffix == ".parquet"
+        else pd.read_csv(path, dtype=str, keep_default_na=False)
+    )
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise CohortError(
+            f"{path}: required columns {missing} missing (the {what} table needs {list(required)})"
+        )
+    return frame
+
+
+def read_generic_labs(path: Path, quality: QualityReport) -> pd.DataFrame:
+    raw = read_table(path, LABS_REQUIRED, "labs").astype({c: str for c in LABS_REQUIRED})
+    times, ok = parse_times(raw["time"], "ISO8601", str(path), quality, "generic labs")
+    values = parse_lab_values(raw["value"], str(path), quality, "generic labs")
+    keep = ok.to_numpy() & values["ok"].to_numpy()
+    optional = {
+        "visit_id": raw["visit_id"].replace("", None)
+        if "visit_id" in raw
+        else pd.Series(None, index=raw.index),
+        "unit": raw["unit"] if "unit" in raw else pd.Series("", index=raw.index),
+        "ref_low": pd.to_numeric(raw["ref_low"].replace("", np.nan)) if "ref_low" in raw else np.nan,
+        "ref_high": pd.to_numeric(raw["ref_high"].replace("", np.nan)) if "ref_high" in raw else np.nan,
+        "source_flag": raw["source_flag"] if "source_flag" in raw else pd.Series("", index=raw.index),
+    }
+    labs = pd.DataFrame(
+        {
+            "patient_id": raw["patient_id"],
+            "visit_id": optional["visit_id"].astype(object),
+            "time": times,
+            "lab": raw["lab"],
+            "value": values["value"],
+            "censored": values["censored"],
+            "unit": optional["unit"],
+            "ref_low": optional["ref_low"],
+            "ref_high": optional["ref_high"],
+            "source_flag": optional["source_flag"],
+        }
+    )
+    return labs[keep].reset_index(drop=True)
+
+
+def _to_int16(digital: np.ndarray) -> np.ndarray | None:
+    info = np.iinfo(np.int16)
+    if digital.size and (digital.min() < info.min or digital.max() > info.max):
+        return None
+    return digital.astype(np.int16)
+
+
+def _resample(digital: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
+    ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
+    resampled = resample_poly(digital.astype(np.float64), ratio.numerator, ratio.denominator, axis=0)
+    return np.round(resampled).astype(np.int64)
+
+
+def _ingest_records(
+    part: PartWriter,
+    jobs: Sequence[RecordJob],
+    *,
+    root: str,
+    fs: float,
+    leads: tuple[str, ...] | None,
+    window: int,
+) -> None:
+    for job in jobs:
+        try:
+            header, digital, _how = read_record(Path(root) / job.record)
+        except WfdbError as err:
+            part.quality.drop(STAGE, err.reason, examples=[job.record])
+            continue
+        names = leads or header.sig_names
+        columns = lead_order(header.sig_names, names)
+        if columns is None:
+            part.quality.drop(STAGE, "missing lead", examples=[f"{job.record}: {','.join(header.sig_names)}"])
+            continue
+        specs = [header.signals[c] for c in columns]
+        signal = digital[:, columns].astype(np.int64)
+        formats = [s.fmt for s in specs]
+        if header.fs != fs:
+            if (signal == np.array([INVALID_SAMPLE.get(f, 0) for f in formats])).any():
+                part.quality.drop(
+                    STAGE, "invalid samples in a record that needs resampling", examples=[job.record]
+                )
+                continue
+            signal = _resample(signal, header.fs, fs)
+            formats = ["resampled"] * len(specs)
+        stored = _to_int16(signal)
+        if stored is None:
+            part.quality.drop(STAGE, "digital values outside int16", examples=[job.record])
+            continue
+        start = job.start_us if job.start_us is not None else header.start_time()
+        if start is None:
+            part.quality.drop(STAGE, "no start time (records table or header)", examples=[job.record])
+            continue
+        usable, refused = usable_windows(stored, window, formats)
+        for reason, count in refused.items():
+            part.quality.drop("generic segments", f"window with {reason}", count, [job.record])
+        if stored.shape[0] % window:
+            part.quality.drop("generic segments", "partial window at recording end", examples=[job.record])
+        if not usable.any():
+            part.quality.drop(STAGE, "no usable window", examples=[job.record])
+            continue
+        recording = part.add_recording(
+            patient_id=job.patient_id,
+            visit_id=job.visit_id,
+            start_time=np.datetime64(int(start), "us") if isinstance(start, int) else start,
+            fs=fs,
+            leads=names,
+            digital=stored,
+            gain=[s.adc_gain for s in specs],
+            baseline=[s.baseline for s in specs],
+            extra={"source_path": job.record, "source_fs": header.fs},
+        )
+        part.add_segments(recording, np.flatnonzero(usable) * window, window)
+
+
+def _record_jobs(path: Path, quality: QualityReport) -> list[RecordJob]:
+    records = read_table(path, RECORDS_REQUIRED, "records").astype({c: str for c in RECORDS_REQUIRED})
+    starts = [None] * len(records)
+    if "start_time" in records:
+        times, ok = parse_times(
+            records["start_time"].astype(str), "ISO8601", str(path), quality, "generic records table"
+        )
+        records = records[ok.to_numpy()]
+        times = times[ok.to_numpy()]
+        if times.dt.tz is not None:
+            raise CohortError(f"{path}: start_time has a time zone; give naive times like the labs table")
+        starts = list(times.dt.as_unit("us").to_numpy().view(np.int64))
+    visit = records["visit_id"] if "visit_id" in records else pd.Series(None, index=records.index)
+    return [
+        RecordJob(record=r, patient_id=p, visit_id=v or None, start_us=None if s is None else int(s))
+        for r, p, v, s in zip(records["record"], records["patient_id"], visit, starts, strict=True)
+    ]
+
+
+def build_generic_cohort(
+    labs: Path,
+    records: Path,
+    wfdb_dir: Path,
+    out: Path,
+    *,
+    patients: Path | None = None,
+    fs: float = 500.0,
+    segment_seconds: float = 10.0,
+    leads: Sequence[str] | None = None,
+    workers: int | None = None,
+    per_part: int = 500,
+    restart: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Read a labs table and WFDB records into a cohort store at ``out``; an interrupted run resumes."""
+    wfdb_dir = Path(wfdb_dir).resolve()
+    if not wfdb_dir.is_dir():
+        raise CohortError(f"{wfdb_dir} not found: point --wfdb at the folder holding the records")
+    window = round(segment_seconds * fs)
+    parameters = {
+        "labs": str(Path(labs).resolve()),
+        "records": str(Path(records).resolve()),
+        "wfdb": str(wfdb_dir),
+        "fs": fs,
+        "segment_seconds": segment_seconds,
+        "leads": list(leads) if leads else None,
+        "per_part": per_part,
+    }
+    writer = CohortWriter(
+        out,
+        name=f"generic-{Path(out).name}",
+        source="generic",
+        parameters=parameters,
+        overwrite=overwrite,
+        resume=not restart,
+    )
+    with writer:
+        jobs = _record_jobs(Path(records), writer.quality)
+        lab_table = read_generic_labs(Path(labs), writer.quality)
+        function = functools.partial(
+            _ingest_records, root=str(wfdb_dir), fs=fs, leads=tuple(leads) if leads else None, window=window
+        )
+        run_parts(writer, split_into_parts(jobs, per_part), function, workers=workers, progress=progress)
+        ids = sorted(set(lab_table["patient_id"]) | {job.patient_id for job in jobs})
+        if patients is not None:
+            patient_table = read_table(Path(patients), ("patient_id", "sex"), "patients").astype(
+                {"patient_id": str, "sex": str}
+            )
+        else:
+            patient_table = pd.DataFrame({"patient_id": ids, "sex": [""] * len(ids)})
+        writer.set_table("patients", patient_table)
+        writer.set_table("visits", _visits(lab_table, jobs))
+        writer.set_table("labs", lab_table)
+        return writer.commit()
+
+
+def _visits(labs: pd.DataFrame, jobs: Sequence[RecordJob]) -> pd.DataFrame:
+    """Visits named in the inputs; arrival_time is the earliest lab time of the visit (documented)."""
+    named = labs.dropna(subset=["visit_id"])
+    first = named.groupby("visit_id").agg(patient_id=("patient_id", "first"), arrival_time=("time", "min"))
+    extra = {job.visit_id: job.patient_id for job in jobs if job.visit_id and job.visit_id not in first.index}
+    rows = [first.reset_index()]
+    if extra:
+        rows.append(
+            pd.DataFrame(
+                {
+                    "visit_id": list(extra),
+                    "patient_id": list(extra.values()),
+                    "arrival_time": pd.Series(pd.NaT, index=range(len(extra)), dtype="datetime64[us]"),
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)

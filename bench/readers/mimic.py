@@ -1,0 +1,252 @@
+"""MIMIC-IV (hosp) + MIMIC-IV-ECG -> cohort store.
+
+- ECGs: ``record_list.csv`` (subject_id, study_id, file_name, ecg_time, path) and the WFDB record at each
+  row's ``path`` (the full release nests ``files/p1000/p10000032/s.../...``, the open demo
+  ``files/p10000032/s.../...``: the path column is always right). 12 leads at 500 Hz for 10 s, reordered by
+  name to I, II, III, aVR, aVL, aVF, V1-V6 (the files store aVF before aVL). Each record is one recording
+  and one 10-s segment; its time is ``ecg_time`` of the record list (naive, shifted per patient).
+- ``machine_measurements.csv`` (full release only), when present: the machine's intervals and axes are
+  kept as ``mm_*`` columns of the recordings table.
+- Tables: labs, patients, admissions (as visits) and omr (as vitals) from ``hosp/`` (see
+  :mod:`bench.readers.mimic_tables`), limited to the patients that have ECGs. An ECG gets the ``hadm_id`` of
+  the admission whose [ED registration or admission, discharge] interval holds its time, else no visit.
+Every record that cannot be used is counted in the data-quality report with its reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.cohort_parts import PartWriter
+from bench.cohort_writer import CohortWriter
+from bench.errors import CohortError
+from bench.ingest import run_parts, split_into_parts
+from bench.quality import QualityReport
+from bench.readers import mimic_tables
+from bench.readers.signal_checks import lead_order, usable_windows
+from bench.readers.timestamps import parse_times
+from bench.readers.wfdb_io import WfdbError, read_record
+
+STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+RECORD_LIST_COLUMNS = ("subject_id", "study_id", "file_name", "ecg_time", "path")
+MACHINE_NUMERIC = (
+    "rr_interval",
+    "p_onset",
+    "p_end",
+    "qrs_onset",
+    "qrs_end",
+    "t_end",
+    "p_axis",
+    "qrs_axis",
+    "t_axis",
+)
+FS = 500.0
+SEGMENT_SAMPLES = 5000
+STAGE = "mimic-iv-ecg records"
+
+
+@dataclass(frozen=True)
+class EcgJob:
+    """One ECG to read (picklable, sent to a worker)."""
+
+    subject_id: str
+    study_id: str
+    path: str
+    time_us: int
+    visit_id: str | None
+    measurements: tuple[tuple[str, float], ...] = ()
+
+
+def _require(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise CohortError(f"{path} not found: {what}")
+    return path
+
+
+def read_subjects_file(path: Path) -> set[str]:
+    """Subject ids, one per line or in a ``subject_id`` column of a CSV."""
+    text = _require(path, "pass a file of subject ids (one per line, or a CSV with subject_id)").read_text()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if lines and lines[0].split(",")[0] == "subject_id":
+        return set(pd.read_csv(path, dtype=str)["subject_id"].str.strip())
+    bad = [line for line in lines if not line.isdigit()]
+    if bad:
+        raise CohortError(f"{path}: not subject ids: {bad[:3]}")
+    return set(lines)
+
+
+def read_record_list(ecg_root: Path, quality: QualityReport, subjects: set[str] | None) -> pd.DataFrame:
+    """The record list with parsed times, filtered to ``subjects``; unparseable rows counted and dropped."""
+    file = _require(ecg_root / "record_list.csv", "point --mimic-iv-ecg at the MIMIC-IV-ECG folder")
+    frame = pd.read_csv(file, dtype=str, keep_default_na=False)
+    missing = [c for c in RECORD_LIST_COLUMNS if c not in frame.columns]
+    if missing:
+        raise CohortError(f"{file}: columns {missing} missing; is this MIMIC-IV-ECG's record_list.csv?")
+    if subjects is not None:
+        frame = frame[frame["subject_id"].isin(subjects)]
+    times, ok = parse_times(
+        frame["ecg_time"], "%Y-%m-%d %H:%M:%S", str(file), quality, "mimic-iv-ecg record_list"
+    )
+    frame = frame.assign(ecg_time=times)[ok.to_numpy()]
+    return frame.sort_values(["subject_id", "ecg_time", "study_id"], kind="stable").reset_index(drop=True)
+
+
+def read_machine_measurements(ecg_root: Path) -> pd.DataFrame | None:
+    file = ecg_root / "machine_measurements.csv"
+    if not file.is_file():
+        return None
+    frame = pd.read_csv(
+        file,
+        dtype={"subject_id": str, "study_id": str},
+        usecols=lambda c: c in ("subject_id", "study_id", *MACHINE_NUMERIC),
+    )
+    for column in MACHINE_NUMERIC:
+        if column in frame.columns:
+            frame[column] = pd.to_numeric(frame[column], errors="raise")
+    return frame
+
+
+def assign_visits(ecgs: pd.DataFrame, visits: pd.DataFrame) -> pd.Series:
+    """hadm_id of the admission whose interval holds each ECG time (the latest one), else None."""
+    spans = visits[["patient_id", "visit_id", "arrival_time", "dischtime"]].dropna(
+        subset=["arrival_time", "dischtime"]
+    )
+    pairs = (
+        ecgs[["subject_id", "ecg_time"]]
+        .reset_index()
+        .merge(spans, left_on="subject_id", right_on="patient_id")
+    )
+    inside = pairs[(pairs["ecg_time"] >= pairs["arrival_time"]) & (pairs["ecg_time"] <= pairs["dischtime"])]
+    best = inside.sort_values("arrival_time").groupby("index")["visit_id"].last()
+    return pd.Series(best.reindex(ecgs.index).to_numpy(dtype=object), index=ecgs.index).where(
+        lambda s: s.notna(), None
+    )
+
+
+def _ingest_ecgs(part: PartWriter, jobs: Sequence[EcgJob], *, root: str, leads: tuple[str, ...]) -> None:
+    """Worker: read each ECG, check it, and write it as one recording with one 10-s segment."""
+    for job in jobs:
+        try:
+            header, digital, _how = read_record(Path(root) / job.path)
+        except WfdbError as err:
+            part.quality.drop(STAGE, err.reason, examples=[job.path])
+            continue
+        if header.fs != FS:
+            part.quality.drop(STAGE, f"sampling rate not {FS:g} Hz", examples=[f"{job.path}: {header.fs}"])
+            continue
+        columns = lead_order(header.sig_names, leads)
+        if columns is None:
+            part.quality.drop(STAGE, "missing lead", examples=[f"{job.path}: {','.join(header.sig_names)}"])
+            continue
+        if digital.shape[0] < SEGMENT_SAMPLES:
+            part.quality.drop(STAGE, "shorter than 10 s", examples=[f"{job.path}: {digital.shape[0]}"])
+            continue
+        signals = [header.signals[c] for c in columns]
+        selected = digital[:SEGMENT_SAMPLES, columns]
+        usable, refused = usable_windows(selected, SEGMENT_SAMPLES, [s.fmt for s in signals])
+        if not usable[0]:
+            reason = next(reason for reason, count in refused.items() if count)
+            part.quality.drop(STAGE, reason, examples=[job.path])
+            continue
+        if digital.shape[0] > SEGMENT_SAMPLES:
+            part.quality.drop(STAGE, "samples beyond 10 s (not stored)", examples=[job.path])
+        recording = part.add_recording(
+            patient_id=job.subject_id,
+            visit_id=job.visit_id,
+            start_time=np.datetime64(job.time_us, "us"),
+            fs=FS,
+            leads=leads,
+            digital=selected.astype(np.int16),
+            gain=[s.adc_gain for s in signals],
+            baseline=[s.baseline for s in signals],
+            extra={"study_id": job.study_id, "source_path": job.path, **dict(job.measurements)},
+        )
+        part.add_segments(recording, np.array([0]), SEGMENT_SAMPLES)
+
+
+def _jobs(ecgs: pd.DataFrame, measurements: pd.DataFrame | None) -> list[EcgJob]:
+    if measurements is not None:
+        ecgs = ecgs.merge(measurements, on=["subject_id", "study_id"], how="left")
+    micros = ecgs["ecg_time"].dt.as_unit("us").to_numpy().view(np.int64)
+    mm_cols = [c for c in MACHINE_NUMERIC if c in ecgs.columns]
+    return [
+        EcgJob(
+            subject_id=row.subject_id,
+            study_id=row.study_id,
+            path=row.path,
+            time_us=int(micros[i]),
+            visit_id=row.visit_id,
+            measurements=tuple((f"mm_{c}", float(getattr(row, c))) for c in mm_cols),
+        )
+        for i, row in enumerate(ecgs.itertuples(index=False))
+    ]
+
+
+def build_mimic_cohort(
+    mimic_iv: Path,
+    mimic_iv_ecg: Path,
+    out: Path,
+    *,
+    leads: Sequence[str] = STANDARD_LEADS,
+    subjects: set[str] | None = None,
+    workers: int | None = None,
+    per_part: int = 500,
+    restart: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Read MIMIC-IV + MIMIC-IV-ECG into a cohort store at ``out``; an interrupted run resumes."""
+    mimic_iv, mimic_iv_ecg = Path(mimic_iv).resolve(), Path(mimic_iv_ecg).resolve()
+    hosp = _require(mimic_iv / "hosp", "point --mimic-iv at the MIMIC-IV folder that holds hosp/")
+    _require(mimic_iv_ecg, "point --mimic-iv-ecg at the MIMIC-IV-ECG folder")
+    leads = tuple(leads)
+    parameters: dict[str, Any] = {
+        "mimic_iv": str(mimic_iv),
+        "mimic_iv_ecg": str(mimic_iv_ecg),
+        "leads": list(leads),
+        "subjects": None
+        if subjects is None
+        else hashlib.sha256(",".join(sorted(subjects)).encode()).hexdigest(),
+        "per_part": per_part,
+    }
+    writer = CohortWriter(
+        out,
+        name=f"mimic-iv-{Path(out).name}",
+        source="mimic-iv",
+        source_version="",
+        parameters=parameters,
+        overwrite=overwrite,
+        resume=not restart,
+    )
+    with writer:
+        ecgs = read_record_list(mimic_iv_ecg, writer.quality, subjects)
+        ecg_subjects = set(ecgs["subject_id"])
+        patients = mimic_tables.read_mimic_patients(hosp, writer.quality, subjects=ecg_subjects)
+        visits = mimic_tables.read_mimic_visits(hosp, writer.quality, subjects=ecg_subjects)
+        ecgs["visit_id"] = assign_visits(ecgs, visits)
+        parts = split_into_parts(_jobs(ecgs, read_machine_measurements(mimic_iv_ecg)), per_part)
+        run_parts(
+            writer,
+            parts,
+            functools.partial(_ingest_ecgs, root=str(mimic_iv_ecg), leads=leads),
+            workers=workers,
+            progress=progress,
+            unit="ecg",
+        )
+        writer.set_table("patients", patients)
+        writer.set_table("visits", visits)
+        writer.set_table("labs", mimic_tables.read_mimic_labs(hosp, writer.quality, subjects=ecg_subjects))
+        writer.set_table("vitals", mimic_tables.read_mimic_omr(hosp, writer.quality, subjects=ecg_subjects))
+        return writer.commit(
+            extra={
+                "mimic": {"ecgs_listed": len(ecgs), "ecgs_without_visit": int(ecgs["visit_id"].isna().sum())}
+            }
+        )

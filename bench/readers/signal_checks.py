@@ -1,0 +1,45 @@
+"""Checks every reader applies to a WFDB recording before it enters the store.
+
+Each check returns a drop reason (a short, stable phrase counted in the data-quality report) or None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+# WFDB marks an invalid sample with the most negative value of the format (see the WFDB signal spec).
+INVALID_SAMPLE = {"16": -(2**15), "212": -(2**11), "80": -(2**7), "24": -(2**23), "32": -(2**31)}
+
+
+def lead_order(available: Sequence[str], wanted: Sequence[str]) -> list[int] | None:
+    """Column of each wanted lead in ``available`` by name, ignoring case (``AVR`` is ``aVR``); None if a
+    wanted lead is missing. Never by position: MIMIC-IV-ECG stores aVF before aVL."""
+    index = {name.strip().lower(): i for i, name in enumerate(available)}
+    columns = [index.get(lead.lower()) for lead in wanted]
+    return None if any(c is None for c in columns) else [int(c) for c in columns]
+
+
+def invalid_samples(digital: np.ndarray, formats: Sequence[str]) -> np.ndarray:
+    """Boolean mask (samples x leads) of WFDB invalid-sample markers, per lead's storage format."""
+    sentinels = np.array([INVALID_SAMPLE.get(fmt, np.iinfo(np.int64).min) for fmt in formats])
+    return digital == sentinels[None, :]
+
+
+def usable_windows(
+    signal: np.ndarray, window: int, formats: Sequence[str]
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Which consecutive whole windows of ``window`` samples (of samples x leads ``signal``) can be used.
+
+    Returns the mask over windows and the number of windows refused per reason: invalid (NaN) samples, or a
+    flat lead (no variation in 10 s: lead off).
+    """
+    n_windows = signal.shape[0] // window
+    windows = signal[: n_windows * window].reshape(n_windows, window, signal.shape[1])
+    invalid = (
+        invalid_samples(windows.reshape(-1, signal.shape[1]), formats).reshape(n_windows, -1).any(axis=1)
+    )
+    flat = (np.ptp(windows, axis=1) == 0).any(axis=1) & ~invalid if n_windows else np.zeros(0, dtype=bool)
+    counts = {"invalid (NaN) samples": int(invalid.sum()), "a flat lead": int(flat.sum())}
+    return ~(invalid | flat), counts
