@@ -28,7 +28,9 @@ def _column_bytes(series: pd.Series) -> list[bytes]:
     if pd.api.types.is_bool_dtype(series):
         return [b"bool", series.to_numpy(dtype=bool).tobytes()]
     if pd.api.types.is_integer_dtype(series):
-        return [b"int", series.to_numpy(dtype="<i8").tobytes()]
+        missing = series.isna().to_numpy()
+        values = series.to_numpy(dtype="<i8", na_value=0)
+        return [b"int", values.tobytes(), missing.tobytes()]
     if pd.api.types.is_float_dtype(series):
         values = series.to_numpy(dtype="<f8")
         values = np.where(np.isnan(values), np.nan, values)  # one NaN bit pattern

@@ -1,0 +1,1 @@
+"""Readers of the raw datasets users bring (WFDB records, ...)."""
