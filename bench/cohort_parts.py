@@ -134,6 +134,11 @@ class PartWriter:
         """
         leads = tuple(str(lead) for lead in leads)
         where = f"recording of patient {patient_id}"
+        if not isinstance(patient_id, str) or not (visit_id is None or isinstance(visit_id, str)):
+            raise CohortError(
+                f"{where}: patient_id must be text and visit_id text or None, got "
+                f"{type(patient_id).__name__} and {type(visit_id).__name__}"
+            )
         if digital.ndim != 2 or digital.shape[1] != len(leads):
             raise CohortError(
                 f"{where}: samples x leads array expected for {leads}, got shape {digital.shape}"
@@ -163,8 +168,8 @@ class PartWriter:
         shard.n_samples += data.shape[0]
         self._recordings.append(
             {
-                "patient_id": str(patient_id),
-                "visit_id": None if visit_id is None else str(visit_id),
+                "patient_id": patient_id,
+                "visit_id": visit_id,
                 "start_us": micros,
                 "fs": float(fs),
                 "leads": ",".join(leads),

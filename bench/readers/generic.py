@@ -1,10 +1,12 @@
 """Generic reader for other data: a labs table plus a folder of WFDB records listed in a records table.
 
 Inputs (CSV or Parquet):
-- labs: ``patient_id``, ``time`` (ISO 8601), ``lab``, ``value`` (numbers or strings such as "<0.01", parsed
-  like the other readers); optional ``visit_id``, ``unit``, ``ref_low``, ``ref_high``, ``source_flag``.
+- labs: ``patient_id``, ``time`` (``YYYY-MM-DD HH:MM:SS``, naive), ``lab``, ``value`` (numbers or strings
+  such as "<0.01", parsed like the other readers); optional ``visit_id``, ``unit``, ``ref_low``, ``ref_high``,
+  ``source_flag``.
 - records: ``record`` (path of the WFDB record relative to the records folder, without extension),
-  ``patient_id``; optional ``visit_id`` and ``start_time`` (ISO 8601; else the header's base date and time).
+  ``patient_id``; optional ``visit_id`` and ``start_time`` (``YYYY-MM-DD HH:MM:SS``; else the header's base
+  date and time).
 - patients (optional): ``patient_id``, ``sex``; without it every patient is listed with sex "" (unknown).
 
 Records at another sampling rate are resampled to ``fs`` with ``scipy.signal.resample_poly``: a polyphase
@@ -31,7 +33,7 @@ from bench.cohort_writer import CohortWriter
 from bench.errors import CohortError
 from bench.ingest import run_parts, split_into_parts
 from bench.quality import QualityReport
-from bench.readers.lab_values import parse_lab_values
+from bench.readers.lab_values import numeric_or_missing, parse_lab_values, report_non_numeric
 from bench.readers.signal_checks import INVALID_SAMPLE, lead_order, usable_windows
 from bench.readers.timestamps import parse_times
 from bench.readers.wfdb_io import WfdbError, read_record
@@ -39,6 +41,7 @@ from bench.readers.wfdb_io import WfdbError, read_record
 STAGE = "generic records"
 LABS_REQUIRED = ("patient_id", "time", "lab", "value")
 RECORDS_REQUIRED = ("record", "patient_id")
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True)
@@ -65,35 +68,38 @@ def read_table(path: Path, required: Sequence[str], what: str) -> pd.DataFrame:
     return frame
 
 
+def _optional_text(frame: pd.DataFrame, column: str) -> pd.Series:
+    return frame[column].astype(str) if column in frame else pd.Series("", index=frame.index)
+
+
 def read_generic_labs(path: Path, quality: QualityReport) -> pd.DataFrame:
+    stage = "generic labs"
     raw = read_table(path, LABS_REQUIRED, "labs").astype({c: str for c in LABS_REQUIRED})
-    times, ok = parse_times(raw["time"], "ISO8601", str(path), quality, "generic labs")
-    values = parse_lab_values(raw["value"], str(path), quality, "generic labs")
-    keep = ok.to_numpy() & values["ok"].to_numpy()
-    optional = {
-        "visit_id": raw["visit_id"].replace("", None)
-        if "visit_id" in raw
-        else pd.Series(None, index=raw.index),
-        "unit": raw["unit"] if "unit" in raw else pd.Series("", index=raw.index),
-        "ref_low": pd.to_numeric(raw["ref_low"].replace("", np.nan)) if "ref_low" in raw else np.nan,
-        "ref_high": pd.to_numeric(raw["ref_high"].replace("", np.nan)) if "ref_high" in raw else np.nan,
-        "source_flag": raw["source_flag"] if "source_flag" in raw else pd.Series("", index=raw.index),
+    times, ok = parse_times(raw["time"], TIME_FORMAT, "time", quality, stage)
+    values, censored, numeric = parse_lab_values(raw["value"])
+    report_non_numeric(quality, stage, raw["value"], numeric | ~ok)  # bad times are counted already
+    bounds = {
+        column: numeric_or_missing(raw[column], quality, stage, column)
+        if column in raw
+        else pd.Series(np.nan, index=raw.index)
+        for column in ("ref_low", "ref_high")
     }
+    visit = raw["visit_id"].astype(str).replace("", None) if "visit_id" in raw else None
     labs = pd.DataFrame(
         {
             "patient_id": raw["patient_id"],
-            "visit_id": optional["visit_id"].astype(object),
+            "visit_id": pd.Series(visit if visit is not None else None, index=raw.index, dtype=object),
             "time": times,
             "lab": raw["lab"],
-            "value": values["value"],
-            "censored": values["censored"],
-            "unit": optional["unit"],
-            "ref_low": optional["ref_low"],
-            "ref_high": optional["ref_high"],
-            "source_flag": optional["source_flag"],
+            "value": values,
+            "censored": censored,
+            "unit": _optional_text(raw, "unit"),
+            "ref_low": bounds["ref_low"],
+            "ref_high": bounds["ref_high"],
+            "source_flag": _optional_text(raw, "source_flag"),
         }
     )
-    return labs[keep].reset_index(drop=True)
+    return labs[(ok & numeric).to_numpy()].reset_index(drop=True)
 
 
 def _to_int16(digital: np.ndarray) -> np.ndarray | None:
@@ -175,7 +181,7 @@ def _record_jobs(path: Path, quality: QualityReport) -> list[RecordJob]:
     starts = [None] * len(records)
     if "start_time" in records:
         times, ok = parse_times(
-            records["start_time"].astype(str), "ISO8601", str(path), quality, "generic records table"
+            records["start_time"].astype(str), TIME_FORMAT, "start_time", quality, "generic records table"
         )
         records = records[ok.to_numpy()]
         times = times[ok.to_numpy()]

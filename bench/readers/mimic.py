@@ -93,7 +93,7 @@ def read_record_list(ecg_root: Path, quality: QualityReport, subjects: set[str] 
     if subjects is not None:
         frame = frame[frame["subject_id"].isin(subjects)]
     times, ok = parse_times(
-        frame["ecg_time"], "%Y-%m-%d %H:%M:%S", str(file), quality, "mimic-iv-ecg record_list"
+        frame["ecg_time"], "%Y-%m-%d %H:%M:%S", "ecg_time", quality, "mimic-iv-ecg record_list"
     )
     frame = frame.assign(ecg_time=times)[ok.to_numpy()]
     return frame.sort_values(["subject_id", "ecg_time", "study_id"], kind="stable").reset_index(drop=True)
@@ -126,9 +126,8 @@ def assign_visits(ecgs: pd.DataFrame, visits: pd.DataFrame) -> pd.Series:
     )
     inside = pairs[(pairs["ecg_time"] >= pairs["arrival_time"]) & (pairs["ecg_time"] <= pairs["dischtime"])]
     best = inside.sort_values("arrival_time").groupby("index")["visit_id"].last()
-    return pd.Series(best.reindex(ecgs.index).to_numpy(dtype=object), index=ecgs.index).where(
-        lambda s: s.notna(), None
-    )
+    found = best.reindex(ecgs.index)
+    return pd.Series([v if isinstance(v, str) else None for v in found], index=ecgs.index, dtype=object)
 
 
 def _ingest_ecgs(part: PartWriter, jobs: Sequence[EcgJob], *, root: str, leads: tuple[str, ...]) -> None:
