@@ -59,6 +59,13 @@ class _Shard:
     def n_bytes(self) -> int:
         return self.n_samples * len(self.leads) * np.dtype(self.dtype).itemsize
 
+    def append(self, data: np.ndarray) -> None:
+        """Write samples x leads (contiguous, little-endian) at the end of the shard, without a copy."""
+        view = memoryview(data).cast("B")
+        self.handle.write(view)
+        self.digest.update(view)
+        self.n_samples += data.shape[0]
+
     def close(self) -> None:
         if self.handle is not None:
             self.handle.flush()
@@ -95,6 +102,7 @@ class PartWriter:
         self._open: dict[tuple[tuple[str, ...], str], _Shard] = {}
         self._recordings: list[dict[str, Any]] = []
         self._segments: list[dict[str, np.ndarray]] = []
+        self._n_segments = 0
         self._tz: str | bool | None = False  # False: no recording yet
 
     @property
@@ -162,10 +170,7 @@ class PartWriter:
         data = np.ascontiguousarray(digital, dtype=digital.dtype.newbyteorder("<"))
         shard = self._shard_for(leads, digital.dtype.name, data.nbytes)
         offset = shard.n_samples
-        payload = data.tobytes()
-        shard.handle.write(payload)
-        shard.digest.update(payload)
-        shard.n_samples += data.shape[0]
+        shard.append(data)
         self._recordings.append(
             {
                 "patient_id": patient_id,
@@ -183,6 +188,79 @@ class PartWriter:
         )
         return len(self._recordings) - 1
 
+    def add_recording_block(
+        self,
+        *,
+        patient_ids: Sequence[str],
+        visit_ids: Sequence[str | None],
+        start_us: np.ndarray,
+        time_zone: str | None,
+        fs: float,
+        leads: Sequence[str],
+        digital: np.ndarray,
+        gains: np.ndarray,
+        baselines: np.ndarray,
+        extra: dict[str, Sequence[Any]] | None = None,
+    ) -> np.ndarray:
+        """Store many recordings of equal length and leads at once (``digital``: recordings x samples x
+        leads; ``start_us``: microseconds since the epoch) with one write; each gets one segment spanning
+        it. Returns their indices in this part. Equivalent to add_recording + add_segments per recording."""
+        leads = tuple(str(lead) for lead in leads)
+        n, length = digital.shape[0], digital.shape[1]
+        if digital.ndim != 3 or digital.shape[2] != len(leads) or digital.dtype.name not in SUPPORTED_DTYPES:
+            raise CohortError(
+                f"recording block: recordings x samples x {len(leads)} leads of "
+                f"{SUPPORTED_DTYPES} expected, got {digital.shape} {digital.dtype}"
+            )
+        if gains.shape != (n, len(leads)) or baselines.shape != (n, len(leads)):
+            raise CohortError("recording block: one gain and one baseline per recording and lead expected")
+        if not np.all(np.isfinite(gains)) or np.any(gains == 0):
+            raise CohortError("recording block: gains must be finite and non-zero")
+        if not all(isinstance(p, str) for p in patient_ids) or not all(
+            v is None or isinstance(v, str) for v in visit_ids
+        ):
+            raise CohortError("recording block: patient ids must be text and visit ids text or None")
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        if self._tz is False:
+            self._tz = time_zone
+        elif self._tz != time_zone:
+            raise CohortError(f"recording block: time zone {time_zone} differs from earlier ({self._tz})")
+        data = np.ascontiguousarray(digital, dtype=digital.dtype.newbyteorder("<"))
+        shard = self._shard_for(leads, digital.dtype.name, data.nbytes)
+        first_offset = shard.n_samples
+        shard.append(data.reshape(n * length, len(leads)))
+        first = len(self._recordings)
+        extra = extra or {}
+        joined = ",".join(leads)
+        offsets = first_offset + np.arange(n, dtype=np.int64) * length
+        for i in range(n):
+            self._recordings.append(
+                {
+                    "patient_id": patient_ids[i],
+                    "visit_id": visit_ids[i],
+                    "start_us": int(start_us[i]),
+                    "fs": float(fs),
+                    "leads": joined,
+                    "shard": shard.index,
+                    "offset": int(offsets[i]),
+                    "length": length,
+                    "gain": np.asarray(gains[i], dtype=np.float64),
+                    "baseline": np.asarray(baselines[i], dtype=np.float64),
+                    **{key: values[i] for key, values in extra.items()},
+                }
+            )
+        self._segments.append(
+            {
+                "recording": np.arange(first, first + n, dtype=np.int64),
+                "start_us": np.asarray(start_us, dtype=np.int64),
+                "offset": offsets,
+                "length": np.full(n, length, dtype=np.int64),
+            }
+        )
+        self._n_segments += n
+        return np.arange(first, first + n, dtype=np.int64)
+
     def add_segments(self, recording: int, starts: np.ndarray, length: int) -> np.ndarray:
         """Index segments of ``length`` samples at ``starts`` (samples into the recording); returns their
         indices in this part."""
@@ -190,7 +268,8 @@ class PartWriter:
         starts = np.asarray(starts, dtype=np.int64)
         if len(starts) and (starts.min() < 0 or starts.max() + length > rec["length"]):
             raise CohortError(f"segments of recording {recording} fall outside its {rec['length']} samples")
-        first = sum(len(part["offset"]) for part in self._segments)
+        first = self._n_segments
+        self._n_segments += len(starts)
         self._segments.append(
             {
                 "recording": np.full(len(starts), recording, dtype=np.int64),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 CHUNK_BYTES = 1 << 24
 
@@ -35,17 +36,30 @@ def _column_bytes(series: pd.Series) -> list[bytes]:
         values = series.to_numpy(dtype="<f8")
         values = np.where(np.isnan(values), np.nan, values)  # one NaN bit pattern
         return [b"float", values.tobytes()]
-    # text or lists: every value with its length, so that no separator can be ambiguous
-    parts: list[bytes] = [b"object"]
-    for value in series.tolist():
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            encoded = b"\x00null"
-        elif isinstance(value, str):
-            encoded = b"s" + value.encode("utf-8")
-        else:
-            encoded = b"a" + np.asarray(value, dtype="<f8").tobytes()
-        parts.append(len(encoded).to_bytes(8, "little") + encoded)
-    return parts
+    return _arrow_bytes(series)
+
+
+def _arrow_bytes(series: pd.Series) -> list[bytes]:
+    """Text or lists of numbers: value offsets, the concatenated values and the missing mask (vectorised)."""
+    values = series.tolist()
+    is_list = any(isinstance(v, (list, tuple, np.ndarray)) for v in values[:1000])
+    if is_list:
+        array = pa.array(
+            [None if v is None else np.asarray(v, dtype="<f8") for v in values],
+            type=pa.large_list(pa.float64()),
+        )
+        flat = array.flatten().to_numpy(zero_copy_only=False).astype("<f8")
+        content = np.where(np.isnan(flat), np.nan, flat).tobytes()
+    else:
+        nan_as_null = [None if isinstance(v, float) and np.isnan(v) else v for v in values]
+        array = pa.array(nan_as_null, type=pa.large_string())
+        offsets = np.frombuffer(array.buffers()[1], dtype="<i8")[array.offset : array.offset + len(array) + 1]
+        data = array.buffers()[2]
+        content = b"" if data is None else data.to_pybytes()[offsets[0] : offsets[-1]]
+    offsets = np.asarray(array.offsets if is_list else offsets, dtype="<i8")
+    offsets = offsets - offsets[0]
+    missing = array.is_null().to_numpy(zero_copy_only=False)
+    return [b"list" if is_list else b"text", offsets.tobytes(), missing.tobytes(), content]
 
 
 def hash_frame(frame: pd.DataFrame) -> str:

@@ -31,7 +31,7 @@ from bench.errors import CohortError
 from bench.ingest import run_parts, split_into_parts
 from bench.quality import QualityReport
 from bench.readers import mimic_tables
-from bench.readers.signal_checks import lead_order, usable_windows
+from bench.readers.signal_checks import INVALID_SAMPLE, lead_order
 from bench.readers.timestamps import parse_times
 from bench.readers.wfdb_io import WfdbError, read_record
 
@@ -131,7 +131,11 @@ def assign_visits(ecgs: pd.DataFrame, visits: pd.DataFrame) -> pd.Series:
 
 
 def _ingest_ecgs(part: PartWriter, jobs: Sequence[EcgJob], *, root: str, leads: tuple[str, ...]) -> None:
-    """Worker: read each ECG, check it, and write it as one recording with one 10-s segment."""
+    """Worker: read and check each ECG, then store the part's usable ECGs in one block (one recording and
+    one 10-s segment each)."""
+    kept: list[EcgJob] = []
+    block = np.empty((len(jobs), SEGMENT_SAMPLES, len(leads)), dtype=np.int16)  # ecgs x samples x leads
+    gains, baselines, formats = [], [], []
     for job in jobs:
         try:
             header, digital, _how = read_record(Path(root) / job.path)
@@ -148,27 +152,57 @@ def _ingest_ecgs(part: PartWriter, jobs: Sequence[EcgJob], *, root: str, leads: 
         if digital.shape[0] < SEGMENT_SAMPLES:
             part.quality.drop(STAGE, "shorter than 10 s", examples=[f"{job.path}: {digital.shape[0]}"])
             continue
-        signals = [header.signals[c] for c in columns]
-        selected = digital[:SEGMENT_SAMPLES, columns]
-        usable, refused = usable_windows(selected, SEGMENT_SAMPLES, [s.fmt for s in signals])
-        if not usable[0]:
-            reason = next(reason for reason, count in refused.items() if count)
-            part.quality.drop(STAGE, reason, examples=[job.path])
-            continue
         if digital.shape[0] > SEGMENT_SAMPLES:
             part.quality.drop(STAGE, "samples beyond 10 s (not stored)", examples=[job.path])
-        recording = part.add_recording(
-            patient_id=job.subject_id,
-            visit_id=job.visit_id,
-            start_time=np.datetime64(job.time_us, "us"),
-            fs=FS,
-            leads=leads,
-            digital=selected.astype(np.int16),
-            gain=[s.adc_gain for s in signals],
-            baseline=[s.baseline for s in signals],
-            extra={"study_id": job.study_id, "source_path": job.path, **dict(job.measurements)},
-        )
-        part.add_segments(recording, np.array([0]), SEGMENT_SAMPLES)
+        selected = digital[:SEGMENT_SAMPLES, columns]
+        if selected.dtype != np.int16 and (selected.min() < -(2**15) or selected.max() >= 2**15):
+            part.quality.drop(STAGE, "digital values outside int16", examples=[job.path])
+            continue
+        specs = [header.signals[c] for c in columns]
+        block[len(kept)] = selected
+        kept.append(job)
+        gains.append([s.adc_gain for s in specs])
+        baselines.append([s.baseline for s in specs])
+        formats.append([s.fmt for s in specs])
+    if not kept:
+        return
+    block = block[: len(kept)]
+    usable = _usable_ecgs(part, block, formats, kept)
+    keep = [job for job, ok in zip(kept, usable, strict=True) if ok]
+    part.add_recording_block(
+        patient_ids=[job.subject_id for job in keep],
+        visit_ids=[job.visit_id for job in keep],
+        start_us=np.array([job.time_us for job in keep], dtype=np.int64),
+        time_zone=None,
+        fs=FS,
+        leads=leads,
+        digital=block if usable.all() else block[usable],
+        gains=np.asarray(gains, dtype=np.float64)[usable],
+        baselines=np.asarray(baselines, dtype=np.float64)[usable],
+        extra=_extra_columns(keep),
+    )
+
+
+def _usable_ecgs(
+    part: PartWriter, block: np.ndarray, formats: list[list[str]], jobs: list[EcgJob]
+) -> np.ndarray:
+    """Which ECGs of a block have no invalid samples and no flat lead; the others are counted."""
+    sentinels = np.array([[INVALID_SAMPLE.get(f, np.iinfo(np.int64).min) for f in row] for row in formats])
+    invalid = (block == sentinels[:, None, :]).any(axis=(1, 2))
+    flat = (np.ptp(block, axis=1) == 0).any(axis=1) & ~invalid
+    for mask, reason in ((invalid, "invalid (NaN) samples"), (flat, "a flat lead")):
+        part.quality.drop(STAGE, reason, int(mask.sum()), [jobs[i].path for i in np.flatnonzero(mask)])
+    return ~(invalid | flat)
+
+
+def _extra_columns(jobs: list[EcgJob]) -> dict[str, list[Any]]:
+    columns: dict[str, list[Any]] = {
+        "study_id": [job.study_id for job in jobs],
+        "source_path": [job.path for job in jobs],
+    }
+    for key, _ in jobs[0].measurements if jobs else ():
+        columns[key] = [dict(job.measurements)[key] for job in jobs]
+    return columns
 
 
 def _jobs(ecgs: pd.DataFrame, measurements: pd.DataFrame | None) -> list[EcgJob]:
