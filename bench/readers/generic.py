@@ -34,7 +34,7 @@ from bench.errors import CohortError
 from bench.ingest import run_parts, split_into_parts
 from bench.quality import QualityReport
 from bench.readers.lab_values import numeric_or_missing, parse_lab_values, report_non_numeric
-from bench.readers.signal_checks import INVALID_SAMPLE, lead_order, usable_windows
+from bench.readers.signal_checks import invalid_samples, lead_order, usable_windows
 from bench.readers.timestamps import parse_times
 from bench.readers.wfdb_io import WfdbError, read_record
 
@@ -139,12 +139,13 @@ def _ingest_records(
         signal = digital[:, columns].astype(np.int64)
         formats = [s.fmt for s in specs]
         if header.fs != fs:
-            if (signal == np.array([INVALID_SAMPLE.get(f, 0) for f in formats])).any():
+            if invalid_samples(signal, formats).any():
                 part.quality.drop(
                     STAGE, "invalid samples in a record that needs resampling", examples=[job.record]
                 )
                 continue
-            signal = _resample(signal, header.fs, fs)
+            baseline = np.array([s.baseline for s in specs], dtype=np.int64)
+            signal = _resample(signal - baseline, header.fs, fs) + baseline
             formats = ["resampled"] * len(specs)
         stored = _to_int16(signal)
         if stored is None:
@@ -178,17 +179,26 @@ def _ingest_records(
 
 def _record_jobs(path: Path, quality: QualityReport) -> list[RecordJob]:
     records = read_table(path, RECORDS_REQUIRED, "records").astype({c: str for c in RECORDS_REQUIRED})
-    starts = [None] * len(records)
+    starts: list[int | None] = [None] * len(records)
     if "start_time" in records:
-        times, ok = parse_times(
-            records["start_time"].astype(str), TIME_FORMAT, "start_time", quality, "generic records table"
-        )
-        records = records[ok.to_numpy()]
-        times = times[ok.to_numpy()]
+        text = records["start_time"].fillna("").astype(str)
+        given = (text.str.strip() != "").to_numpy()  # a blank start_time: the header's start
+        times, ok = parse_times(text[given], TIME_FORMAT, "start_time", quality, "generic records table")
         if times.dt.tz is not None:
             raise CohortError(f"{path}: start_time has a time zone; give naive times like the labs table")
-        starts = list(times.dt.as_unit("us").to_numpy().view(np.int64))
-    visit = records["visit_id"] if "visit_id" in records else pd.Series(None, index=records.index)
+        micros = times.dt.as_unit("us").to_numpy().view(np.int64)
+        keep = np.ones(len(records), dtype=bool)
+        keep[np.flatnonzero(given)[~ok.to_numpy()]] = False
+        for position, value, good in zip(np.flatnonzero(given), micros, ok.to_numpy(), strict=True):
+            if good:
+                starts[position] = int(value)
+        records = records[keep]
+        starts = [s for s, k in zip(starts, keep, strict=True) if k]
+    visit = (
+        records["visit_id"].fillna("").astype(str)
+        if "visit_id" in records
+        else pd.Series("", index=records.index, dtype=object)
+    )
     return [
         RecordJob(record=r, patient_id=p, visit_id=v or None, start_us=None if s is None else int(s))
         for r, p, v, s in zip(records["record"], records["patient_id"], visit, starts, strict=True)

@@ -96,11 +96,19 @@ def _ingest_waveforms(part: PartWriter, jobs: Sequence[WaveformJob], *, root: st
         if columns is None:
             part.quality.drop(STAGE, "no lead II signal", examples=[f"{job.path}: {header.sig_names}"])
             continue
-        start = header.start_time()
+        try:
+            start = header.start_time()
+        except WfdbError as err:
+            part.quality.drop(STAGE, err.reason, examples=[job.path])
+            continue
         if start is None:
             part.quality.drop(STAGE, "no base date/time in header", examples=[job.path])
             continue
         signal = digital[:, columns]
+        info = np.iinfo(np.int16)
+        if signal.size and (signal.min() < info.min or signal.max() > info.max):
+            part.quality.drop(STAGE, "digital values outside int16", examples=[job.path])
+            continue
         if signal.shape[0] % WINDOW_SAMPLES:
             part.quality.drop("mc-med segments", "partial 10-s window at recording end", examples=[job.path])
         usable, refused = usable_windows(signal, WINDOW_SAMPLES, [header.signals[columns[0]].fmt])

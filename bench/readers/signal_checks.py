@@ -10,7 +10,20 @@ from collections.abc import Sequence
 import numpy as np
 
 # WFDB marks an invalid sample with the most negative value of the format (see the WFDB signal spec).
-INVALID_SAMPLE = {"16": -(2**15), "212": -(2**11), "80": -(2**7), "24": -(2**23), "32": -(2**31)}
+INVALID_SAMPLE = {
+    "80": -(2**7),
+    "508": -(2**7),
+    "310": -(2**9),
+    "311": -(2**9),
+    "212": -(2**11),
+    "16": -(2**15),
+    "61": -(2**15),
+    "160": -(2**15),
+    "516": -(2**15),
+    "24": -(2**23),
+    "524": -(2**23),
+    "32": -(2**31),
+}
 
 
 def lead_order(available: Sequence[str], wanted: Sequence[str]) -> list[int] | None:
@@ -37,9 +50,8 @@ def usable_windows(
     """
     n_windows = signal.shape[0] // window
     windows = signal[: n_windows * window].reshape(n_windows, window, signal.shape[1])
-    invalid = (
-        invalid_samples(windows.reshape(-1, signal.shape[1]), formats).reshape(n_windows, -1).any(axis=1)
-    )
+    marked = invalid_samples(windows.reshape(-1, signal.shape[1]), formats)
+    invalid = marked.reshape(n_windows, window * signal.shape[1]).any(axis=1)  # n_windows may be 0
     flat = (np.ptp(windows, axis=1) == 0).any(axis=1) & ~invalid if n_windows else np.zeros(0, dtype=bool)
     counts = {"invalid (NaN) samples": int(invalid.sum()), "a flat lead": int(flat.sum())}
     return ~(invalid | flat), counts
