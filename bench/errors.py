@@ -9,3 +9,7 @@ class EcglabError(Exception):
 
 class CohortError(EcglabError):
     """A cohort store is missing, incomplete, corrupt, or of an unknown format version."""
+
+
+class TaskError(EcglabError):
+    """A task cannot be built on a cohort (no usable anchors, leads the cohort lacks, a bad spec)."""
