@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench.commands import cohort, demo
+from bench.commands import cohort, demo, tasks
 from bench.errors import EcglabError
 
-COMMANDS = (demo, cohort)
+COMMANDS = (demo, cohort, tasks)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -61,3 +61,38 @@ def test_demo_builds_then_reuses_its_cohort(tmp_path: Path, capsys: pytest.Captu
     assert open_cohort(workdir / "cohort").content_hash == hash_first
     assert main(["demo", "--workdir", str(workdir), "--patients", "4"]) == 2  # other parameters: refused
     assert "other parameters" in capsys.readouterr().err
+
+
+SMALL_TASKS = """
+defaults:
+  version: "1"
+  kind: window_estimation
+  train_window_min: 60
+  panel: {kind: anyecg_lab, min_positives: 1, min_negatives: 1}
+tasks:
+  - name: "cli_est_{window_min}min"
+    grid: {window_min: [60, 15]}
+"""
+
+
+def test_tasks_list_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tasks", "list", "cardiolab_*"]) == 0
+    listed = capsys.readouterr().out
+    assert "cardiolab_forecast_120min" in listed and "anyecg" not in listed
+
+    store = tmp_path / "store"
+    synth = ["cohort", "synth", "--out", str(store), "--patients", "40", "--bout-minutes", "0.5", "1"]
+    assert main([*synth, "--workers", "1"]) == 0
+    spec = tmp_path / "tasks.yaml"
+    spec.write_text(SMALL_TASKS)
+    capsys.readouterr()
+    args = ["tasks", "show", "cli_est_15min", "--cohort", str(store), "--spec", str(spec)]
+    assert main([*args, "--json", "--cache", str(tmp_path / "cache")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["task"] == "cli_est_15min" and sum(summary["anchors"].values()) > 0
+    kept = [t for t in summary["targets"] if t["kept"]]
+    assert kept and all(t["positives_test"] >= 1 for t in kept)
+    assert list((tmp_path / "cache" / "cli_est_15min").iterdir())  # the built task is kept for reuse
+
+    assert main(["tasks", "show", "cardiolab_est_60min", "--cohort", str(store)]) == 2  # lead II only
+    assert "needs leads" in capsys.readouterr().err
