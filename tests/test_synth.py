@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from bench.cohort_store import open_cohort
 from backbones.ecg_features import ecg_features
+from bench.cohort_store import open_cohort
 from bench.synth import SynthConfig, build_synthetic_cohort, simulate_patient
 from bench.synth import labs as lab_model
 from bench.synth.ecg import STANDARD_LEADS
