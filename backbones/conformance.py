@@ -8,6 +8,7 @@ declared search space samples and builds.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -36,7 +37,10 @@ def input_shape(info: BackboneInfo, preset: str, batch: int = 2) -> tuple[int, i
 def _import_is_light(info: BackboneInfo) -> CheckResult:
     module = info.factory.partition(":")[0]
     code = f"import sys; import {module}; print(','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # the caller's path
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=environment
+    )
     if result.returncode != 0:
         return CheckResult("import", False, f"importing {module} failed: {result.stderr.strip()[-300:]}")
     heavy = [m for m in result.stdout.strip().split(",") if m]
@@ -116,6 +120,7 @@ def check_backbone(name: str, preset: str = "tiny") -> list[CheckResult]:
             return CheckResult("search space", False, "no search space declared")
         import optuna
 
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
         trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
         options = info.resolve(info.search_space)(trial)
         model = create_backbone(name, preset, **options)
