@@ -44,11 +44,26 @@ def _import_is_light(info: BackboneInfo) -> CheckResult:
     if result.returncode != 0:
         return CheckResult("import", False, f"importing {module} failed: {result.stderr.strip()[-300:]}")
     heavy = [m for m in result.stdout.strip().split(",") if m]
-    if info.name == "timm":
-        heavy = [m for m in heavy if m != "timm"]
+    allowed = {"timm"} if info.name == "timm" else {"sklearn", "pandas"} if info.kind == "baseline" else set()
+    heavy = [m for m in heavy if m not in allowed]
     if heavy:
         return CheckResult("import", False, f"importing {module} pulls in {heavy}; import those lazily")
     return CheckResult("import", True, f"{module} imports without {', '.join(HEAVY_MODULES)}")
+
+
+def _check_baseline(info: BackboneInfo, preset: str) -> list[CheckResult]:
+    """A baseline model: fits on observed labels only and predicts probabilities of the declared shape."""
+    import numpy as np
+
+    built = create_backbone(info.name, preset)
+    classifier = built[1] if isinstance(built, tuple) else built
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(120, 5))
+    labels = np.stack([(features[:, 0] > 0).astype(np.int8), (features[:, 1] > 0).astype(np.int8)], axis=1)
+    labels[:20, 0] = -1
+    proba = classifier.fit(features, labels).predict_proba(features)
+    ok = proba.shape == (120, 2) and bool(np.all((proba >= 0) & (proba <= 1)))
+    return [CheckResult("fit and predict", ok, f"probabilities of shape {proba.shape}, within [0, 1]: {ok}")]
 
 
 def check_backbone(name: str, preset: str = "tiny") -> list[CheckResult]:
@@ -57,6 +72,11 @@ def check_backbone(name: str, preset: str = "tiny") -> list[CheckResult]:
 
     info = get_backbone_info(name)
     results = [_import_is_light(info)]
+    if info.kind == "baseline":
+        try:
+            return results + _check_baseline(info, preset)
+        except Exception as err:  # a contributor's model may fail anyhow: report it, do not crash
+            return [*results, CheckResult("fit and predict", False, f"{type(err).__name__}: {err}")]
 
     def guarded(check: str, body: Callable[[], CheckResult]) -> None:
         try:

@@ -43,6 +43,7 @@ class BackboneInfo:
     pretraining_data: tuple[str, ...] = ()
     search_space: str | None = None  # "module:callable(trial) -> dict of options"
     kind: str = "torch"  # "torch": a feature extractor; "baseline": a scikit-learn model on derived features
+    expected_leads: str | None = None  # "module:callable(in_channels) -> lead names" for pretrained weights
 
     def resolve(self, target: str) -> Callable[..., Any]:
         module, _, attribute = target.partition(":")

@@ -32,7 +32,7 @@ def to_us(times: pd.Series) -> np.ndarray:
 def classify(values: np.ndarray, censored: np.ndarray, direction: str, threshold: float) -> np.ndarray:
     """Class of each value for one target: 1, 0, or -1 when a censored bound cannot decide."""
     below, above = censored == "<", censored == ">"
-    plain = ~(below | above)
+    plain = ~(below | above | np.isnan(values))  # a missing value is not measured: never 0
     out = np.full(len(values), UNKNOWN, dtype=np.int8)
     if direction == "low":  # positive: value < threshold
         out[plain] = values[plain] < threshold

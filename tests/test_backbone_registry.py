@@ -142,3 +142,19 @@ def test_real_timm_when_it_imports() -> None:
     backbone = build("resnet18")
     assert backbone.forward_features(torch.randn(2, 12, 1000)).shape == (2, backbone.feature_dim)
     assert timm.__version__
+
+
+def _timm_imports() -> bool:
+    try:
+        __import__("timm")
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name", registry.list_backbones())
+def test_every_registered_backbone_passes_the_conformance_suite(name: str) -> None:
+    if name == "timm" and not _timm_imports():
+        pytest.skip("timm does not import with this CPU torch (its torchvision is a CUDA build)")
+    failed = [f"{r.check}: {r.detail}" for r in check_backbone(name, "tiny") if not r.ok]
+    assert not failed

@@ -22,7 +22,7 @@ def run_list(args: argparse.Namespace) -> int:
 
     for name in list_backbones(args.pattern):
         info = get_backbone_info(name)
-        leads = ",".join(info.input.leads) if info.input.leads else "any"
+        leads = "any" if info.input.leads is None else ",".join(info.input.leads) or "none"
         sizes = ", ".join(f"{preset} {count / 1e6:.2f}M" for preset, count in info.n_parameters.items())
         print(f"{name:14s} {info.kind:8s} leads={leads:10s} {info.input.fs:g} Hz  {sizes:32s} {info.summary}")
         if info.pretraining_data:
