@@ -257,6 +257,12 @@ class _Builder:
                 raise ValueError(
                     f"a temporal split needs split.column, a patients column (have {list(table.columns)})"
                 )
+            keys = table[split.column].reindex(patients)
+            if keys.isna().any():
+                raise TaskError(
+                    f"temporal split: {int(keys.isna().sum())} patients have no {split.column!r}; "
+                    f"e.g. {list(keys[keys.isna()].index[:3])}"
+                )
             names = temporal_patient_split(
                 table[split.column].reindex(patients).reset_index(drop=True), split.fractions, split.seed
             )

@@ -7,16 +7,16 @@ lexicographic sort of events and queries together; there is no Python loop per q
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 
 def codes(*columns: np.ndarray) -> np.ndarray:
-    """One integer code per distinct combination of the given key columns (same length)."""
-    if len(columns) == 1:
-        _, inverse = np.unique(np.asarray(columns[0]), return_inverse=True)
-        return inverse.astype(np.int64)
-    stacked = np.stack([codes(np.asarray(c)) for c in columns], axis=1)
-    _, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    return inverse.reshape(-1).astype(np.int64)
+    """One integer code per distinct combination of the given key columns (same length), in sorted order."""
+    combined = pd.factorize(np.asarray(columns[0]), sort=True)[0].astype(np.int64)
+    for column in columns[1:]:
+        inner = pd.factorize(np.asarray(column), sort=True)[0].astype(np.int64)
+        combined = pd.factorize(combined * (int(inner.max(initial=0)) + 1) + inner, sort=True)[0]
+    return combined.astype(np.int64)
 
 
 def sort_events(group: np.ndarray, time: np.ndarray) -> np.ndarray:

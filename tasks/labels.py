@@ -119,8 +119,8 @@ def segments_in_windows(segments: pd.DataFrame, anchors: pd.DataFrame, minutes: 
 def _lab_events(
     labs: pd.DataFrame, rows: np.ndarray, group_of_patient: dict[str, int]
 ) -> tuple[np.ndarray, ...]:
-    group = labs["patient_id"].to_numpy(dtype=object)[rows]
-    group = np.fromiter((group_of_patient.get(p, -1) for p in group), dtype=np.int64, count=len(rows))
+    patients = pd.Index(list(group_of_patient))
+    group = patients.get_indexer(labs["patient_id"].iloc[rows]).astype(np.int64)  # -1: patient has no ECG
     time = to_us(labs["time"].iloc[rows])
     return group, time
 

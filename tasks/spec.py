@@ -93,7 +93,8 @@ class TaskSpec:
             problems.append(f"panel.kind must be one of {PANELS} (csv needs panel.path)")
         if self.split.kind not in SPLITS or (self.split.kind == "source" and not self.split.column):
             problems.append(f"split.kind must be one of {SPLITS} (source needs split.column)")
-        if abs(sum(self.split.fractions) - 1.0) > 1e-9 or min(self.split.fractions) < 0:
+        fractions = self.split.fractions
+        if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-9 or min(fractions) < 0:
             problems.append("split.fractions must be three non-negative numbers summing to 1")
         if (self.eval.max_segments is None) == (self.eval.crops is None):
             problems.append("eval needs exactly one of max_segments and crops")
@@ -116,7 +117,7 @@ class TaskSpec:
         data = self.to_dict()
         data.pop("description")
         data.pop("tags")
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(json.dumps(_canonical(data), sort_keys=True).encode()).hexdigest()
 
     def training_digest(self) -> str:
         """Hash of what training depends on: tasks that differ only in evaluation share trained models."""
@@ -125,7 +126,18 @@ class TaskSpec:
             data.pop(key)
         data["window_min"] = self.train_window
         data.pop("train_window_min")
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(json.dumps(_canonical(data), sort_keys=True).encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """The same JSON for equal numbers whatever their type (60 and 60.0), so that equal specs hash alike."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
 
 
 _NESTED = {"panel": PanelSpec, "split": SplitSpec, "eval": EvalSpec, "input": InputSpec}
@@ -178,7 +190,13 @@ def load_spec_file(path: str | Path) -> list[TaskSpec]:
         keys = list(grid)
         for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
             params = dict(zip(keys, combo, strict=True))
-            filled = _fill(entry, params)
+            try:
+                filled = _fill(entry, params)
+            except (KeyError, IndexError, ValueError) as err:
+                raise ValueError(
+                    f"{path}: task {entry.get('name')!r}: placeholder {err} is not a grid field "
+                    f"(grid: {keys}); write literal braces as {{{{ and }}}}"
+                ) from err
             filled.update(params)
             try:
                 specs.append(spec_from_dict(filled))
