@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench.commands import backbones, cohort, demo, tasks
+from bench.commands import backbones, cohort, demo, tasks, train
 from bench.errors import EcglabError
 
-COMMANDS = (demo, cohort, tasks, backbones)
+COMMANDS = (demo, cohort, tasks, backbones, train)
 
 
 def build_parser() -> argparse.ArgumentParser:
