@@ -17,9 +17,7 @@ BUILTIN: list[BackboneInfo] = [
         name="ecgfounder",
         factory="backbones.ecgfounder:build",
         summary="ECGFounder Net1D (RegNet-style 1-D CNN), loads the released checkpoints strictly",
-        input=InputContract(
-            leads=None, fs=500.0, seconds=10.0, normalisation="ecgfounder preprocessing (option)"
-        ),
+        input=InputContract(leads=None, fs=500.0, seconds=10.0, normalisation="zscore"),
         presets={
             "full": {"in_channels": 12},
             "tiny": {"in_channels": 12, **_ECGFOUNDER_TINY},
@@ -37,7 +35,7 @@ BUILTIN: list[BackboneInfo] = [
         name="s4",
         factory="backbones.s4:build",
         summary="bidirectional S4D state-space model (CardioLab's encoder), plain PyTorch",
-        input=InputContract(leads=None, fs=100.0, seconds=2.5),
+        input=InputContract(leads=None, fs=100.0, seconds=2.5, normalisation="zscore"),
         presets={
             "full": {"in_channels": 12, "d_model": 512, "n_layers": 4, "d_state": 8, "dropout": 0.2},
             "tiny": {"in_channels": 12, "d_model": 32, "n_layers": 2, "d_state": 8, "dropout": 0.2},
@@ -52,7 +50,7 @@ BUILTIN: list[BackboneInfo] = [
         name="transformer",
         factory="backbones.transformer:build",
         summary="1-D patch transformer (pre-norm, scaled dot-product attention, mean or CLS pooling)",
-        input=InputContract(leads=None, fs=500.0, seconds=10.0),
+        input=InputContract(leads=None, fs=500.0, seconds=10.0, normalisation="zscore"),
         presets={
             "full": {"in_channels": 1, "d_model": 256, "depth": 6, "heads": 8, "patch": 50},
             "tiny": {"in_channels": 1, "d_model": 32, "depth": 2, "heads": 4, "patch": 50},
@@ -66,7 +64,7 @@ BUILTIN: list[BackboneInfo] = [
         name="timm",
         factory="backbones.timm_adapter:build",
         summary="any timm 2-D image model on the (leads x time) grid (optional extra: ecglab[timm])",
-        input=InputContract(leads=None, fs=500.0, seconds=10.0),
+        input=InputContract(leads=None, fs=500.0, seconds=10.0, normalisation="zscore"),
         presets={"full": {"model_name": "resnet18"}, "tiny": {"model_name": "resnet18"}},
         n_parameters={"full": 11_170_240, "tiny": 11_170_240},
         licence="Apache-2.0 (timm); the chosen model's own licence applies",

@@ -22,7 +22,8 @@ ENTRY_POINT_GROUP = "ecglab.backbones"
 @dataclass(frozen=True)
 class InputContract:
     """What a backbone expects: leads by name (None: any number, set by ``in_channels``), sampling rate,
-    window length in seconds (None: any), and the normalisation it assumes."""
+    window length in seconds (None: any), and the normalisation the framework applies to each input record:
+    ``zscore`` (one mean and standard deviation over the record's leads and samples) or ``none``."""
 
     leads: tuple[str, ...] | None = None
     fs: float = 500.0

@@ -29,21 +29,36 @@ class InputPlan:
     store_fs: float
     fs: float
     seconds: float
+    zscore: bool = False  # one mean and standard deviation per record, over all its leads (as ECGFounder)
 
     @property
     def store_samples(self) -> int:
         return round(self.seconds * self.store_fs)
 
-    def resample(self, batch: np.ndarray) -> np.ndarray:
-        if self.fs == self.store_fs:
-            return batch
-        ratio = Fraction(self.fs / self.store_fs).limit_denominator(1000)
-        return resample_poly(batch, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
+    def prepare(self, batch: np.ndarray) -> np.ndarray:
+        """Resample to the task's rate (polyphase anti-aliasing filter), then normalise if asked."""
+        if self.fs != self.store_fs:
+            ratio = Fraction(self.fs / self.store_fs).limit_denominator(1000)
+            batch = resample_poly(batch, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
+        if self.zscore:
+            mean = batch.mean(axis=(1, 2), keepdims=True)
+            std = batch.std(axis=(1, 2), keepdims=True)
+            batch = ((batch - mean) / (std + 1e-8)).astype(np.float32)
+        return batch
 
 
-def input_plan(task: TaskData, store_fs: float) -> InputPlan:
+def input_plan(task: TaskData, store_fs: float, normalisation: str = "none") -> InputPlan:
+    """The task decides leads, rate and length; the backbone's contract decides the normalisation."""
+    if normalisation not in ("none", "zscore"):
+        raise ValueError(f"unknown input normalisation {normalisation!r} (none | zscore)")
     spec = task.spec.input
-    return InputPlan(leads=tuple(spec.leads), store_fs=store_fs, fs=spec.fs, seconds=spec.seconds)
+    return InputPlan(
+        leads=tuple(spec.leads),
+        store_fs=store_fs,
+        fs=spec.fs,
+        seconds=spec.seconds,
+        zscore=normalisation == "zscore",
+    )
 
 
 class _StoreBatches(torch.utils.data.Dataset):
@@ -63,7 +78,7 @@ class _StoreBatches(torch.utils.data.Dataset):
         batch = self.cohort.waveforms(
             segments, leads=self.plan.leads, start=starts, length=self.plan.store_samples
         )
-        return torch.from_numpy(np.ascontiguousarray(self.plan.resample(batch)))
+        return torch.from_numpy(np.ascontiguousarray(self.plan.prepare(batch)))
 
 
 class TrainBatches(_StoreBatches):

@@ -198,7 +198,9 @@ def train(
         if where.world > 1
         else model
     )
-    plan = input_plan(task, float(cohort.segments["fs"].iloc[0]))
+    plan = input_plan(
+        task, float(cohort.segments["fs"].iloc[0]), get_backbone_info(config.backbone).input.normalisation
+    )
     train_rows, val_rows = _split_rows(task, "train"), _split_rows(task, "val")
     batches = TrainBatches(
         cohort.path, plan, task, train_rows, config.batch_size, config.seed, tabular, where.rank, where.world
@@ -509,7 +511,9 @@ def _model_scores(
     model: LabModel, cohort: Cohort, task: TaskData, config: RunConfig, where: Distributed
 ) -> np.ndarray:
     scores = np.full((len(task.anchors), len(task.kept_targets)), np.nan)
-    plan = input_plan(task, float(cohort.segments["fs"].iloc[0]))
+    plan = input_plan(
+        task, float(cohort.segments["fs"].iloc[0]), get_backbone_info(config.backbone).input.normalisation
+    )
     tabular = _tabular(task, config)
     for split in ("val", "test"):
         batches = EvalBatches(cohort.path, plan, task, split, config.batch_size, tabular)

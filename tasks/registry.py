@@ -34,11 +34,13 @@ def register_task(spec: TaskSpec) -> None:
 
 
 def register_spec_file(path: str | Path) -> list[str]:
-    """Register every task of a user's YAML spec file; returns their names."""
+    """Register every task of a user's YAML spec file; returns their names. Loading the same file again is
+    harmless (identical specs are skipped); a different spec under a registered name raises."""
     _load_builtins()
     specs = load_spec_file(path)
     for spec in specs:
-        register_task(spec)
+        if _REGISTRY.get(spec.name) != spec:
+            register_task(spec)
     return [spec.name for spec in specs]
 
 

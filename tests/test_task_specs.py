@@ -190,9 +190,11 @@ def test_registering_a_name_twice_raises(tmp_path: Path, own_registry: None) -> 
     with pytest.raises(ValueError, match="'anyecg_lab_est_60min' is already registered"):
         register_task(replace(get_task("anyecg_lab_est_60min"), version="2"))
     path = write_yaml(tmp_path, GRID_YAML)
-    register_spec_file(path)
+    names = register_spec_file(path)
+    assert register_spec_file(path) == names  # the same file again: identical specs, nothing changes
+    path.write_text(GRID_YAML.replace('version: "2"', 'version: "3"'))
     with pytest.raises(ValueError, match="already registered"):
-        register_spec_file(path)
+        register_spec_file(path)  # the same names with other definitions: refused
 
 
 def test_an_unknown_name_raises_key_error_with_close_matches() -> None:
