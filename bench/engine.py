@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,17 @@ from tasks.registry import get_task, register_spec_file
 
 class RunError(EcglabError):
     """A pairing cannot run as configured (lead mismatch, a task without tabular inputs, ...)."""
+
+
+class PrunedRun(Exception):
+    """Raised by an epoch callback (e.g. an Optuna pruner) to stop a run early; the run is marked pruned."""
+
+
+EpochCallback = Callable[[int, float], None]
+
+
+def evaluated_splits(config: RunConfig) -> tuple[str, ...]:
+    return ("val", "test") if config.evaluate_test else ("val",)
 
 
 @dataclass
@@ -173,6 +185,7 @@ def train(
     where: Distributed,
     resume: bool,
     progress: bool,
+    epoch_callback: EpochCallback | None = None,
 ) -> tuple[LabModel, list[dict[str, Any]], int]:
     info = get_backbone_info(config.backbone)
     tabular = _tabular(task, config)
@@ -245,6 +258,8 @@ def train(
             val_scores = predict(model, val_batches, len(task.anchors), where, config.workers)
             score = macro_auroc(task.labels[val_rows], val_scores[val_rows])
         score = _broadcast(score, where)
+        if epoch_callback is not None:
+            epoch_callback(epoch, score)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step(score) if config.schedule == "plateau" else scheduler.step()
         history.append(
@@ -293,13 +308,19 @@ def _broadcast(value: float, where: Distributed) -> float:
 
 
 # --------------------------------------------------------------------------------------------- results
+def bootstrap_file(task: TaskData, cohort: Cohort, runs_dir: Path, config: RunConfig) -> Path:
+    """Where the test set's bootstrap resamples (a resamples x test anchors count matrix) are stored."""
+    folder = task_folder(Path(runs_dir) / "tasks", task.spec, cohort)
+    return folder / f"bootstrap_test_seed{config.seed}_n{config.n_boot}.npy"
+
+
 def _resamples(
     task: TaskData, cohort: Cohort, runs_dir: Path, config: RunConfig, rows: np.ndarray
 ) -> np.ndarray:
     """Bootstrap resamples of the test anchors, by patient, drawn once per task test set and seed and stored
     with the task, so every backbone is scored on the same resamples (paired comparisons)."""
-    folder = task_folder(Path(runs_dir) / "tasks", task.spec, cohort)
-    path = folder / f"bootstrap_test_seed{config.seed}_n{config.n_boot}.npy"
+    path = bootstrap_file(task, cohort, runs_dir, config)
+    folder = path.parent
     if path.is_file():
         return np.load(path)
     groups = task.anchors["patient_id"].to_numpy(dtype=object)[rows]
@@ -312,17 +333,19 @@ def _resamples(
 
 
 def result_rows(
-    task: TaskData, scores: np.ndarray, config: RunConfig, identifier: str, counts: np.ndarray
+    task: TaskData, scores: np.ndarray, config: RunConfig, identifier: str, counts: np.ndarray | None
 ) -> pd.DataFrame:
     """One row per (target, split) with floats: AUROC with bootstrap (by patient) and DeLong intervals,
     AUPRC, and threshold metrics at the threshold chosen on validation."""
     val, test = _split_rows(task, "val"), _split_rows(task, "test")
     rows = []
-    ci = metrics.auroc_ci_matrix(task.labels[test], scores[test], counts)
-    delong = metrics.delong_matrix(task.labels[test], scores[test])
+    splits = [("val", val), ("test", test)] if counts is not None else [("val", val)]
+    if counts is not None:
+        ci = metrics.auroc_ci_matrix(task.labels[test], scores[test], counts)
+        delong = metrics.delong_matrix(task.labels[test], scores[test])
     for j, target in enumerate(task.kept_targets):
         threshold = _threshold(task.labels[val, j], scores[val, j], config)
-        for split, split_rows in (("val", val), ("test", test)):
+        for split, split_rows in splits:
             y, s = task.labels[split_rows, j], scores[split_rows, j]
             observed = (y != -1) & np.isfinite(s)
             y, s = y[observed], s[observed]
@@ -362,8 +385,10 @@ def _threshold(y: np.ndarray, s: np.ndarray, config: RunConfig) -> float:
     return float(metrics.threshold_at_sensitivity(y, s, config.target_sensitivity))
 
 
-def prediction_table(task: TaskData, scores: np.ndarray) -> pd.DataFrame:
-    rows = np.flatnonzero(task.anchors["split"].isin(["val", "test"]).to_numpy())
+def prediction_table(
+    task: TaskData, scores: np.ndarray, splits: tuple[str, ...] = ("val", "test")
+) -> pd.DataFrame:
+    rows = np.flatnonzero(task.anchors["split"].isin(list(splits)).to_numpy())
     k = len(task.kept_targets)
     return pd.DataFrame(
         {
@@ -388,7 +413,7 @@ def _baseline_scores(config: RunConfig, cohort: Cohort, task: TaskData) -> np.nd
             raise RunError(f"the tabular baseline needs side inputs; task {task.spec.name} has none")
         features = task.tabular.drop(columns="anchor_id").to_numpy(np.float64)
         built.fit(features[train_rows], task.labels[train_rows])
-        evaluated = np.flatnonzero(task.anchors["split"].isin(["val", "test"]).to_numpy())
+        evaluated = np.flatnonzero(task.anchors["split"].isin(list(evaluated_splits(config))).to_numpy())
         scores[evaluated] = built.predict_proba(features[evaluated])
         return scores
     extractor, classifier = built
@@ -399,7 +424,7 @@ def _baseline_scores(config: RunConfig, cohort: Cohort, task: TaskData) -> np.nd
     pairs = pairs[pairs.groupby("anchor_id").cumcount() < 4]  # up to 4 segments per training anchor
     rows = pairs["anchor_id"].map(position).to_numpy()
     classifier.fit(_segment_features(cohort, extractor, pairs["segment_id"].to_numpy()), task.labels[rows])
-    for split in ("val", "test"):
+    for split in evaluated_splits(config):
         pairs = task.eval_inputs(split)
         rows = pairs["anchor_id"].map(position).to_numpy()
         proba = classifier.predict_proba(_segment_features(cohort, extractor, pairs["segment_id"].to_numpy()))
@@ -433,6 +458,9 @@ def run_pairing(
     force: bool = False,
     progress: bool = True,
     track: bool = True,
+    epoch_callback: EpochCallback | None = None,
+    tags: dict[str, str] | None = None,
+    parent_run_id: str | None = None,
 ) -> Path:
     """Train (or fit) and evaluate one pairing; returns its run folder. A finished run is not redone unless
     ``force``; an interrupted one continues with ``resume``."""
@@ -478,13 +506,23 @@ def run_pairing(
         if info.kind == "baseline":
             scores, history, best_epoch = _baseline_scores(config, cohort, task), [], 0
         else:
-            model, history, best_epoch = train(config, cohort, task, run_dir, where, resume, progress)
+            model, history, best_epoch = train(
+                config, cohort, task, run_dir, where, resume, progress, epoch_callback
+            )
             scores = _model_scores(model, cohort, task, config, where) if where.main else None
         trained = time.perf_counter()
         if where.main:
             _write_results(task, cohort, scores, config, identifier, runs_dir, run_dir)
             (run_dir / "history.jsonl.tmp").write_text("".join(json.dumps(h) + "\n" for h in history))
             os.replace(run_dir / "history.jsonl.tmp", run_dir / "history.jsonl")
+            if config.evaluate_test:
+                resamples = bootstrap_file(task, cohort, runs_dir, config)
+                record["bootstrap"] = {
+                    "file": str(resamples.relative_to(runs_dir)),
+                    "n_boot": config.n_boot,
+                    "seed": config.seed,
+                    "rows": "test anchors in task order",
+                }
             record.update(
                 status="finished",
                 best_epoch=best_epoch,
@@ -494,7 +532,8 @@ def run_pairing(
             write_json(record_path, record)
     except BaseException as err:
         if where.main:
-            record.update(status="failed", error=f"{type(err).__name__}: {err}")
+            status = "pruned" if isinstance(err, PrunedRun) else "failed"
+            record.update(status=status, error=f"{type(err).__name__}: {err}")
             write_json(record_path, record)
         raise
     where.barrier()
@@ -503,7 +542,7 @@ def run_pairing(
 
         uri = resolve_tracking_uri(tracking_uri)
         ensure_experiment(uri, experiment)
-        log_run(run_dir, uri, experiment)
+        log_run(run_dir, uri, experiment, parent_run_id=parent_run_id, tags=tags)
     return run_dir
 
 
@@ -515,7 +554,7 @@ def _model_scores(
         task, float(cohort.segments["fs"].iloc[0]), get_backbone_info(config.backbone).input.normalisation
     )
     tabular = _tabular(task, config)
-    for split in ("val", "test"):
+    for split in evaluated_splits(config):
         batches = EvalBatches(cohort.path, plan, task, split, config.batch_size, tabular)
         rows = _split_rows(task, split)
         scores[rows] = predict(model, batches, len(task.anchors), where, config.workers)[rows]
@@ -531,9 +570,13 @@ def _write_results(
     runs_dir: Path,
     run_dir: Path,
 ) -> None:
-    counts = _resamples(task, cohort, runs_dir, config, _split_rows(task, "test"))
+    counts = (
+        _resamples(task, cohort, runs_dir, config, _split_rows(task, "test"))
+        if config.evaluate_test
+        else None
+    )
     write_parquet(run_dir / "results.parquet", result_rows(task, scores, config, identifier, counts))
-    write_parquet(run_dir / "predictions.parquet", prediction_table(task, scores))
+    write_parquet(run_dir / "predictions.parquet", prediction_table(task, scores, evaluated_splits(config)))
 
 
 def evaluate_run(run_dir: str | Path, runs_dir: str | Path | None = None) -> Path:

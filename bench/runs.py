@@ -61,6 +61,8 @@ class RunConfig:
     threshold: str = "youden"  # youden | sensitivity
     target_sensitivity: float = 0.9
     n_boot: int = 1000
+    evaluate_test: bool = True  # False for hyperparameter search: the test split is never looked at
+    label: str = ""  # e.g. "tuned": the configuration of a hyperparameter search's best trial
     workers: int = 0
     task_specs: tuple[str, ...] = ()
 
