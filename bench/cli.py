@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench.commands import backbones, cohort, demo, tasks, train
+from bench.commands import backbones, cohort, demo, leaderboard, run, tasks, train
 from bench.errors import EcglabError
 
-COMMANDS = (demo, cohort, tasks, backbones, train)
+COMMANDS = (demo, cohort, tasks, backbones, train, run, leaderboard)
 
 
 def build_parser() -> argparse.ArgumentParser:
