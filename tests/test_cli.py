@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bench.cli import main
@@ -51,15 +52,27 @@ def test_unknown_lead_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFix
     assert "unknown leads ['X9']" in capsys.readouterr().err
 
 
-def test_demo_builds_then_reuses_its_cohort(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_smaller_demo_runs_end_to_end_and_a_rerun_redoes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     workdir = tmp_path / "demo"
-    assert main(["demo", "--workdir", str(workdir), "--patients", "3"]) == 0
-    assert "building" in capsys.readouterr().out
+    args = ["demo", "--workdir", str(workdir), "--patients", "100", "--epochs", "1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "building" in out and "[3/3] leaderboard" in out
+    summary = pd.read_csv(workdir / "leaderboard" / "summary.csv")
+    assert set(summary["task"]) == {"demo_est_15min", "demo_forecast_60min"}
+    assert {"ecgfounder/tiny", "s4/tiny", "transformer/tiny", "tabular/tiny", "ecg_features/tiny"} <= set(
+        summary["entry"]
+    )
+    assert (workdir / "leaderboard" / "index.html").is_file() and (workdir / "mlflow.db").is_file()
     hash_first = open_cohort(workdir / "cohort").content_hash
-    assert main(["demo", "--workdir", str(workdir), "--patients", "3"]) == 0
-    assert "reusing" in capsys.readouterr().out
+
+    assert main([*args, "--no-track"]) == 0  # the cohort is reused and every pairing is skipped
+    out = capsys.readouterr().out
+    assert "reusing" in out and out.count("skipped") >= 10
     assert open_cohort(workdir / "cohort").content_hash == hash_first
-    assert main(["demo", "--workdir", str(workdir), "--patients", "4"]) == 2  # other parameters: refused
+    assert main(["demo", "--workdir", str(workdir), "--patients", "101"]) == 2  # other parameters: refused
     assert "other parameters" in capsys.readouterr().err
 
 
