@@ -436,6 +436,7 @@ def _typed(raw: pd.DataFrame, problems: list[str]) -> pd.DataFrame:
             bad = pd.Series(False, index=values.index)
         else:
             text = values.fillna("").astype(str).str.strip()
+            # text that is no number becomes NaN here and is reported just below, never kept
             numbers = pd.to_numeric(text.where(text != "", None), errors="coerce").astype("float64")
             bad = numbers.isna() & (text != "")
         if bad.any():

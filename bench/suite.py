@@ -519,7 +519,7 @@ def macro_test_auroc(run_dir: Path) -> float:
         results = pd.read_parquet(run_dir / "results.parquet", columns=["split", "auroc"])
     except (OSError, ValueError):
         return float("nan")
-    values = pd.to_numeric(results.loc[results["split"] == "test", "auroc"], errors="coerce").dropna()
+    values = results.loc[results["split"] == "test", "auroc"].astype("float64").dropna()
     return float(values.mean()) if len(values) else float("nan")
 
 

@@ -365,16 +365,15 @@ def per_target_table(folder: RunFolder) -> pd.DataFrame | None:
 
 def summary_metrics(folder: RunFolder) -> dict[str, float]:
     """Test macro averages over targets (NaN targets skipped), target counts, best epoch and timings."""
-    import pandas as pd
 
     summary: dict[str, float] = {}
     test = per_target_table(folder)
     if test is not None and len(test):
         summary["test_n_targets"] = float(test["target"].nunique())
-        summary["test_n_targets_scored"] = float(pd.to_numeric(test["auroc"], errors="coerce").notna().sum())
+        summary["test_n_targets_scored"] = float(test["auroc"].astype("float64").notna().sum())
         for name in SUMMARY_METRICS:
             if name in test.columns:
-                values = pd.to_numeric(test[name], errors="coerce").dropna()
+                values = test[name].astype("float64").dropna()
                 if len(values):
                     summary[f"test_macro_{name}"] = float(values.mean())
     record = folder.record

@@ -508,7 +508,7 @@ def validation_macro_auroc(run_dir: str | Path) -> float:
     results = pd.read_parquet(Path(run_dir) / "results.parquet", columns=["split", "auroc"])
     if (results["split"] == "test").any():
         raise TuneError(f"{run_dir}/results.parquet holds test rows; a search must use validation only")
-    values = pd.to_numeric(results.loc[results["split"] == "val", "auroc"], errors="coerce").dropna()
+    values = results.loc[results["split"] == "val", "auroc"].astype("float64").dropna()
     if values.empty:
         raise TuneError(f"{run_dir}: no target has both classes in the validation split (no AUROC)")
     return float(values.mean())

@@ -497,7 +497,7 @@ def test_build_labels_and_anchors_equal_brute_force(built: TaskData, synth: Coho
         synth.segments["patient_id"], py_times(synth.segments["start_time"]), strict=True
     ):
         starts[patient].append(start)
-    split_of = dict(zip(built.anchors["patient_id"], built.anchors["split"], strict=False))
+    split_of = dict(zip(built.anchors["patient_id"], built.anchors["split"], strict=True))
     should = set()
     for (patient, visit, time), row in expected.items():
         window = timedelta(minutes=TRAIN_WINDOW if split_of.get(patient) == "train" else EVAL_WINDOW)
