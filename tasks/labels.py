@@ -11,6 +11,8 @@ Every join is vectorised (see tasks.intervals): no Python loop per anchor.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -125,23 +127,31 @@ def _lab_events(
     return group, time
 
 
+def _per_lab_events(labs: pd.DataFrame, ecgs: pd.DataFrame, targets: pd.DataFrame) -> tuple[Any, ...]:
+    """ECG patient codes and times, and per lab (the targets sharing its codes): the member targets and the
+    lab rows of patients with ECGs, with their patient codes and times."""
+    patient_codes = {p: i for i, p in enumerate(pd.unique(ecgs["patient_id"]))}
+    ecg_group = np.fromiter((patient_codes[p] for p in ecgs["patient_id"]), dtype=np.int64, count=len(ecgs))
+    per_lab = []
+    for lab_codes, members in targets.groupby("lab_codes", sort=False).groups.items():
+        rows = _rows_of(labs, lab_codes)
+        group, time = _lab_events(labs, rows, patient_codes)
+        keep = group >= 0
+        per_lab.append((members, rows[keep], group[keep], time[keep]))
+    return ecg_group, to_us(ecgs["start_time"]), per_lab
+
+
 def closest_labels(
     labs: pd.DataFrame, ecgs: pd.DataFrame, targets: pd.DataFrame, minutes: float
 ) -> np.ndarray:
     """Label matrix (ECGs x targets): per lab, the measurement closest in time within +/- minutes decides;
     measurements equally close (before and after, or at the same time) decide together."""
     labels = np.full((len(ecgs), len(targets)), UNKNOWN, dtype=np.int8)
-    patient_codes = {p: i for i, p in enumerate(pd.unique(ecgs["patient_id"]))}
-    ecg_group = np.fromiter((patient_codes[p] for p in ecgs["patient_id"]), dtype=np.int64, count=len(ecgs))
-    ecg_time = to_us(ecgs["start_time"])
+    ecg_group, ecg_time, lab_groups = _per_lab_events(labs, ecgs, targets)
     width = round(minutes * 60e6)
     values = labs["value"].to_numpy(np.float64)
     censored = labs["censored"].to_numpy(dtype=object)
-    for lab_codes, members in targets.groupby("lab_codes", sort=False).groups.items():
-        rows = _rows_of(labs, lab_codes)
-        group, time = _lab_events(labs, rows, patient_codes)
-        keep = group >= 0
-        rows, group, time = rows[keep], group[keep], time[keep]
+    for members, rows, group, time in lab_groups:
         if not len(rows):
             continue
         moments = codes(group, time)  # one event per (patient, time): duplicates decide together
@@ -180,17 +190,11 @@ def forecast_labels(
     -1 when no value falls there, when both a low and a high value occur (for labs with both targets), or
     when only censored values that cannot decide remain; else 0."""
     labels = np.full((len(ecgs), len(targets)), UNKNOWN, dtype=np.int8)
-    patient_codes = {p: i for i, p in enumerate(pd.unique(ecgs["patient_id"]))}
-    ecg_group = np.fromiter((patient_codes[p] for p in ecgs["patient_id"]), dtype=np.int64, count=len(ecgs))
-    ecg_time = to_us(ecgs["start_time"])
+    ecg_group, ecg_time, lab_groups = _per_lab_events(labs, ecgs, targets)
     width = round(minutes * 60e6)
     values = labs["value"].to_numpy(np.float64)
     censored = labs["censored"].to_numpy(dtype=object)
-    for lab_codes, members in targets.groupby("lab_codes", sort=False).groups.items():
-        rows = _rows_of(labs, lab_codes)
-        group, time = _lab_events(labs, rows, patient_codes)
-        keep = group >= 0
-        rows, group, time = rows[keep], group[keep], time[keep]
+    for members, rows, group, time in lab_groups:
         order = sort_events(group, time)
         start, stop = window_ranges(group[order], time[order], ecg_group, ecg_time, ecg_time + width)
         n_values = stop - start
