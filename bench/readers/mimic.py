@@ -188,8 +188,9 @@ def _usable_ecgs(
 ) -> np.ndarray:
     """Which ECGs of a block have no invalid samples and no flat lead; the others are counted."""
     sentinels = np.array([[INVALID_SAMPLE.get(f, np.iinfo(np.int64).min) for f in row] for row in formats])
-    invalid = (block == sentinels[:, None, :]).any(axis=(1, 2))
-    flat = (np.ptp(block, axis=1) == 0).any(axis=1) & ~invalid
+    lowest, highest = block.min(axis=1), block.max(axis=1)  # per ECG and lead
+    invalid = (lowest == sentinels).any(axis=1)  # the marker is the format's most negative value
+    flat = (lowest == highest).any(axis=1) & ~invalid
     for mask, reason in ((invalid, "invalid (NaN) samples"), (flat, "a flat lead")):
         part.quality.drop(STAGE, reason, int(mask.sum()), [jobs[i].path for i in np.flatnonzero(mask)])
     return ~(invalid | flat)

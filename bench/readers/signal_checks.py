@@ -50,8 +50,9 @@ def usable_windows(
     """
     n_windows = signal.shape[0] // window
     windows = signal[: n_windows * window].reshape(n_windows, window, signal.shape[1])
-    marked = invalid_samples(windows.reshape(-1, signal.shape[1]), formats)
-    invalid = marked.reshape(n_windows, window * signal.shape[1]).any(axis=1)  # n_windows may be 0
-    flat = (np.ptp(windows, axis=1) == 0).any(axis=1) & ~invalid if n_windows else np.zeros(0, dtype=bool)
+    sentinels = np.array([INVALID_SAMPLE.get(fmt, np.iinfo(np.int64).min) for fmt in formats])
+    lowest, highest = windows.min(axis=1), windows.max(axis=1)  # per window and lead
+    invalid = (lowest == sentinels).any(axis=1)  # the marker is the format's most negative value
+    flat = (lowest == highest).any(axis=1) & ~invalid
     counts = {"invalid (NaN) samples": int(invalid.sum()), "a flat lead": int(flat.sum())}
     return ~(invalid | flat), counts
