@@ -10,6 +10,10 @@ import pandas as pd
 
 from bench.errors import CohortError
 
+# The 12 standard leads in the order the store, the tasks and the backbones use (MIMIC-IV-ECG files store
+# aVF before aVL: readers reorder by name).
+STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+
 FORMAT_NAME = "ecglab-cohort"
 FORMAT_VERSION = 1
 

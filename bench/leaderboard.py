@@ -187,6 +187,8 @@ CURVE_COLUMNS = [
     "n_seeds",
 ]
 REFUSED_COLUMNS = ["origin", "run_id", "backbone", "task", "cohort_hash", "reason"]
+# the per-target statistics of a target row: the TARGET_COLUMNS from "n" to "auprc"
+PER_TARGET_STATS = tuple(TARGET_COLUMNS[TARGET_COLUMNS.index("n") : TARGET_COLUMNS.index("auprc") + 1])
 FLOAT_INT = ("n", "n_pos", "n_seeds", "n_boot_used", "rank", "macro_n_boot_used", "n_ci_inverted")
 
 
@@ -843,26 +845,7 @@ def _compare(
                     "target": target,
                     "lab": "",
                     "direction": _direction(target),
-                    **{
-                        c: per[c]
-                        for c in (
-                            "n",
-                            "n_pos",
-                            "n_seeds",
-                            "auroc",
-                            "auroc_low",
-                            "auroc_high",
-                            "ci_method",
-                            "n_boot_used",
-                            "ci_note",
-                            "auroc_sd",
-                            "auroc_min",
-                            "auroc_max",
-                            "delong_low",
-                            "delong_high",
-                            "auprc",
-                        )
-                    },
+                    **{c: per[c] for c in PER_TARGET_STATS},
                     "best_entry": target_best or "",
                     "diff_vs_best": comp["diff"],
                     "diff_low": comp["diff_low"],

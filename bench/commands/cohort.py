@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from bench.cohort_schema import STANDARD_LEADS
 from bench.cohort_store import open_cohort
-from bench.synth.ecg import STANDARD_LEADS
 
 
 def parse_leads(text: str) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bench.cohort_parts import PartWriter
+from bench.cohort_schema import STANDARD_LEADS
 from bench.cohort_writer import CohortWriter
 from bench.errors import CohortError
 from bench.ingest import run_parts, split_into_parts
@@ -35,7 +36,6 @@ from bench.readers.signal_checks import INVALID_SAMPLE, lead_order
 from bench.readers.timestamps import parse_times
 from bench.readers.wfdb_io import WfdbError, read_record
 
-STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 RECORD_LIST_COLUMNS = ("subject_id", "study_id", "file_name", "ecg_time", "path")
 MACHINE_NUMERIC = (
     "rr_interval",

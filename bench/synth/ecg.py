@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy.signal import lfilter
 
-STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+from bench.cohort_schema import STANDARD_LEADS
+
 _PROJECTED = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")  # the others derive from I and II
 _PRECORDIAL_ANGLES_DEG = {"V1": 115.0, "V2": 95.0, "V3": 75.0, "V4": 55.0, "V5": 30.0, "V6": 5.0}
 
