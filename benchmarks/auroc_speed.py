@@ -1,11 +1,11 @@
-"""How fast per-target bootstrap AUROC intervals are (bench.metrics.auroc_ci_matrix), against a loop of
+"""How fast per-target bootstrap AUROC intervals are (ecglab.bench.metrics.auroc_ci_matrix), against a loop of
 sklearn.metrics.roc_auc_score calls on the same stored resamples; and DeLong intervals for all targets.
 
 Run: .venv/bin/python benchmarks/auroc_speed.py [--rows 200000] [--targets 108] [--boot 1000]
      [--missing 0.3] [--rows-per-group 1] [--loop-targets 6] [--loop-boot 20] [--seed 0]
 Builds a label matrix (rows x targets in {1, 0, -1}: --missing of the labels -1, prevalences from 1% to 50%)
 and float32 model probabilities (sigmoids of a noisy signal, so some scores tie), stores --boot resamples
-once (bench.metrics.bootstrap_resamples; a cluster bootstrap over groups of about --rows-per-group rows
+once (ecglab.bench.metrics.bootstrap_resamples; a cluster bootstrap over groups of about --rows-per-group rows
 when that is above 1), then times
   - the vectorised auroc_ci_matrix for all targets and resamples;
   - the sklearn loop (per target and resample: the resample's row indices, its observed rows,
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from bench import metrics
+from ecglab.bench import metrics
 
 TOLERANCE = 1e-12
 
@@ -136,7 +136,7 @@ def main() -> int:
         f"{labels[:, -1][observed[:, -1]].mean():.1%}; {np.unique(scores).size:,} distinct scores"
     )
 
-    print("vectorised (bench.metrics):")
+    print("vectorised (ecglab.bench.metrics):")
     groups = None
     if args.rows_per_group > 1:
         n_groups = max(1, args.rows // args.rows_per_group)

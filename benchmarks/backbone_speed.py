@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from backbones.conformance import input_shape
-from backbones.registry import create_backbone, get_backbone_info, list_backbones
+from ecglab.backbones.conformance import input_shape
+from ecglab.backbones.registry import create_backbone, get_backbone_info, list_backbones
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from reference_net1d import reference_features  # test-only reference, for the ratio

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import wfdb
 
-from bench.cohort_store import open_cohort
-from bench.readers.mimic import build_mimic_cohort
+from ecglab.cohort.readers.mimic import build_mimic_cohort
+from ecglab.cohort.store import open_cohort
 
 LEADS = ["I", "II", "III", "aVR", "aVF", "aVL", "V1", "V2", "V3", "V4", "V5", "V6"]
 DEFAULT_MIMIC_IV = Path(__file__).resolve().parents[2] / "shared" / "data" / "mimic-iv-demo"

@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.cohort_store import open_cohort
-from bench.synth import SynthConfig, build_synthetic_cohort
+from ecglab.cohort.store import open_cohort
+from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
 
 
 def main() -> None:

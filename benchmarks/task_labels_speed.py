@@ -1,10 +1,11 @@
-"""How fast, and in how much memory, task labels are built (tasks.labels), against a per-ECG Python loop.
+"""How fast, and in how much memory, task labels are built (ecglab.tasks.labels), against a per-ECG Python
+loop.
 
 Run: .venv/bin/python benchmarks/task_labels_speed.py [--segments 1000000] [--labs 10000000]
      [--subsample 2000] [--codes 20] [--tracemalloc]
 Builds in memory a cohort-like segments table (patient_id str, start_time datetime64[us]; 50 segments per
 patient within a few days), a labs table (blood draws of ~10 of ``--codes`` lab codes at one time, with some
-duplicated rows, censored and missing values) and a target table shaped like tasks.panels' (a low and a
+duplicated rows, censored and missing values) and a target table shaped like ecglab.tasks.panels' (a low and a
 high target per lab). Then times, with the peak memory of each step, the vectorised ``blood_tests`` and
 ``segments_in_windows`` (+/-60 min), ``closest_labels`` (+/-60 min) and ``forecast_labels`` (120 min), and a
 straightforward loop (per ECG or blood test: that patient's rows of each lab, the closest one within the
@@ -32,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tasks import labels as lab_labels
-from tasks.panels import TARGET_COLUMNS
+from ecglab.tasks import labels as lab_labels
+from ecglab.tasks.panels import TARGET_COLUMNS
 
 US_PER_MIN = 60_000_000
 SEGMENTS_PER_PATIENT = 50
@@ -172,7 +173,7 @@ class Meter:
 
 # ---------------------------------------------------------------------------------------------- the loop
 def _class_of(value: float, censored: str, direction: str, threshold: float) -> int:
-    """One value's class for one target, written out case by case (not tasks.labels.classify)."""
+    """One value's class for one target, written out case by case (not ecglab.tasks.labels.classify)."""
     if np.isnan(value):
         return -1
     if direction == "low":
@@ -310,7 +311,7 @@ def main() -> int:
         f"RSS {(_status_kib('VmRSS') or 0) / 1024:,.0f} MiB"
     )
 
-    print("vectorised (tasks.labels):")
+    print("vectorised (ecglab.tasks.labels):")
     with meter(
         "blood_tests",
     ):

@@ -1,4 +1,5 @@
-"""How fast WFDB records are read: wfdb.rdrecord against bench.readers.wfdb_io, same records, same run.
+"""How fast WFDB records are read: wfdb.rdrecord against ecglab.cohort.readers.wfdb_io, same records, same
+run.
 
 Run: .venv/bin/python benchmarks/wfdb_read_speed.py [--records 500] [--repeats 3]
 Writes MIMIC-IV-ECG-like records (12 leads x 5000 samples, format 16, gain 200) to a temporary folder, reads
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import wfdb
 
-from bench.readers.wfdb_io import read_digital, read_header, read_physical
+from ecglab.cohort.readers.wfdb_io import read_digital, read_header, read_physical
 
 LEADS = ["I", "II", "III", "aVR", "aVF", "aVL", "V1", "V2", "V3", "V4", "V5", "V6"]
 

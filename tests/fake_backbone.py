@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from backbones.registry import BackboneInfo, InputContract
+from ecglab.backbones.info import BackboneInfo, InputContract
 
 
 class MeanStd(nn.Module):

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.cohort_writer import CohortWriter
+from ecglab.cohort.writer import CohortWriter
 
 LEADS_12 = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 TINY_SHARD_BYTES = 200

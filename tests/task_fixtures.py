@@ -1,7 +1,8 @@
 """Brute-force task labels and small lab/ECG tables for the task tests.
 
 The brute force is plain Python over rows (``datetime`` arithmetic, loops, lists), written from the rules of
-docs/methods.md and the docstrings of tasks.labels, and never calls tasks.labels or tasks.intervals:
+docs/methods.md and the docstrings of ecglab.tasks.labels, and never calls ecglab.tasks.labels or
+ecglab.tasks.intervals:
 
 - a plain value v is positive for a ``low`` target when v < threshold, for a ``high`` target when
   v > threshold; a missing value (NaN) is unknown (-1), never normal;
@@ -267,7 +268,8 @@ def ecgs_frame(rows: list[tuple[str, pd.Timestamp]], first_id: int = 100) -> pd.
 
 
 def targets_frame(rows: list[tuple[str, tuple[str, ...], str, float]]) -> pd.DataFrame:
-    """Rows (target, lab codes, direction, threshold) -> a targets table as tasks.panels resolves it."""
+    """Rows (target, lab codes, direction, threshold) -> a targets table as ecglab.tasks.panels resolves
+    it."""
     return pd.DataFrame(
         {
             "target": [r[0] for r in rows],

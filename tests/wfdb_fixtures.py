@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import wfdb
+from locations import SHARED_DATA
 from scipy.signal import resample_poly
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MIMIC_FILE_ORDER = ("I", "II", "III", "aVR", "aVF", "aVL", "V1", "V2", "V3", "V4", "V5", "V6")
 
 

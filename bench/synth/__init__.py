@@ -1,5 +1,0 @@
-"""The built-in synthetic cohort: realistic ECG with planted lab couplings and null labs."""
-
-from bench.synth.cohort import SynthConfig, build_synthetic_cohort, simulate_patient
-
-__all__ = ["SynthConfig", "build_synthetic_cohort", "simulate_patient"]

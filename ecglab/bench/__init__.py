@@ -1,0 +1,1 @@
+"""Stage 4: train, evaluate and track pairings; suites, hyperparameter searches and the command line."""

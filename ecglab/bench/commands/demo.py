@@ -1,0 +1,83 @@
+"""``ecglab demo``: the benchmark end to end on the built-in synthetic cohort.
+
+1. build the synthetic cohort (reused when it exists with the same parameters);
+2. run the demo suite (``ecglab/bench/suites/demo.yaml``): the tiny presets of ecgfounder, s4 and
+transformer and the two
+   baselines, on an estimation and a forecasting task; finished pairings are skipped on a rerun;
+3. compile the leaderboard (CSV, Markdown, HTML) from the result files, and print it.
+MLflow runs go to ``WORKDIR/mlflow.db`` (``mlflow ui --backend-store-uri sqlite:///WORKDIR/mlflow.db``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from ecglab.bench.commands.cohort import print_summary
+from ecglab.cohort.errors import CohortError
+from ecglab.cohort.store import open_cohort
+from ecglab.errors import EcglabError
+
+DEMO_PATIENTS = 240
+DEMO_BOUT_MINUTES = (1.5, 3.0)
+DEMO_SUITE = Path(__file__).resolve().parents[1] / "suites" / "demo.yaml"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("demo", help="run the demo benchmark on the synthetic cohort")
+    parser.add_argument(
+        "--workdir", type=Path, default=Path("demo"), help="where the demo writes (default ./demo)"
+    )
+    parser.add_argument("--patients", type=int, default=DEMO_PATIENTS)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, help="override the suite's epochs (e.g. 1 for a smoke run)")
+    parser.add_argument("--only", action="append", default=[], help="run only matching pairings (glob)")
+    parser.add_argument("--no-track", action="store_true", help="no MLflow store")
+    parser.set_defaults(run=run_demo)
+
+
+def _cohort(args: argparse.Namespace) -> Path:
+    from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
+
+    config = SynthConfig(n_patients=args.patients, seed=args.seed, bout_minutes=DEMO_BOUT_MINUTES)
+    store = args.workdir / "cohort"
+    if (store / "cohort.json").exists():
+        cohort = open_cohort(store)
+        if cohort.meta["parameters"] != config.parameters():
+            raise CohortError(
+                f"{store} holds a cohort built with other parameters; remove it or pick --workdir"
+            )
+        print(f"[1/3] synthetic cohort: reusing {store}")
+    else:
+        print(f"[1/3] synthetic cohort: building {store}")
+        cohort = open_cohort(build_synthetic_cohort(store, config))
+    print_summary(cohort.summary())
+    return store
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from ecglab.bench.suite import load_suite, run_suite
+    from ecglab.leaderboards.board import build_leaderboard, render_markdown, write_leaderboard
+
+    store = _cohort(args)
+    suite = load_suite(DEMO_SUITE)
+    run = dict(suite.run)
+    if args.epochs is not None:
+        run["epochs"] = args.epochs
+    suite = dataclasses.replace(
+        suite, cohort=str(store.resolve()), runs_dir=str((args.workdir / "runs").resolve()), run=run
+    )
+    print(f"[2/3] demo suite: {len(suite.backbones)} backbones x {len(suite.tasks)} tasks")
+    uri = f"sqlite:///{(args.workdir / 'mlflow.db').resolve()}"
+    report = run_suite(suite, tracking_uri=uri, track=not args.no_track, only=args.only)
+    if not report.ok:
+        raise EcglabError(f"{len(report.failed)} demo pairing(s) failed; see the report above")
+    print("[3/3] leaderboard")
+    board = build_leaderboard([args.workdir / "runs"], published=True, title="ecglab demo (synthetic cohort)")
+    paths = write_leaderboard(board, args.workdir / "leaderboard")
+    print(render_markdown(board))
+    print(f"\nleaderboard: {', '.join(str(p) for p in paths.values())}")
+    if not args.no_track:
+        print(f"MLflow: mlflow ui --backend-store-uri {uri}")
+    return 0

@@ -1,0 +1,235 @@
+"""``ecglab run SUITE.yaml``, ``ecglab tune`` and ``ecglab tune-best``: the benchmark grid and the search."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ecglab.errors import EcglabError
+
+# flags of `ecglab tune` that fix a RunConfig field for every trial (the rest: --config YAML)
+_RUN_FLAGS = ("preset", "epochs", "batch_size", "patience", "checkpoint", "workers", "precision", "fine_tune")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser(
+        "run",
+        help="run every (backbone, task, seed) pairing of a suite file",
+        description="Train and evaluate every pairing of SUITE.yaml in order. Finished pairings are skipped "
+        "(--force reruns them), failed ones rerun, interrupted ones resume; a failing pairing is reported "
+        "at the end and the others still run (exit status 1 if any failed).",
+    )
+    run.add_argument("suite", type=Path, help="suite file (format: see bench/suite.py)")
+    run.add_argument("--force", action="store_true", help="rerun finished pairings too")
+    run.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="run only pairings BACKBONE/TASK/seedN matching this glob (or a backbone or task glob); "
+        "repeatable",
+    )
+    run.add_argument("--runs-dir", type=Path, help="where run folders go (default: the suite's runs_dir)")
+    _tracking(run)
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(run=run_suite)
+
+    tune = sub.add_parser(
+        "tune",
+        help="search hyperparameters of a backbone on a task (Optuna, validation split only)",
+        description="Run --trials trials of an Optuna study on the validation split (the test split is "
+        "never scored). Several workers (processes or machines) share a study through --storage and "
+        "--study; a joining worker needs only --study, --storage, --cohort and --trials and takes the "
+        "study's settings. Create the study with one worker first (e.g. --trials 0), then start the others.",
+    )
+    tune.add_argument("--backbone", help="backbone (needed to create a study)")
+    tune.add_argument("--task", help="task (needed to create a study)")
+    tune.add_argument("--cohort", required=True, type=Path, help="cohort store (this machine's path)")
+    tune.add_argument("--trials", required=True, type=int, help="trials this worker runs")
+    tune.add_argument(
+        "--total-trials", type=int, help="stop once the study holds this many complete or pruned trials"
+    )
+    tune.add_argument("--storage", help="SQLAlchemy URL of the study (default sqlite:///RUNS_DIR/optuna.db)")
+    tune.add_argument(
+        "--study", help="study name: created if missing, else joined (default BACKBONE-PRESET-TASK)"
+    )
+    tune.add_argument("--sampler", choices=["tpe", "random"], help="set when the study is created (tpe)")
+    tune.add_argument("--pruner", choices=["median", "none"], help="set when the study is created (median)")
+    tune.add_argument("--seed", type=int, help="sampler seed, set when the study is created (0)")
+    tune.add_argument("--space", metavar="MODULE:CALLABLE", help="search space instead of the backbone's")
+    tune.add_argument("--preset")
+    tune.add_argument("--epochs", type=int)
+    tune.add_argument("--batch-size", type=int)
+    tune.add_argument("--patience", type=int)
+    tune.add_argument("--fine-tune", choices=["full", "linear_probe", "probe_then_full", "frozen_stages"])
+    tune.add_argument("--precision", choices=["auto", "fp32", "bf16"])
+    tune.add_argument("--checkpoint", help="pretrained weights file (this machine's path)")
+    tune.add_argument("--workers", type=int, help="data-loader processes")
+    tune.add_argument("--fusion", action="store_true", help="late fusion with the task's tabular inputs")
+    tune.add_argument("--allow-lead-mismatch", action="store_true")
+    tune.add_argument("--config", type=Path, help="YAML of run options fixed for every trial")
+    tune.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE", help="fixed backbone option, repeatable"
+    )
+    tune.add_argument("--task-spec", type=Path, action="append", default=[], help="YAML of extra tasks")
+    tune.add_argument(
+        "--runs-dir", type=Path, default=Path("runs"), help="where trial run folders go (runs/)"
+    )
+    tune.add_argument("--keep-checkpoints", action="store_true", help="keep best.pt/last.pt of trials")
+    tune.add_argument("--progress", action="store_true", help="progress bars per epoch")
+    _tracking(tune)
+    tune.set_defaults(run=run_tune)
+
+    best = sub.add_parser(
+        "tune-best",
+        help="run a study's best trial on the test split (label 'tuned')",
+        description="Train the configuration of the study's best complete trial and evaluate it on the test "
+        "split, as a regular run labelled 'tuned' (the leaderboard shows it as such).",
+    )
+    best.add_argument("--study", required=True)
+    best.add_argument("--storage", help="SQLAlchemy URL of the study (default sqlite:///RUNS_DIR/optuna.db)")
+    best.add_argument(
+        "--cohort", type=Path, help="cohort store (default: the path the study was created with)"
+    )
+    best.add_argument("--seeds", type=int, nargs="+", help="training seeds (default: the study's)")
+    best.add_argument("--checkpoint", help="pretrained weights file (default: the study's path)")
+    best.add_argument("--task-spec", type=Path, action="append", default=[], help="YAML of extra tasks")
+    best.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    best.add_argument("--force", action="store_true", help="rerun if finished")
+    best.add_argument("--quiet", action="store_true")
+    _tracking(best)
+    best.set_defaults(run=run_tune_best)
+
+
+def _tracking(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: env MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
+    )
+    parser.add_argument(
+        "--experiment", help="MLflow experiment (default: the suite's or study's, else ecglab)"
+    )
+    parser.add_argument("--no-track", action="store_true", help="write result files only, no MLflow")
+
+
+# ------------------------------------------------------------------------------------------------ run
+def run_suite(args: argparse.Namespace) -> int:
+    from ecglab.bench.suite import load_suite
+    from ecglab.bench.suite import run_suite as run
+
+    suite = load_suite(args.suite)
+    if args.experiment:
+        suite = dataclasses.replace(suite, experiment=args.experiment)
+    report = run(
+        suite,
+        runs_dir=args.runs_dir,
+        tracking_uri=args.tracking_uri,
+        track=not args.no_track,
+        force=args.force,
+        only=args.only,
+        progress=not args.quiet,
+    )
+    print(report.table())
+    return 0 if report.ok else 1
+
+
+# ----------------------------------------------------------------------------------------------- tune
+def run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The run options given explicitly (a joining worker compares these with the study's)."""
+    from ecglab.bench.runs import RunConfig
+
+    values: dict[str, Any] = {}
+    if args.config:
+        loaded = yaml.safe_load(args.config.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise EcglabError(f"{args.config}: expected a mapping of run options")
+        known = {f.name for f in dataclasses.fields(RunConfig)}
+        unknown = sorted(set(loaded) - known)
+        if unknown:
+            raise EcglabError(f"{args.config}: unknown run options {unknown}")
+        values.update(loaded)
+    values.update({name: getattr(args, name) for name in _RUN_FLAGS if getattr(args, name) is not None})
+    if args.option:
+        options = dict(values.get("backbone_options", {}))
+        for item in args.option:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise EcglabError(f"--option {item!r}: expected KEY=VALUE")
+            options[key] = yaml.safe_load(value)
+        values["backbone_options"] = options
+    if args.fusion:
+        values["fusion"] = True
+    if args.allow_lead_mismatch:
+        values["allow_lead_mismatch"] = True
+    return values
+
+
+def run_tune(args: argparse.Namespace) -> int:
+    from ecglab.bench.tune import tune
+
+    if args.trials < 0:
+        raise EcglabError("--trials must be >= 0")
+    result = tune(
+        cohort=args.cohort,
+        n_trials=args.trials,
+        backbone=args.backbone,
+        task=args.task,
+        run_options=run_options(args),
+        storage=args.storage,
+        study_name=args.study,
+        sampler=args.sampler,
+        pruner=args.pruner,
+        seed=args.seed,
+        space=args.space,
+        task_specs=[str(p) for p in args.task_spec],
+        runs_dir=args.runs_dir,
+        tracking_uri=args.tracking_uri,
+        experiment=args.experiment,
+        track=not args.no_track,
+        total_trials=args.total_trials,
+        keep_checkpoints=args.keep_checkpoints,
+        progress=args.progress,
+    )
+    mine = ", ".join(f"{n} {state.lower()}" for state, n in sorted(result.states.items())) or "none"
+    print(
+        f"study {result.study_name} ({result.storage}): this worker's trials: {mine}; the study holds "
+        f"{result.n_trials_study}"
+    )
+    if result.best_trial is not None:
+        params = ", ".join(
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.best_params.items()
+        )
+        print(f"best: trial {result.best_trial}, val macro AUROC {result.best_value:.4f} ({params})")
+        storage = f" --storage '{result.storage}'" if args.storage else ""
+        print(f"test it: ecglab tune-best --study {result.study_name}{storage} --runs-dir {args.runs_dir}")
+    if result.parent_run_id:
+        print(f"MLflow: trials are child runs of {result.parent_run_id}")
+    ran = sum(result.states.values())
+    return 1 if ran and result.states.get("FAIL", 0) == ran else 0
+
+
+def run_tune_best(args: argparse.Namespace) -> int:
+    from ecglab.bench.commands.train import print_run
+    from ecglab.bench.tune import run_best
+
+    runs = run_best(
+        args.study,
+        args.storage,
+        cohort=args.cohort,
+        seeds=args.seeds,
+        checkpoint=args.checkpoint,
+        task_specs=[str(p) for p in args.task_spec],
+        runs_dir=args.runs_dir,
+        tracking_uri=args.tracking_uri,
+        experiment=args.experiment,
+        track=not args.no_track,
+        force=args.force,
+        progress=not args.quiet,
+    )
+    for run_dir in runs:
+        print_run(run_dir)
+    return 0

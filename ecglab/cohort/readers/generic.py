@@ -1,0 +1,282 @@
+"""Generic reader for other data: a labs table plus a folder of WFDB records listed in a records table.
+
+Inputs (CSV or Parquet):
+- labs: ``patient_id``, ``time`` (``YYYY-MM-DD HH:MM:SS``, naive), ``lab``, ``value`` (numbers or strings
+  such as "<0.01", parsed like the other readers); optional ``visit_id``, ``unit``, ``ref_low``, ``ref_high``,
+  ``source_flag``.
+- records: ``record`` (path of the WFDB record relative to the records folder, without extension),
+  ``patient_id``; optional ``visit_id`` and ``start_time`` (``YYYY-MM-DD HH:MM:SS``; else the header's base
+  date and time).
+- patients (optional): ``patient_id``, ``sex``; without it every patient is listed with sex "" (unknown).
+
+Records at another sampling rate are resampled to ``fs`` with ``scipy.signal.resample_poly``: a polyphase
+FIR filter (Kaiser window, beta 5) that low-pass filters below the new Nyquist frequency before decimating,
+so nothing aliases; the result is rounded back to the record's own digital units (same gain and baseline).
+Records are cut into consecutive whole windows of ``segment_seconds``; windows with invalid samples or a flat
+lead are not indexed. Every skipped record, window or row is counted with its reason.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.signal import resample_poly
+
+from ecglab.cohort.errors import CohortError
+from ecglab.cohort.ingest import run_parts, split_into_parts
+from ecglab.cohort.parts import PartWriter
+from ecglab.cohort.quality import QualityReport
+from ecglab.cohort.readers.lab_values import numeric_or_missing, parse_lab_values, report_non_numeric
+from ecglab.cohort.readers.signal_checks import invalid_samples, lead_order, usable_windows
+from ecglab.cohort.readers.timestamps import parse_times
+from ecglab.cohort.readers.wfdb_io import WfdbError, read_record
+from ecglab.cohort.writer import CohortWriter
+
+STAGE = "generic records"
+LABS_REQUIRED = ("patient_id", "time", "lab", "value")
+RECORDS_REQUIRED = ("record", "patient_id")
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class RecordJob:
+    record: str
+    patient_id: str
+    visit_id: str | None
+    start_us: int | None
+
+
+def read_table(path: Path, required: Sequence[str], what: str) -> pd.DataFrame:
+    if not path.is_file():
+        raise CohortError(f"{path} not found: pass the {what} table (CSV or Parquet)")
+    frame = (
+        pd.read_parquet(path)
+        if path.suffix == ".parquet"
+        else pd.read_csv(path, dtype=str, keep_default_na=False)
+    )
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise CohortError(
+            f"{path}: required columns {missing} missing (the {what} table needs {list(required)})"
+        )
+    return frame
+
+
+def _optional_text(frame: pd.DataFrame, column: str) -> pd.Series:
+    return frame[column].astype(str) if column in frame else pd.Series("", index=frame.index)
+
+
+def read_generic_labs(path: Path, quality: QualityReport) -> pd.DataFrame:
+    stage = "generic labs"
+    raw = read_table(path, LABS_REQUIRED, "labs").astype({c: str for c in LABS_REQUIRED})
+    times, ok = parse_times(raw["time"], TIME_FORMAT, "time", quality, stage)
+    values, censored, numeric = parse_lab_values(raw["value"])
+    report_non_numeric(quality, stage, raw["value"], numeric | ~ok)  # bad times are counted already
+    bounds = {
+        column: numeric_or_missing(raw[column], quality, stage, column)
+        if column in raw
+        else pd.Series(np.nan, index=raw.index)
+        for column in ("ref_low", "ref_high")
+    }
+    visit = raw["visit_id"].astype(str).replace("", None) if "visit_id" in raw else None
+    labs = pd.DataFrame(
+        {
+            "patient_id": raw["patient_id"],
+            "visit_id": pd.Series(visit if visit is not None else None, index=raw.index, dtype=object),
+            "time": times,
+            "lab": raw["lab"],
+            "value": values,
+            "censored": censored,
+            "unit": _optional_text(raw, "unit"),
+            "ref_low": bounds["ref_low"],
+            "ref_high": bounds["ref_high"],
+            "source_flag": _optional_text(raw, "source_flag"),
+        }
+    )
+    return labs[(ok & numeric).to_numpy()].reset_index(drop=True)
+
+
+def _to_int16(digital: np.ndarray) -> np.ndarray | None:
+    info = np.iinfo(np.int16)
+    if digital.size and (digital.min() < info.min or digital.max() > info.max):
+        return None
+    return digital.astype(np.int16)
+
+
+def _resample(digital: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
+    ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
+    resampled = resample_poly(digital.astype(np.float64), ratio.numerator, ratio.denominator, axis=0)
+    return np.round(resampled).astype(np.int64)
+
+
+def _ingest_records(
+    part: PartWriter,
+    jobs: Sequence[RecordJob],
+    *,
+    root: str,
+    fs: float,
+    leads: tuple[str, ...] | None,
+    window: int,
+) -> None:
+    for job in jobs:
+        try:
+            header, digital, _how = read_record(Path(root) / job.record)
+        except WfdbError as err:
+            part.quality.drop(STAGE, err.reason, examples=[job.record])
+            continue
+        names = leads or header.sig_names
+        columns = lead_order(header.sig_names, names)
+        if columns is None:
+            part.quality.drop(STAGE, "missing lead", examples=[f"{job.record}: {','.join(header.sig_names)}"])
+            continue
+        specs = [header.signals[c] for c in columns]
+        signal = digital[:, columns].astype(np.int64)
+        formats = [s.fmt for s in specs]
+        if header.fs != fs:
+            if invalid_samples(signal, formats).any():
+                part.quality.drop(
+                    STAGE, "invalid samples in a record that needs resampling", examples=[job.record]
+                )
+                continue
+            baseline = np.array([s.baseline for s in specs], dtype=np.int64)
+            signal = _resample(signal - baseline, header.fs, fs) + baseline
+            formats = ["resampled"] * len(specs)
+        stored = _to_int16(signal)
+        if stored is None:
+            part.quality.drop(STAGE, "digital values outside int16", examples=[job.record])
+            continue
+        start = job.start_us if job.start_us is not None else header.start_time()
+        if start is None:
+            part.quality.drop(STAGE, "no start time (records table or header)", examples=[job.record])
+            continue
+        usable, refused = usable_windows(stored, window, formats)
+        for reason, count in refused.items():
+            part.quality.drop("generic segments", f"window with {reason}", count, [job.record])
+        if stored.shape[0] % window:
+            part.quality.drop("generic segments", "partial window at recording end", examples=[job.record])
+        if not usable.any():
+            part.quality.drop(STAGE, "no usable window", examples=[job.record])
+            continue
+        recording = part.add_recording(
+            patient_id=job.patient_id,
+            visit_id=job.visit_id,
+            start_time=np.datetime64(int(start), "us") if isinstance(start, int) else start,
+            fs=fs,
+            leads=names,
+            digital=stored,
+            gain=[s.adc_gain for s in specs],
+            baseline=[s.baseline for s in specs],
+            extra={"source_path": job.record, "source_fs": header.fs},
+        )
+        part.add_segments(recording, np.flatnonzero(usable) * window, window)
+
+
+def _record_jobs(path: Path, quality: QualityReport) -> list[RecordJob]:
+    records = read_table(path, RECORDS_REQUIRED, "records").astype({c: str for c in RECORDS_REQUIRED})
+    starts: list[int | None] = [None] * len(records)
+    if "start_time" in records:
+        text = records["start_time"].fillna("").astype(str)
+        given = (text.str.strip() != "").to_numpy()  # a blank start_time: the header's start
+        times, ok = parse_times(text[given], TIME_FORMAT, "start_time", quality, "generic records table")
+        if times.dt.tz is not None:
+            raise CohortError(f"{path}: start_time has a time zone; give naive times like the labs table")
+        micros = times.dt.as_unit("us").to_numpy().view(np.int64)
+        keep = np.ones(len(records), dtype=bool)
+        keep[np.flatnonzero(given)[~ok.to_numpy()]] = False
+        for position, value, good in zip(np.flatnonzero(given), micros, ok.to_numpy(), strict=True):
+            if good:
+                starts[position] = int(value)
+        records = records[keep]
+        starts = [s for s, k in zip(starts, keep, strict=True) if k]
+    visit = (
+        records["visit_id"].fillna("").astype(str)
+        if "visit_id" in records
+        else pd.Series("", index=records.index, dtype=object)
+    )
+    return [
+        RecordJob(record=r, patient_id=p, visit_id=v or None, start_us=None if s is None else int(s))
+        for r, p, v, s in zip(records["record"], records["patient_id"], visit, starts, strict=True)
+    ]
+
+
+def build_generic_cohort(
+    labs: Path,
+    records: Path,
+    wfdb_dir: Path,
+    out: Path,
+    *,
+    patients: Path | None = None,
+    fs: float = 500.0,
+    segment_seconds: float = 10.0,
+    leads: Sequence[str] | None = None,
+    workers: int | None = None,
+    per_part: int = 500,
+    restart: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Read a labs table and WFDB records into a cohort store at ``out``; an interrupted run resumes."""
+    wfdb_dir = Path(wfdb_dir).resolve()
+    if not wfdb_dir.is_dir():
+        raise CohortError(f"{wfdb_dir} not found: point --wfdb at the folder holding the records")
+    window = round(segment_seconds * fs)
+    parameters = {
+        "labs": str(Path(labs).resolve()),
+        "records": str(Path(records).resolve()),
+        "wfdb": str(wfdb_dir),
+        "fs": fs,
+        "segment_seconds": segment_seconds,
+        "leads": list(leads) if leads else None,
+        "per_part": per_part,
+    }
+    writer = CohortWriter(
+        out,
+        name=f"generic-{Path(out).name}",
+        source="generic",
+        parameters=parameters,
+        overwrite=overwrite,
+        resume=not restart,
+    )
+    with writer:
+        jobs = _record_jobs(Path(records), writer.quality)
+        lab_table = read_generic_labs(Path(labs), writer.quality)
+        function = functools.partial(
+            _ingest_records, root=str(wfdb_dir), fs=fs, leads=tuple(leads) if leads else None, window=window
+        )
+        run_parts(writer, split_into_parts(jobs, per_part), function, workers=workers, progress=progress)
+        ids = sorted(set(lab_table["patient_id"]) | {job.patient_id for job in jobs})
+        if patients is not None:
+            patient_table = read_table(Path(patients), ("patient_id", "sex"), "patients").astype(
+                {"patient_id": str, "sex": str}
+            )
+        else:
+            patient_table = pd.DataFrame({"patient_id": ids, "sex": [""] * len(ids)})
+        writer.set_table("patients", patient_table)
+        writer.set_table("visits", _visits(lab_table, jobs))
+        writer.set_table("labs", lab_table)
+        return writer.commit()
+
+
+def _visits(labs: pd.DataFrame, jobs: Sequence[RecordJob]) -> pd.DataFrame:
+    """Visits named in the inputs; arrival_time is the earliest lab time of the visit (documented)."""
+    named = labs.dropna(subset=["visit_id"])
+    first = named.groupby("visit_id").agg(patient_id=("patient_id", "first"), arrival_time=("time", "min"))
+    extra = {job.visit_id: job.patient_id for job in jobs if job.visit_id and job.visit_id not in first.index}
+    rows = [first.reset_index()]
+    if extra:
+        rows.append(
+            pd.DataFrame(
+                {
+                    "visit_id": list(extra),
+                    "patient_id": list(extra.values()),
+                    "arrival_time": pd.Series(pd.NaT, index=range(len(extra)), dtype="datetime64[us]"),
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)

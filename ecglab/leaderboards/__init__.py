@@ -1,0 +1,1 @@
+"""Stage 5: leaderboards compiled from result files, the published rows, submission files."""

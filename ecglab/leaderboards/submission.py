@@ -1,0 +1,550 @@
+"""Submission files: the aggregate results of finished runs, shareable under the data use agreements.
+
+A submission is a CSV or Parquet file with one row per (run, target, split) holding only aggregates: the
+backbone and its configuration, the task (name, version, digest), the cohort (name, content hash), the seed
+and run id, and per target the counts, AUROC with its confidence intervals, AUPRC and the threshold metrics.
+It never holds patient, visit, anchor, segment or record identifiers, nor per-row predictions: the MC-MED and
+MIMIC-IV data use agreements forbid sharing them. ``check_submission`` refuses a file with any such column
+(naming it), checks the schema and types, the task version and digest against the registered task, that each
+task has one cohort hash, the seeds, and AUROC bounds (in [0, 1], low <= auroc <= high). The leaderboard
+reads checked submissions beside run folders (without predictions, so no paired resampling for them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ecglab.errors import EcglabError
+
+SUBMISSION_VERSION = 1
+# column -> kind: text (non-empty unless noted), int (whole numbers), count (whole numbers or missing),
+# float (numbers or missing)
+COLUMNS: dict[str, str] = {
+    "submission_version": "int",
+    "backbone": "text",
+    "backbone_kind": "text?",
+    "preset": "text",
+    "label": "text?",
+    "config_key": "text",
+    "task": "text",
+    "task_version": "text",
+    "task_digest": "text",
+    "training_digest": "text?",
+    "cohort_name": "text?",
+    "cohort_hash": "text",
+    "seed": "int",
+    "n_boot": "count",
+    "run_id": "text",
+    "target": "text",
+    "split": "text",
+    "n": "int",
+    "n_pos": "int",
+    "auroc": "float",
+    "auroc_low": "float",
+    "auroc_high": "float",
+    "n_boot_used": "count",
+    "delong_low": "float",
+    "delong_high": "float",
+    "auprc": "float",
+    "threshold": "float",
+    "sensitivity": "float",
+    "specificity": "float",
+    "ppv": "float",
+    "npv": "float",
+    "f1": "float",
+    "tp": "count",
+    "fp": "count",
+    "tn": "count",
+    "fn": "count",
+}
+RUN_COLUMNS = (
+    "backbone",
+    "backbone_kind",
+    "preset",
+    "label",
+    "config_key",
+    "task",
+    "task_version",
+    "task_digest",
+    "training_digest",
+    "cohort_name",
+    "cohort_hash",
+    "seed",
+    "n_boot",
+)
+SPLITS = ("val", "test")
+UNIT_INTERVAL = ("auroc", "auroc_low", "auroc_high", "delong_low", "delong_high", "auprc")
+RATIOS = ("sensitivity", "specificity", "ppv", "npv", "f1")
+# configuration fields that do not tell one backbone configuration from another across tasks and seeds
+NOT_IN_CONFIG_KEY = ("seed", "task", "cohort", "workers", "task_specs", "runs_dir")
+
+# Column names (lower case, runs of other characters as "_") that identify people, visits, records or rows,
+# or hold per-row predictions. A column matching any of these is refused by name.
+IDENTIFIER_NAMES = frozenset(
+    {
+        "patient_id",
+        "patient",
+        "subject_id",
+        "subject",
+        "hadm_id",
+        "visit_id",
+        "visit",
+        "csn",
+        "pat_enc_csn_id",
+        "mrn",
+        "anchor_id",
+        "anchor",
+        "segment_id",
+        "segment",
+        "study_id",
+        "stay_id",
+        "record",
+        "record_id",
+        "record_name",
+        "path",
+        "file",
+        "filename",
+        "score",
+        "scores",
+        "y_score",
+        "y_pred",
+        "prediction",
+        "predictions",
+        "pred",
+        "prob",
+        "proba",
+        "probability",
+        "logit",
+        "logits",
+        "label_value",
+        "ecg_time",
+        "charttime",
+    }
+)
+IDENTIFIER_PARTS = (
+    "patient",
+    "subject",
+    "hadm",
+    "visit",
+    "csn",
+    "mrn",
+    "anchor",
+    "segment",
+    "study_id",
+    "stay_id",
+    "encounter",
+    "record",
+    "path",
+    "score",
+    "pred",
+    "prob",
+    "logit",
+)
+
+
+class SubmissionError(EcglabError):
+    """A submission file is malformed, carries identifiers, or does not match the registered tasks."""
+
+
+# --------------------------------------------------------------------------------------------- run folders
+def config_key(config: dict[str, Any]) -> str:
+    """A short hash of a run's configuration without seed, task and cohort: runs of one backbone
+    configuration (on any task, any seed) share it, so seeds are grouped and configurations kept apart."""
+    data = {k: v for k, v in config.items() if k not in NOT_IN_CONFIG_KEY}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def find_run_folders(paths: Iterable[str | Path]) -> list[Path]:
+    """Run folders (holding ``run.json``) among ``paths``: each path is a run folder or a folder of them
+    (searched recursively, skipping task caches and hidden folders). Raises SubmissionError for a path that
+    does not exist or holds no run folder."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise SubmissionError(f"{path}: no such file or folder")
+        if not path.is_dir():
+            raise SubmissionError(f"{path}: expected a run folder or a folder of run folders")
+        before = len(found)
+        if (path / "run.json").is_file():
+            found.append(path)
+            continue
+        for root, dirs, files in os.walk(path):
+            if "run.json" in files:
+                found.append(Path(root))
+                dirs[:] = []
+                continue
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("tasks", "mlruns"))
+        if len(found) == before:
+            raise SubmissionError(f"{path}: holds no run folder (a folder with run.json)")
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    return unique
+
+
+def _register_specs(files: Iterable[str]) -> None:
+    from ecglab.tasks.registry import register_spec_file
+
+    for file in files:
+        if Path(file).is_file():
+            with contextlib.suppress(ValueError, OSError):  # a changed spec: the digest check reports it
+                register_spec_file(file)
+
+
+def run_rows(run_dir: Path) -> pd.DataFrame:
+    """The submission rows of one finished run folder (all its result rows, aggregates only). Raises
+    SubmissionError when the run is not finished or has no test results."""
+    run_dir = Path(run_dir)
+    record = json.loads((run_dir / "run.json").read_text())
+    if record.get("status") != "finished":
+        raise SubmissionError(f"{run_dir}: run status is {record.get('status')!r}, not finished")
+    results_path = run_dir / "results.parquet"
+    if not results_path.is_file():
+        raise SubmissionError(f"{run_dir}: no results.parquet")
+    results = pd.read_parquet(results_path)
+    if not (results["split"] == "test").any():
+        raise SubmissionError(
+            f"{run_dir}: no test results (a validation-only run, e.g. a hyperparameter search trial)"
+        )
+    config = record["config"]
+    run_values = {
+        "submission_version": SUBMISSION_VERSION,
+        "backbone": config["backbone"],
+        "backbone_kind": record.get("backbone", {}).get("kind", ""),
+        "preset": config.get("preset", ""),
+        "label": config.get("label", "") or "",
+        "config_key": config_key(config),
+        "task": record["task"]["name"],
+        "task_version": str(record["task"]["version"]),
+        "task_digest": record["task"]["digest"],
+        "training_digest": record["task"].get("training_digest", ""),
+        "cohort_name": record["cohort"].get("name", ""),
+        "cohort_hash": record["cohort"]["hash"],
+        "seed": int(config.get("seed", 0)),
+        "n_boot": record.get("bootstrap", {}).get("n_boot", config.get("n_boot")),
+        "run_id": record["run_id"],
+    }
+    frame = pd.DataFrame({name: [value] * len(results) for name, value in run_values.items()})
+    for column in COLUMNS:
+        if column in run_values:
+            continue
+        frame[column] = results[column].to_numpy() if column in results.columns else np.nan
+    return normalise(frame[list(COLUMNS)])
+
+
+def normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Submission columns in their canonical dtypes: text as str, int as int64, count as Int64, float."""
+    out = pd.DataFrame(index=frame.index)
+    for column, kind in COLUMNS.items():
+        values = frame[column]
+        if kind.startswith("text"):
+            out[column] = values.fillna("").astype(str)
+        elif kind == "int":
+            out[column] = pd.to_numeric(values).astype("int64")
+        elif kind == "count":
+            out[column] = pd.to_numeric(values).astype("Float64").round().astype("Int64")
+        else:
+            out[column] = pd.to_numeric(values).astype("float64")
+    return out.reset_index(drop=True)
+
+
+def export_submission(runs: Sequence[str | Path], out: str | Path) -> tuple[pd.DataFrame, list[str]]:
+    """Write the submission file ``out`` (``.csv`` or ``.parquet``) for the finished runs among ``runs``
+    (run folders or folders of them). Returns the rows written and the runs skipped, with why. The rows are
+    checked before writing (no identifier columns, schema, task versions, cohort hashes, AUROC bounds)."""
+    out = Path(out)
+    writer = _writer(out)
+    parts, skipped = [], []
+    for run_dir in find_run_folders(runs):
+        record = json.loads((run_dir / "run.json").read_text())
+        _register_specs(record.get("config", {}).get("task_specs", ()))
+        try:
+            parts.append(run_rows(run_dir))
+        except SubmissionError as err:
+            skipped.append(str(err))
+    if not parts:
+        raise SubmissionError("no finished run with test results to export" + _listing(skipped))
+    frame = pd.concat(parts, ignore_index=True)
+    report = check_frame(frame, source=str(out))
+    if not report.ok:
+        raise SubmissionError(report.message())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    writer(frame, tmp)
+    os.replace(tmp, out)
+    return frame, skipped
+
+
+def _writer(out: Path) -> Any:
+    suffix = out.suffix.lower()
+    if suffix == ".csv":
+        return lambda frame, path: frame.to_csv(path, index=False)
+    if suffix in (".parquet", ".pq"):
+        return lambda frame, path: frame.to_parquet(path, index=False)
+    raise SubmissionError(f"{out}: a submission file ends in .csv or .parquet")
+
+
+def _listing(items: list[str]) -> str:
+    return "".join(f"\n  - {item}" for item in items)
+
+
+# ----------------------------------------------------------------------------------------------- checks
+@dataclass
+class SubmissionReport:
+    """What ``check_submission`` found: problems (empty when the file is valid) and the typed rows."""
+
+    source: str
+    problems: list[str] = field(default_factory=list)
+    frame: pd.DataFrame | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def message(self) -> str:
+        return f"{self.source}: not a valid submission:" + _listing(self.problems)
+
+    def summary(self) -> str:
+        if self.frame is None or not self.ok:
+            return self.message()
+        frame = self.frame
+        tasks = ", ".join(sorted(frame["task"].unique()))
+        return (
+            f"{self.source}: valid submission: {frame['run_id'].nunique()} runs, "
+            f"{frame['backbone'].nunique()} backbones, tasks {tasks}"
+        )
+
+
+def identifier_columns(columns: Iterable[str]) -> list[str]:
+    """Columns whose names look like patient, visit, anchor, segment or record identifiers, paths, or
+    per-row scores or predictions."""
+    flagged = []
+    for column in columns:
+        if column in COLUMNS:
+            continue
+        name = re.sub(r"[^a-z0-9]+", "_", str(column).lower()).strip("_")
+        if name in IDENTIFIER_NAMES or any(part in name for part in IDENTIFIER_PARTS):
+            flagged.append(str(column))
+    return flagged
+
+
+def read_submission(path: str | Path) -> pd.DataFrame:
+    """The raw rows of a submission file (CSV read as text, Parquet with its own types); unchecked."""
+    path = Path(path)
+    if not path.is_file():
+        raise SubmissionError(f"{path}: no such submission file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=False)
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+    except (ValueError, OSError) as err:
+        raise SubmissionError(f"{path}: cannot be read as a submission ({err})") from err
+    raise SubmissionError(f"{path}: a submission file ends in .csv or .parquet")
+
+
+def check_submission(path: str | Path) -> SubmissionReport:
+    """Check one submission file; never raises for bad content (see ``SubmissionReport.problems``)."""
+    try:
+        raw = read_submission(path)
+    except SubmissionError as err:
+        return SubmissionReport(str(path), [str(err)])
+    return check_frame(raw, source=str(path))
+
+
+def load_submission(path: str | Path) -> pd.DataFrame:
+    """The typed rows of a valid submission file; raises SubmissionError listing every problem."""
+    report = check_submission(path)
+    if not report.ok:
+        raise SubmissionError(report.message())
+    assert report.frame is not None
+    return report.frame
+
+
+def check_frame(raw: pd.DataFrame, source: str = "submission") -> SubmissionReport:
+    """Check submission rows (as read from a file, or built by ``export_submission``)."""
+    report = SubmissionReport(source)
+    problems = report.problems
+    for column in identifier_columns(raw.columns):
+        problems.append(
+            f"column {column!r} looks like a patient, visit or record identifier or a per-row prediction: "
+            "submissions carry aggregates only (the MC-MED and MIMIC-IV data use agreements forbid sharing "
+            "them); remove the column"
+        )
+    missing = [c for c in COLUMNS if c not in raw.columns]
+    if missing:
+        problems.append(f"missing columns {missing}")
+    unknown = [c for c in raw.columns if c not in COLUMNS and c not in identifier_columns([c])]
+    if unknown:
+        problems.append(f"unknown columns {unknown} (a submission holds exactly the columns {list(COLUMNS)})")
+    if problems:
+        return report
+    if raw.empty:
+        problems.append("no rows")
+        return report
+    frame = _typed(raw, problems)
+    if problems:
+        return report
+    _check_values(frame, problems)
+    _check_runs(frame, problems)
+    _check_tasks(frame, problems)
+    if not problems:
+        report.frame = frame
+    return report
+
+
+def _lines(mask: pd.Series | np.ndarray, limit: int = 5) -> str:
+    """File lines (header = line 1) of the first flagged rows."""
+    rows = np.flatnonzero(np.asarray(mask))
+    shown = ", ".join(str(int(r) + 2) for r in rows[:limit])
+    return f"line {shown}" + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
+def _typed(raw: pd.DataFrame, problems: list[str]) -> pd.DataFrame:
+    out = pd.DataFrame(index=raw.index)
+    for column, kind in COLUMNS.items():
+        values = raw[column]
+        if kind.startswith("text"):
+            if not (pd.api.types.is_string_dtype(values) or pd.api.types.is_object_dtype(values)):
+                problems.append(f"column {column!r} must hold text; got {values.dtype}")
+                continue
+            text = values.fillna("").astype(str)
+            if not kind.endswith("?") and (text.str.strip() == "").any():
+                problems.append(f"column {column!r} is empty on {_lines(text.str.strip() == '')}")
+            out[column] = text
+            continue
+        if pd.api.types.is_bool_dtype(values) or not (
+            pd.api.types.is_numeric_dtype(values)
+            or pd.api.types.is_string_dtype(values)
+            or pd.api.types.is_object_dtype(values)
+        ):
+            problems.append(f"column {column!r} must hold numbers; got {values.dtype}")
+            continue
+        if pd.api.types.is_numeric_dtype(values):
+            numbers = values.astype("float64")
+            bad = pd.Series(False, index=values.index)
+        else:
+            text = values.fillna("").astype(str).str.strip()
+            # text that is no number becomes NaN here and is reported just below, never kept
+            numbers = pd.to_numeric(text.where(text != "", None), errors="coerce").astype("float64")
+            bad = numbers.isna() & (text != "")
+        if bad.any():
+            problems.append(f"column {column!r} holds non-numbers on {_lines(bad)}")
+            continue
+        if np.isinf(numbers.to_numpy()).any():
+            problems.append(f"column {column!r} holds infinite values on {_lines(np.isinf(numbers))}")
+            continue
+        if kind in ("int", "count"):
+            present = numbers.notna()
+            if kind == "int" and not present.all():
+                problems.append(f"column {column!r} is empty on {_lines(~present)}")
+                continue
+            fractional = present & (numbers != numbers.round())
+            if fractional.any():
+                problems.append(f"column {column!r} must hold whole numbers; not on {_lines(fractional)}")
+                continue
+            negative = present & (numbers < 0)
+            if negative.any():
+                problems.append(f"column {column!r} must not be negative; it is on {_lines(negative)}")
+                continue
+            out[column] = numbers.astype("int64") if kind == "int" else numbers.round().astype("Int64")
+        else:
+            out[column] = numbers
+    return out.reset_index(drop=True)
+
+
+def _check_values(frame: pd.DataFrame, problems: list[str]) -> None:
+    versions = frame["submission_version"] != SUBMISSION_VERSION
+    if versions.any():
+        problems.append(f"submission_version must be {SUBMISSION_VERSION}; it is not on {_lines(versions)}")
+    bad_split = ~frame["split"].isin(SPLITS)
+    if bad_split.any():
+        problems.append(f"split must be one of {SPLITS}; it is not on {_lines(bad_split)}")
+    over = frame["n_pos"] > frame["n"]
+    if over.any():
+        problems.append(f"n_pos > n on {_lines(over)}")
+    for column in (*UNIT_INTERVAL, *RATIOS):
+        outside = frame[column].notna() & ((frame[column] < 0) | (frame[column] > 1))
+        if outside.any():
+            problems.append(f"{column} outside [0, 1] on {_lines(outside)}")
+    auroc, low, high = frame["auroc"], frame["auroc_low"], frame["auroc_high"]
+    bounds = auroc.notna() & low.notna() & high.notna()
+    unordered = bounds & ~((low <= auroc) & (auroc <= high))
+    if unordered.any():
+        problems.append(f"auroc_low <= auroc <= auroc_high does not hold on {_lines(unordered)}")
+    half = auroc.notna() & (low.isna() != high.isna())
+    if half.any():
+        problems.append(f"auroc_low and auroc_high must be both present or both missing; see {_lines(half)}")
+    delong = frame["delong_low"].notna() & frame["delong_high"].notna()
+    reversed_delong = delong & (frame["delong_low"] > frame["delong_high"])
+    if reversed_delong.any():
+        problems.append(f"delong_low > delong_high on {_lines(reversed_delong)}")
+    undefined = frame["auroc"].isna() & (frame["auroc_low"].notna() | frame["auroc_high"].notna())
+    if undefined.any():
+        problems.append(f"an interval without an AUROC on {_lines(undefined)}")
+    duplicated = frame.duplicated(["run_id", "target", "split"], keep=False)
+    if duplicated.any():
+        problems.append(f"duplicated (run_id, target, split) on {_lines(duplicated)}")
+
+
+def _check_runs(frame: pd.DataFrame, problems: list[str]) -> None:
+    for run_id, rows in frame.groupby("run_id", sort=True):
+        varying = [c for c in RUN_COLUMNS if rows[c].astype(str).nunique(dropna=False) > 1]
+        if varying:
+            problems.append(f"run {run_id[:16]}: {varying} must be the same on all its rows")
+        if not (rows["split"] == "test").any():
+            problems.append(f"run {run_id[:16]}: no test rows")
+        targets = {split: set(part["target"]) for split, part in rows.groupby("split")}
+        if len({frozenset(t) for t in targets.values()}) > 1:
+            problems.append(f"run {run_id[:16]}: val and test rows name different targets")
+    runs = frame.drop_duplicates("run_id")
+    key = ["backbone", "preset", "label", "config_key", "task", "cohort_hash", "seed"]
+    seeds = runs.duplicated(key, keep=False)
+    if seeds.any():
+        clash = runs.loc[seeds, [*key, "run_id"]].head(4).to_dict("records")
+        problems.append(
+            "one seed of one configuration and task appears under several run ids (seeds must tell runs "
+            f"apart): {clash}"
+        )
+
+
+def _check_tasks(frame: pd.DataFrame, problems: list[str]) -> None:
+    from ecglab.tasks.registry import get_task
+
+    for task, rows in frame.groupby("task", sort=True):
+        hashes = sorted(rows["cohort_hash"].unique())
+        if len(hashes) > 1:
+            problems.append(
+                f"task {task}: {len(hashes)} cohort hashes ({', '.join(h[:12] for h in hashes)}); results "
+                "are comparable only on one cohort: submit one file per cohort"
+            )
+        try:
+            spec = get_task(str(task))
+        except KeyError as err:
+            problems.append(f"task {task}: not a registered task ({err.args[0]})")
+            continue
+        versions = sorted(rows["task_version"].unique())
+        wrong = [v for v in versions if v != str(spec.version)]
+        if wrong:
+            problems.append(
+                f"task {task}: version {', '.join(wrong)} in the file, but the registered task is version "
+                f"{spec.version}: rerun on the current task"
+            )
+            continue
+        digests = sorted(set(rows["task_digest"]) - {spec.digest()})
+        if digests:
+            problems.append(
+                f"task {task} v{spec.version}: task digest {', '.join(d[:12] for d in digests)} differs from "
+                f"the registered spec ({spec.digest()[:12]}): the spec changed without a new version"
+            )

@@ -1,0 +1,389 @@
+"""Build a task on a cohort: anchors, splits, targets, labels, inputs and side inputs, as one TaskData.
+
+Order of work (each step counted in the task's report):
+1. anchors: blood tests (window estimation) or ECG segments (closest estimation, forecasting), only of the
+   panel's labs; segments without the task's leads are not used;
+2. inputs: segments of the patient within the training window of a blood test (or the ECG itself); anchors
+   without any input are dropped;
+3. provisional labels (CardioLab thresholds from all patients) to stratify the patient split;
+4. the split; then final thresholds from the training patients only, and final labels;
+5. evaluation windows: val/test anchors keep only inputs within the task's window, else they are dropped;
+6. anchors without any observed label are dropped; targets with too few positives or negatives in val or
+   test are dropped and reported;
+7. tabular side inputs, imputed with training medians, when the task asks for them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ecglab.cohort.quality import QualityReport
+from ecglab.cohort.store import Cohort, open_cohort
+from ecglab.tasks import labels as lab_labels
+from ecglab.tasks.errors import TaskError
+from ecglab.tasks.panels import resolve_panel
+from ecglab.tasks.registry import get_task
+from ecglab.tasks.spec import TaskSpec, spec_from_dict
+from ecglab.tasks.splits import SPLITS, stratified_patient_split, temporal_patient_split
+from ecglab.tasks.tabular import impute, raw_features
+
+TASK_FORMAT_VERSION = 1
+
+
+@dataclass
+class TaskData:
+    """A built task. ``labels`` is anchors x kept targets in {1, 0, -1}, rows aligned with ``anchors``."""
+
+    spec: TaskSpec
+    cohort_name: str
+    cohort_hash: str
+    anchors: pd.DataFrame  # anchor_id, patient_id, visit_id, time, split
+    targets: pd.DataFrame  # every panel target: kept, drop_reason, thresholds, counts per split
+    labels: np.ndarray
+    inputs: pd.DataFrame  # anchor_id, segment_id, dt_s (already limited to each split's window)
+    tabular: pd.DataFrame | None = None
+    report: QualityReport = field(default_factory=QualityReport)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kept_targets(self) -> list[str]:
+        return self.targets.loc[self.targets["kept"], "target"].tolist()
+
+    def label_table(self) -> pd.DataFrame:
+        """One row per (anchor, kept target): anchor_id, patient_id, split, target, label (-1: unmeasured)."""
+        n, k = self.labels.shape
+        return pd.DataFrame(
+            {
+                "anchor_id": np.repeat(self.anchors["anchor_id"].to_numpy(), k),
+                "patient_id": np.repeat(self.anchors["patient_id"].to_numpy(dtype=object), k),
+                "split": np.repeat(self.anchors["split"].to_numpy(dtype=object), k),
+                "target": np.tile(np.asarray(self.kept_targets, dtype=object), n),
+                "label": self.labels.reshape(-1),
+            }
+        )
+
+    def eval_inputs(self, split: str) -> pd.DataFrame:
+        """The inputs scored for each anchor of ``split``: up to ``eval.max_segments`` random segments per
+        anchor (seeded), or the anchor's segment (crops are cut by the engine: ``eval.crops``)."""
+        anchors = self.anchors.loc[self.anchors["split"] == split, "anchor_id"]
+        pairs = self.inputs[self.inputs["anchor_id"].isin(anchors)]
+        limit = self.spec.eval.max_segments
+        if limit is None:
+            return pairs.reset_index(drop=True)
+        rng = np.random.default_rng(self.spec.eval.seed)
+        keyed = pairs.assign(_key=rng.random(len(pairs))).sort_values(["anchor_id", "_key"], kind="stable")
+        rank = keyed.groupby("anchor_id").cumcount()
+        return keyed[rank < limit].drop(columns="_key").reset_index(drop=True)
+
+    def summary(self) -> dict[str, Any]:
+        """What ``ecglab tasks show`` prints: anchors per split, and per target counts and prevalence."""
+        per_split = self.anchors["split"].value_counts().reindex(SPLITS, fill_value=0)
+        return {
+            "task": self.spec.name,
+            "version": self.spec.version,
+            "description": " ".join(self.spec.description.split()),
+            "cohort": self.cohort_name,
+            "cohort_hash": self.cohort_hash,
+            "anchors": {split: int(per_split[split]) for split in SPLITS},
+            "patients": {
+                s: int(self.anchors.loc[self.anchors["split"] == s, "patient_id"].nunique()) for s in SPLITS
+            },
+            "targets": json.loads(self.targets.drop(columns=["lab_codes"]).to_json(orient="records")),
+            "dropped": self.report.summary_lines(),
+            "notes": self.notes,
+        }
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, folder: Path) -> Path:
+        """Write the task atomically to ``folder`` (Parquet tables and task.json)."""
+        folder = Path(folder)
+        staging = folder.with_name(folder.name + ".partial")
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+        self.anchors.to_parquet(staging / "anchors.parquet", index=False)
+        self.targets.assign(lab_codes=self.targets["lab_codes"].map(list)).to_parquet(
+            staging / "targets.parquet", index=False
+        )
+        pd.DataFrame(self.labels, columns=self.kept_targets).to_parquet(
+            staging / "labels.parquet", index=False
+        )
+        self.inputs.to_parquet(staging / "inputs.parquet", index=False)
+        if self.tabular is not None:
+            self.tabular.to_parquet(staging / "tabular.parquet", index=False)
+        meta = {
+            "format_version": TASK_FORMAT_VERSION,
+            "spec": self.spec.to_dict(),
+            "spec_digest": self.spec.digest(),
+            "cohort_name": self.cohort_name,
+            "cohort_hash": self.cohort_hash,
+            "report": self.report.to_dict(),
+            "notes": self.notes,
+        }
+        (staging / "task.json").write_text(json.dumps(meta, indent=2))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> TaskData:
+        folder = Path(folder)
+        meta = json.loads((folder / "task.json").read_text())
+        if meta.get("format_version") != TASK_FORMAT_VERSION:
+            raise ValueError(
+                f"{folder}: task format {meta.get('format_version')}, expected {TASK_FORMAT_VERSION}"
+            )
+        targets = pd.read_parquet(folder / "targets.parquet")
+        targets["lab_codes"] = targets["lab_codes"].map(tuple)
+        tabular = folder / "tabular.parquet"
+        return cls(
+            spec=spec_from_dict(meta["spec"]),
+            cohort_name=meta["cohort_name"],
+            cohort_hash=meta["cohort_hash"],
+            anchors=pd.read_parquet(folder / "anchors.parquet"),
+            targets=targets,
+            labels=pd.read_parquet(folder / "labels.parquet").to_numpy(np.int8),
+            inputs=pd.read_parquet(folder / "inputs.parquet"),
+            tabular=pd.read_parquet(tabular) if tabular.exists() else None,
+            report=QualityReport.from_dict(meta["report"]),
+            notes=meta["notes"],
+        )
+
+
+def task_folder(cache_dir: Path, spec: TaskSpec, cohort: Cohort) -> Path:
+    return Path(cache_dir) / spec.name / f"v{spec.version}-{spec.digest()[:10]}-{cohort.content_hash[:12]}"
+
+
+def build_task(
+    task: str | TaskSpec, cohort: Cohort | str | Path, *, cache_dir: str | Path | None = None
+) -> TaskData:
+    """Build ``task`` on ``cohort``; with ``cache_dir`` a task built before is loaded instead of rebuilt."""
+    spec = get_task(task) if isinstance(task, str) else task
+    cohort = cohort if isinstance(cohort, Cohort) else open_cohort(cohort)
+    if cache_dir is not None:
+        folder = task_folder(Path(cache_dir), spec, cohort)
+        if (folder / "task.json").is_file():
+            return TaskData.load(folder)
+    data = _Builder(spec, cohort).build()
+    if cache_dir is not None:
+        data.save(task_folder(Path(cache_dir), spec, cohort))
+    return data
+
+
+class _Builder:
+    def __init__(self, spec: TaskSpec, cohort: Cohort) -> None:
+        self.spec, self.cohort = spec, cohort
+        self.report = QualityReport()
+        self.stage = f"task {spec.name}"
+        self.notes: dict[str, Any] = {}
+
+    def drop(self, reason: str, count: int, examples: Any = ()) -> None:
+        self.report.drop(self.stage, reason, int(count), examples)
+
+    # ------------------------------------------------------------------ steps
+    def _segments(self) -> pd.DataFrame:
+        segments = self.cohort.segments
+        wanted = set(self.spec.input.leads)
+        has_leads = segments["leads"].map(lambda text: wanted <= set(text.split(",")))
+        self.drop(
+            "segment without the task's leads",
+            int((~has_leads).sum()),
+            segments.loc[~has_leads, "leads"].head(),
+        )
+        return segments[has_leads.to_numpy()].reset_index(drop=True)
+
+    def _panel_labs(self, targets: pd.DataFrame) -> pd.DataFrame:
+        codes = {code for row in targets.loc[targets["drop_reason"] == "", "lab_codes"] for code in row}
+        labs = self.cohort.labs
+        return labs[labs["lab"].isin(codes)].reset_index(drop=True)
+
+    def _anchors_and_labels(
+        self, targets: pd.DataFrame, segments: pd.DataFrame
+    ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+        usable = targets[targets["drop_reason"] == ""].reset_index(drop=True)
+        labs = self._panel_labs(targets)
+        if self.spec.kind == "window_estimation":
+            anchors, test_of_row = lab_labels.blood_tests(labs)
+            matrix = lab_labels.blood_test_labels(labs, test_of_row, len(anchors), usable)
+            inputs = lab_labels.segments_in_windows(segments, anchors, self.spec.train_window)
+            return anchors, inputs, matrix
+        anchors = pd.DataFrame(
+            {
+                "anchor_id": segments["segment_id"].to_numpy(),
+                "patient_id": segments["patient_id"].to_numpy(dtype=object),
+                "visit_id": segments["visit_id"].to_numpy(dtype=object),
+                "time": segments["start_time"],
+            }
+        )
+        ecgs = segments.rename(columns={})
+        if self.spec.kind == "closest_estimation":
+            matrix = lab_labels.closest_labels(labs, ecgs, usable, self.spec.window_min)
+        else:
+            matrix = lab_labels.forecast_labels(labs, ecgs, usable, self.spec.horizon_min)
+        inputs = pd.DataFrame(
+            {"anchor_id": anchors["anchor_id"], "segment_id": anchors["anchor_id"], "dt_s": 0.0}
+        )
+        return anchors, inputs, matrix
+
+    def _split(self, anchors: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
+        split = self.spec.split
+        if split.kind == "source":
+            visits = self.cohort.visits.set_index("visit_id")
+            if split.column not in visits.columns:
+                raise ValueError(
+                    f"{self.cohort.path}: visits have no column {split.column!r} for a source split"
+                )
+            values = visits[split.column].reindex(anchors["visit_id"]).to_numpy(dtype=object)
+            per_patient = (
+                pd.DataFrame({"p": anchors["patient_id"], "s": values}).dropna().groupby("p")["s"].nunique()
+            )
+            self.notes["patients_in_several_source_splits"] = int((per_patient > 1).sum())
+            return values
+        patients, patient_of_anchor = np.unique(
+            anchors["patient_id"].to_numpy(dtype=object), return_inverse=True
+        )
+        if split.kind == "temporal":
+            table = self.cohort.patients.set_index("patient_id")
+            if split.column is None or split.column not in table.columns:
+                raise ValueError(
+                    f"a temporal split needs split.column, a patients column (have {list(table.columns)})"
+                )
+            keys = table[split.column].reindex(patients)
+            if keys.isna().any():
+                raise TaskError(
+                    f"temporal split: {int(keys.isna().sum())} patients have no {split.column!r}; "
+                    f"e.g. {list(keys[keys.isna()].index[:3])}"
+                )
+            names = temporal_patient_split(
+                table[split.column].reindex(patients).reset_index(drop=True), split.fractions, split.seed
+            )
+            return names[patient_of_anchor]
+        positives = np.zeros((len(patients), matrix.shape[1]), dtype=bool)
+        np.logical_or.at(positives, patient_of_anchor, matrix == 1)
+        names = stratified_patient_split(patients, positives, split.fractions, split.seed)
+        return names[patient_of_anchor]
+
+    def build(self) -> TaskData:
+        spec = self.spec
+        segments = self._segments()
+        if segments.empty:
+            leads = sorted(set(self.cohort.segments["leads"]))
+            raise TaskError(
+                f"task {spec.name} needs leads {list(spec.input.leads)}; no segment of "
+                f"{self.cohort.path} has them (it records {leads})"
+            )
+        provisional = resolve_panel(spec.panel, self.cohort.source, self.cohort.labs, None)
+        anchors, inputs, matrix = self._anchors_and_labels(provisional, segments)
+        with_input = anchors["anchor_id"].isin(inputs["anchor_id"]).to_numpy()
+        self.drop(
+            f"anchor without an ECG segment within +/-{spec.train_window or 0:g} min",
+            int((~with_input).sum()),
+        )
+        anchors, matrix = anchors[with_input].reset_index(drop=True), matrix[with_input]
+        anchors["split"] = self._split(anchors, matrix)
+        no_split = anchors["split"].isna().to_numpy()
+        self.drop("anchor without a split in the source", int(no_split.sum()))
+        anchors, matrix = anchors[~no_split].reset_index(drop=True), matrix[~no_split]
+
+        train_patients = set(anchors.loc[anchors["split"] == "train", "patient_id"])
+        targets = resolve_panel(spec.panel, self.cohort.source, self.cohort.labs, train_patients)
+        if spec.panel.kind == "cardiolab":  # final thresholds from training patients only: relabel
+            split_of = dict(zip(anchors["anchor_id"], anchors["split"], strict=True))
+            anchors_final, inputs, matrix = self._anchors_and_labels(targets, segments)
+            keep = anchors_final["anchor_id"].isin(anchors["anchor_id"]).to_numpy()
+            anchors_final = anchors_final[keep].reset_index(drop=True)
+            anchors_final["split"] = anchors_final["anchor_id"].map(split_of)
+            anchors, matrix = anchors_final, matrix[keep]
+
+        inputs = self._window_inputs(anchors, inputs)
+        with_input = anchors["anchor_id"].isin(inputs["anchor_id"]).to_numpy()
+        self.drop(
+            f"val/test anchor without an ECG segment within +/-{spec.window_min or 0:g} min",
+            int((~with_input).sum()),
+        )
+        anchors, matrix = anchors[with_input].reset_index(drop=True), matrix[with_input]
+
+        targets, matrix = self._filter_targets(targets, anchors, matrix)
+        observed = (matrix != lab_labels.UNKNOWN).any(axis=1)
+        self.drop("anchor without any observed target label", int((~observed).sum()))
+        anchors, matrix = anchors[observed].reset_index(drop=True), matrix[observed]
+        inputs = inputs[inputs["anchor_id"].isin(anchors["anchor_id"])].reset_index(drop=True)
+        if anchors.empty or not len(self.kept(targets)):
+            raise TaskError(
+                f"task {spec.name} has no usable {'anchors' if anchors.empty else 'targets'} on "
+                f"{self.cohort.path}: " + "; ".join(self.report.summary_lines())
+            )
+        tabular = self._tabular(anchors) if spec.tabular else None
+        return TaskData(
+            spec=spec,
+            cohort_name=self.cohort.name,
+            cohort_hash=self.cohort.content_hash,
+            anchors=anchors,
+            targets=targets,
+            labels=matrix,
+            inputs=inputs,
+            tabular=tabular,
+            report=self.report,
+            notes=self.notes,
+        )
+
+    @staticmethod
+    def kept(targets: pd.DataFrame) -> list[str]:
+        return targets.loc[targets["kept"], "target"].tolist()
+
+    def _window_inputs(self, anchors: pd.DataFrame, inputs: pd.DataFrame) -> pd.DataFrame:
+        if self.spec.kind != "window_estimation" or self.spec.window_min == self.spec.train_window:
+            return inputs
+        split = inputs["anchor_id"].map(dict(zip(anchors["anchor_id"], anchors["split"], strict=True)))
+        inside = (split == "train") | (inputs["dt_s"].abs() <= self.spec.window_min * 60)
+        return inputs[inside.to_numpy()].reset_index(drop=True)
+
+    def _filter_targets(
+        self, targets: pd.DataFrame, anchors: pd.DataFrame, matrix: np.ndarray
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        usable = targets["drop_reason"] == ""
+        table = targets.copy()
+        columns = np.flatnonzero(usable.to_numpy())
+        for split in SPLITS:
+            rows = (anchors["split"] == split).to_numpy()
+            for name, value in (("positives", 1), ("negatives", 0)):
+                counts = np.zeros(len(table), dtype=np.int64)
+                counts[columns] = (matrix[rows] == value).sum(axis=0)
+                table[f"{name}_{split}"] = counts
+        panel = self.spec.panel
+        reasons = table["drop_reason"].copy()
+        for split in ("val", "test"):
+            few_pos = usable & (table[f"positives_{split}"] < panel.min_positives) & (reasons == "")
+            reasons[few_pos] = table.loc[few_pos, f"positives_{split}"].map(
+                lambda n, s=split: f"{n} positives in {s} (< {panel.min_positives})"
+            )
+            few_neg = usable & (table[f"negatives_{split}"] < panel.min_negatives) & (reasons == "")
+            reasons[few_neg] = table.loc[few_neg, f"negatives_{split}"].map(
+                lambda n, s=split: f"{n} negatives in {s} (< {panel.min_negatives})"
+            )
+        table["drop_reason"] = reasons
+        table["kept"] = reasons == ""
+        for reason, count in reasons[reasons != ""].value_counts().items():
+            self.report.note(self.stage, f"target dropped: {reason}", int(count))
+        kept_positions = np.flatnonzero(table["kept"].to_numpy())
+        position_in_matrix = {c: i for i, c in enumerate(columns)}
+        return table, matrix[:, [position_in_matrix[c] for c in kept_positions]]
+
+    def _tabular(self, anchors: pd.DataFrame) -> pd.DataFrame:
+        raw = raw_features(anchors, self.cohort.patients, self.cohort.visits, self.cohort.vitals)
+        features, medians = impute(raw, (anchors["split"] == "train").to_numpy())
+        unusable = sorted(set(raw.columns) - set(medians))
+        if unusable:
+            self.notes["tabular_features_never_observed_in_train"] = unusable
+        self.notes["tabular_train_medians"] = medians
+        features.insert(0, "anchor_id", anchors["anchor_id"].to_numpy())
+        return features

@@ -1,0 +1,114 @@
+"""Panels resolve a task's targets on a cohort: which lab codes, which direction, which threshold.
+
+- ``anyecg_lab``: the 108 AnyECG-Lab targets with their fixed thresholds. Lab codes are MC-MED component names
+  (MC-MED, the synthetic cohort and generic data named that way) or the mapped MIMIC-IV itemids.
+- ``cardiolab``: two targets (low, high) per lab code with a source reference range; thresholds are the
+  medians of the lower and upper bounds over the training patients' rows only.
+- ``csv``: a user's file with ``target``, ``lab`` (codes separated by ``;``), ``direction`` (low|high),
+  ``threshold`` and optionally ``unit``.
+A target is positive when the value is strictly below (low) or above (high) its threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ecglab.tasks.catalogue import anyecg_lab_panel, cardiolab_thresholds
+from ecglab.tasks.spec import PanelSpec
+
+TARGET_COLUMNS = ("target", "lab", "lab_codes", "direction", "threshold", "unit")
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=[*TARGET_COLUMNS, "drop_reason"])
+
+
+def resolve_panel(
+    panel: PanelSpec, source: str, labs: pd.DataFrame, train_patients: Iterable[str] | None
+) -> pd.DataFrame:
+    """Targets with their lab codes; ``drop_reason`` is set (non-empty) for targets that cannot be built."""
+    measured = set(labs["lab"].unique())
+    if panel.kind == "anyecg_lab":
+        rows = []
+        for t in anyecg_lab_panel():
+            codes = tuple(str(i) for i in t.mimic_itemids) if source == "mimic-iv" else (t.mcmed_component,)
+            reason = ""
+            if not codes:
+                reason = f"no equivalent in {source}"
+            elif not measured & set(codes):
+                reason = "lab not measured in this cohort"
+            rows.append(
+                {
+                    "target": t.target,
+                    "lab": t.lab,
+                    "lab_codes": codes,
+                    "direction": t.direction,
+                    "threshold": t.threshold,
+                    "unit": t.unit,
+                    "drop_reason": reason,
+                }
+            )
+        return _frame(rows)
+    if panel.kind == "cardiolab":
+        return _cardiolab_targets(labs, train_patients)
+    return _csv_targets(Path(panel.path or ""), measured)
+
+
+def _cardiolab_targets(labs: pd.DataFrame, train_patients: Iterable[str] | None) -> pd.DataFrame:
+    patients = None if train_patients is None else set(train_patients)
+    thresholds = cardiolab_thresholds(labs, patient_ids=patients)
+    names = labs.drop_duplicates("lab").set_index("lab")
+    rows = []
+    for row in thresholds.itertuples(index=False):
+        name = str(names.at[row.lab, "lab_name"]) if "lab_name" in names.columns else str(row.lab)
+        unit = str(names.at[row.lab, "unit"]) if "unit" in names.columns else ""
+        for direction, value in (("low", row.low_threshold), ("high", row.high_threshold)):
+            reason = "" if np.isfinite(value) else "no reference range in the training split"
+            rows.append(
+                {
+                    "target": f"{row.lab}_{direction}",
+                    "lab": name,
+                    "lab_codes": (str(row.lab),),
+                    "direction": direction,
+                    "threshold": float(value),
+                    "unit": unit,
+                    "drop_reason": reason,
+                }
+            )
+    return _frame(rows)
+
+
+def _csv_targets(path: Path, measured: set[str]) -> pd.DataFrame:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: panel CSV not found (columns: target, lab, direction, threshold)")
+    raw = pd.read_csv(path, dtype={"target": str, "lab": str, "direction": str})
+    missing = {"target", "lab", "direction", "threshold"} - set(raw.columns)
+    if missing:
+        raise ValueError(f"{path}: panel CSV lacks columns {sorted(missing)}")
+    bad = ~raw["direction"].isin(["low", "high"]) | ~np.isfinite(pd.to_numeric(raw["threshold"]))
+    if bad.any():
+        raise ValueError(f"{path}: rows {list(raw.index[bad] + 2)} need direction low|high and a number")
+    if raw["target"].duplicated().any():
+        raise ValueError(
+            f"{path}: duplicated target ids {sorted(raw.loc[raw['target'].duplicated(), 'target'])}"
+        )
+    rows = []
+    for row in raw.itertuples(index=False):
+        codes = tuple(code.strip() for code in row.lab.split(";"))
+        reason = "" if measured & set(codes) else "lab not measured in this cohort"
+        rows.append(
+            {
+                "target": row.target,
+                "lab": row.lab,
+                "lab_codes": codes,
+                "direction": row.direction,
+                "threshold": float(row.threshold),
+                "unit": getattr(row, "unit", ""),
+                "drop_reason": reason,
+            }
+        )
+    return _frame(rows)

@@ -1,0 +1,219 @@
+"""The engine: losses, a real training run that finds the planted signal and no fake one, resume, DDP,
+result files and MLflow tracking."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import ecglab.bench.engine as engine
+from ecglab.bench.engine import run_pairing
+from ecglab.bench.losses import masked_bce, masked_focal
+from ecglab.bench.runs import RunConfig
+from ecglab.cohort.store import open_cohort
+from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
+from ecglab.cohort.synth.labs import NULL_LABS
+
+TASKS = """
+defaults:
+  version: "1"
+  kind: closest_estimation
+  window_min: 15
+  panel: {kind: anyecg_lab, min_positives: 3, min_negatives: 3}
+  input: {leads: [II], fs: 100, seconds: 5}
+  eval: {max_segments: null, crops: 1}
+tasks:
+  - name: engine_closest_15min
+  - name: engine_forecast_60min
+    kind: forecast
+    window_min: null
+    horizon_min: 60
+    tabular: true
+"""
+
+
+def test_masked_bce_is_the_sum_over_observed_labels_over_their_count() -> None:
+    logits = torch.tensor([[0.3, -1.2, 2.0], [-0.5, 0.8, 0.0]])
+    labels = torch.tensor([[1, -1, 0], [0, 1, -1]])
+    observed = [(0, 0, 1), (0, 2, 0), (1, 0, 0), (1, 1, 1)]
+    by_hand = 0.0
+    for i, j, y in observed:
+        p = 1 / (1 + np.exp(-float(logits[i, j])))
+        by_hand += -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert float(masked_bce(logits, labels)) == pytest.approx(by_hand / (4 + 1e-8), rel=1e-6)
+    assert float(masked_bce(logits, torch.full_like(labels, -1))) == 0.0  # nothing observed: no loss
+
+
+def test_focal_loss_averages_per_label_and_sums_over_labels() -> None:
+    logits = torch.tensor([[0.3, -1.2], [-0.5, 0.8], [1.5, 0.1]])
+    labels = torch.tensor([[1, -1], [0, 1], [1, 0]])
+    total = 0.0
+    for j in range(2):
+        terms = []
+        for i in range(3):
+            y = int(labels[i, j])
+            if y == -1:
+                continue
+            p = 1 / (1 + np.exp(-float(logits[i, j])))
+            p_true = p if y == 1 else 1 - p
+            terms.append((1 - p_true) ** 2 * -np.log(p_true))
+        total += np.mean(terms)
+    assert float(masked_focal(logits, labels, gamma=2.0)) == pytest.approx(total, rel=1e-5)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("engine")
+    config = SynthConfig(n_patients=160, seed=5, bout_minutes=(1.5, 3.0))
+    store = build_synthetic_cohort(root / "cohort", config, workers=2, progress=False)
+    spec = root / "ecglab.tasks.yaml"
+    spec.write_text(TASKS)
+    return {"root": root, "store": store, "spec": spec}
+
+
+def _config(setup: dict[str, Path], **changes: object) -> RunConfig:
+    base = RunConfig(
+        backbone="ecgfounder",
+        task="engine_closest_15min",
+        cohort=str(setup["store"]),
+        preset="tiny",
+        epochs=3,
+        batch_size=64,
+        lr=3e-3,
+        n_boot=200,
+        task_specs=(str(setup["spec"]),),
+    )
+    return replace(base, **changes)
+
+
+@pytest.fixture(scope="module")
+def trained(setup: dict[str, Path]) -> Path:
+    return run_pairing(_config(setup), setup["root"] / "runs", progress=False, track=False)
+
+
+def test_a_tiny_backbone_finds_planted_labs_and_no_signal_in_null_labs(trained: Path) -> None:
+    results = pd.read_parquet(trained / "results.parquet")
+    test = results[results["split"] == "test"].set_index("target")
+    potassium = test.loc[["potassium_low", "potassium_high"], "auroc"]  # the strongest planted coupling
+    assert (potassium > 0.7).all(), potassium
+    nulls = test.loc[
+        [t for t in test.index if t.startswith(tuple(n.split(" ")[0].lower() for n in NULL_LABS))]
+    ]
+    assert len(nulls) >= 3
+    covers_half = (nulls["auroc_low"] < 0.5) & (nulls["auroc_high"] > 0.5)
+    assert covers_half.mean() >= 0.75, nulls[["auroc", "auroc_low", "auroc_high"]]
+
+
+def test_run_folder_holds_typed_results_predictions_and_provenance(trained: Path) -> None:
+    record = json.loads((trained / "run.json").read_text())
+    assert record["status"] == "finished" and len(record["run_id"]) == 64
+    assert record["provenance"]["packages"]["torch"] == torch.__version__.split("+")[0] or record[
+        "provenance"
+    ]["packages"]["torch"].startswith(torch.__version__.split("+")[0])
+    results = pd.read_parquet(trained / "results.parquet")
+    assert results["auroc"].dtype == np.float64 and set(results["split"]) == {"val", "test"}
+    predictions = pd.read_parquet(trained / "predictions.parquet")
+    assert set(predictions.columns) == {"anchor_id", "patient_id", "split", "target", "label", "score"}
+    assert predictions["label"].isin([-1, 0, 1]).all()
+    history = [json.loads(line) for line in (trained / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [0, 1, 2]
+
+
+def test_a_finished_run_is_not_redone(
+    setup: dict[str, Path], trained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "train", lambda *a, **k: pytest.fail("a finished run was trained again"))
+    assert run_pairing(_config(setup), setup["root"] / "runs", progress=False, track=False) == trained
+
+
+def test_resume_reproduces_an_uninterrupted_run(
+    setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(setup, backbone="s4", epochs=2, lr=1e-3, n_boot=50)
+    whole = run_pairing(config, setup["root"] / "whole", progress=False, track=False)
+
+    real_save = engine._save
+
+    def interrupted_save(state: dict, path: Path) -> None:
+        real_save(state, path)
+        if path.name == "last.pt" and state["epoch"] == 0:
+            raise KeyboardInterrupt  # Ctrl-C right after the first epoch's checkpoint
+
+    monkeypatch.setattr(engine, "_save", interrupted_save)
+    with pytest.raises(KeyboardInterrupt):
+        run_pairing(config, setup["root"] / "split", progress=False, track=False)
+    monkeypatch.setattr(engine, "_save", real_save)
+    with pytest.raises(engine.RunError, match="--resume"):
+        run_pairing(config, setup["root"] / "split", progress=False, track=False)
+    resumed = run_pairing(config, setup["root"] / "split", resume=True, progress=False, track=False)
+    first = pd.read_parquet(whole / "predictions.parquet")
+    second = pd.read_parquet(resumed / "predictions.parquet")
+    np.testing.assert_array_equal(first["score"].to_numpy(), second["score"].to_numpy())
+
+
+def test_baselines_and_fusion_run_on_a_task_with_tabular_inputs(setup: dict[str, Path]) -> None:
+    for backbone, extra in (("tabular", {}), ("ecg_features", {}), ("s4", {"fusion": True, "epochs": 1})):
+        config = _config(setup, backbone=backbone, task="engine_forecast_60min", n_boot=50, **extra)
+        run = run_pairing(config, setup["root"] / "runs", progress=False, track=False)
+        results = pd.read_parquet(run / "results.parquet")
+        assert results.loc[results["split"] == "test", "auroc"].notna().any()
+
+
+def test_results_are_tracked_in_mlflow(setup: dict[str, Path], trained: Path) -> None:
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{setup['root'] / 'mlflow.db'}"
+    run_pairing(
+        _config(setup), setup["root"] / "runs", progress=False, tracking_uri=uri
+    )  # finished: no retrain
+    from ecglab.bench.tracking import ensure_experiment, log_run
+
+    ensure_experiment(uri, "ecglab")
+    mlflow_id = log_run(trained, uri, "ecglab")
+    run = MlflowClient(uri).get_run(mlflow_id)
+    assert run.data.params["backbone"] == "ecgfounder" and "test_macro_auroc" in run.data.metrics
+
+
+def test_two_process_ddp_on_cpu_trains(setup: dict[str, Path]) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "ecglab.bench.cli",
+        "train",
+        "--backbone",
+        "s4",
+        "--task",
+        "engine_closest_15min",
+        "--cohort",
+        str(setup["store"]),
+        "--task-spec",
+        str(setup["spec"]),
+        "--epochs",
+        "1",
+        "--n-boot",
+        "20",
+        "--runs-dir",
+        str(setup["root"] / "ddp"),
+        "--no-track",
+        "--quiet",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run,) = [p for p in (setup["root"] / "ddp").iterdir() if p.name != "tasks"]
+    assert json.loads((run / "run.json").read_text())["status"] == "finished"
+    assert open_cohort(setup["store"]).name

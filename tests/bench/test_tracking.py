@@ -1,0 +1,402 @@
+"""MLflow tracking of run folders: what is logged, idempotency, nesting, refused and unreachable stores.
+
+Only SQLite files under pytest's temporary folders are used, and a loopback port nothing listens on for the
+unreachable server. Creating an MLflow database takes seconds (its migrations), so one database serves the
+module and each test logs into its own experiment.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecglab.bench.tracking import (
+    COMPLETE_TAG,
+    RUN_ID_TAG,
+    RunFolderError,
+    TrackingError,
+    ensure_experiment,
+    log_run,
+    resolve_tracking_uri,
+)
+from ecglab.errors import EcglabError
+
+TARGETS = ("potassium_high", "sodium_low", "troponin_high")
+HISTORY = [
+    {"epoch": 0, "train_loss": 0.71, "val_macro_auroc": 0.61, "lr": 1e-3, "seconds": 12.5},
+    {"epoch": 1, "train_loss": 0.55, "val_macro_auroc": 0.70, "lr": 5e-4, "seconds": 11.9},
+    {"epoch": 2, "train_loss": 0.49, "val_macro_auroc": 0.68, "lr": 2.5e-4, "seconds": 12.1},
+]
+LONG_VALUE = "x" * 7000
+
+
+@pytest.fixture(autouse=True)
+def _local_only(monkeypatch):
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture(scope="module")
+def tracking_uri(tmp_path_factory) -> str:
+    """One SQLite store for the module (created, and migrated, once)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+        uri = f"sqlite:///{tmp_path_factory.mktemp('tracking')}/mlflow.db"
+        ensure_experiment(uri, "warm-up")
+    return uri
+
+
+@pytest.fixture
+def client(tracking_uri):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+@pytest.fixture
+def experiment(request) -> str:
+    return f"ecglab-{request.node.name}"
+
+
+def make_run_dir(
+    path: Path,
+    run_id: str = "3f2a9c0d1e",
+    status: str = "finished",
+    checkpoint: bool = True,
+    results: bool = True,
+) -> Path:
+    """A run folder as the engine writes it."""
+    path.mkdir(parents=True, exist_ok=True)
+    config = {
+        "backbone": "net1d",
+        "preset": "small",
+        "backbone_options": {"width": 64, "kernel_sizes": [3, 5, 7], "norm": None, "extra": {}},
+        "task": "cardiolab_now",
+        "task_version": "2",
+        "cohort": "mcmed",
+        "cohort_hash": "c0ffee12",
+        "seed": 7,
+        "hyperparameters": {
+            "lr": 1e-3,
+            "batch_size": 64,
+            "amp": True,
+            "optimizer": {"name": "adamw", "betas": [0.9, 0.999]},
+            "augment/shift": 0.1,
+            "notes": LONG_VALUE,
+        },
+    }
+    record = {
+        "run_id": run_id,
+        "status": status,
+        "config": config,
+        "timings": {"train_s": 301.5, "eval_s": 12.25},
+        "provenance": {
+            "packages": {"torch": "2.13.0", "ecglab": "0.1.0"},
+            "git_commit": "19f6a68abc",
+            "device": "cuda:0 NVIDIA H100",
+        },
+        "best_epoch": 1,
+        "n_targets": len(TARGETS),
+    }
+    (path / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    (path / "history.jsonl").write_text("".join(json.dumps(row) + "\n" for row in HISTORY), encoding="utf-8")
+    if results:
+        rows = []
+        for split, shift in (("val", 0.0), ("test", 0.05)):
+            for i, target in enumerate(TARGETS):
+                nan_target = split == "test" and target == "troponin_high"  # no positives: AUROC undefined
+                auroc = math.nan if nan_target else 0.7 + 0.1 * i + shift
+                rows.append(
+                    {
+                        "run_id": run_id,
+                        "target": target,
+                        "split": split,
+                        "n": 200.0,
+                        "n_pos": 0.0 if nan_target else 20.0 + i,
+                        "auroc": auroc,
+                        "auroc_low": auroc - 0.05,
+                        "auroc_high": auroc + 0.05,
+                        "auprc": math.nan if nan_target else 0.3 + 0.1 * i,
+                        "sensitivity": 0.8,
+                        "specificity": 0.6 + 0.1 * i,
+                        "ppv": 0.2,
+                        "npv": 0.95,
+                        "f1": 0.3,
+                        "threshold": 0.5,
+                    }
+                )
+        pd.DataFrame(rows).to_parquet(path / "results.parquet", index=False)
+        predictions = pd.DataFrame(
+            {
+                "anchor_id": np.repeat(np.arange(4), len(TARGETS)),
+                "patient_id": np.repeat([10, 10, 11, 12], len(TARGETS)),
+                "target": list(TARGETS) * 4,
+                "label": [0.0, 1.0, math.nan] * 4,
+                "score": np.linspace(0.0, 1.0, 4 * len(TARGETS)),
+            }
+        )
+        predictions.to_parquet(path / "predictions.parquet", index=False)
+    if checkpoint:
+        (path / "best.pt").write_bytes(b"\x80\x04not-really-a-checkpoint")
+    return path
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def artifact_names(client, run_id: str) -> set[str]:
+    return {item.path for item in client.list_artifacts(run_id)}
+
+
+def test_log_run_logs_params_metrics_tags_and_artifacts(tmp_path, tracking_uri, client, experiment):
+    run_dir = make_run_dir(tmp_path / "run")
+    before = snapshot(run_dir)
+
+    run_id = log_run(run_dir, tracking_uri, experiment, tags={"study": "smoke", RUN_ID_TAG: "overridden?"})
+
+    run = client.get_run(run_id)
+    assert run.info.run_name == "net1d/cardiolab_now"
+    assert run.info.status == "FINISHED"
+    assert run.info.experiment_id == client.get_experiment_by_name(experiment).experiment_id
+
+    params = run.data.params
+    assert params["backbone"] == "net1d"
+    assert params["task_version"] == "2"
+    assert params["seed"] == "7"
+    assert params["backbone_options.width"] == "64"
+    assert params["backbone_options.kernel_sizes"] == "[3, 5, 7]"
+    assert params["backbone_options.norm"] == "null"
+    assert params["backbone_options.extra"] == "{}"
+    assert params["hyperparameters.lr"] == "0.001"
+    assert params["hyperparameters.amp"] == "true"
+    assert params["hyperparameters.optimizer.name"] == "adamw"
+    assert params["hyperparameters.optimizer.betas"] == "[0.9, 0.999]"
+    assert params["hyperparameters.augment_shift"] == "0.1"  # '/' is not a param-name character
+    notes = params["hyperparameters.notes"]
+    assert len(notes) <= 6000 and notes.startswith("xxx") and notes.endswith("full value in run.json]")
+
+    for key in ("train_loss", "val_macro_auroc", "lr", "epoch_seconds"):
+        history = client.get_metric_history(run_id, key)
+        source = "seconds" if key == "epoch_seconds" else key
+        assert sorted((m.step, m.value) for m in history) == [(row["epoch"], row[source]) for row in HISTORY]
+
+    metrics = run.data.metrics
+    assert metrics["test_macro_auroc"] == pytest.approx((0.75 + 0.85) / 2)  # the NaN target is skipped
+    assert metrics["test_macro_auprc"] == pytest.approx((0.3 + 0.4) / 2)
+    assert metrics["test_macro_specificity"] == pytest.approx((0.6 + 0.7 + 0.8) / 3)
+    assert metrics["test_n_targets"] == 3
+    assert metrics["test_n_targets_scored"] == 2
+    assert metrics["best_epoch"] == 1
+    assert metrics["time_train_s"] == pytest.approx(301.5)
+    assert metrics["val_macro_auroc"] == pytest.approx(0.68)  # last epoch; the val split adds no point
+
+    tags = run.data.tags
+    assert tags[RUN_ID_TAG] == "3f2a9c0d1e"  # ecglab's tags win over the caller's
+    assert tags["study"] == "smoke"
+    assert tags["ecglab.cohort_hash"] == "c0ffee12"
+    assert tags["ecglab.task_version"] == "2"
+    assert tags["ecglab.status"] == "finished"
+    assert tags["ecglab.git_commit"] == tags["mlflow.source.git.commit"] == "19f6a68abc"
+    assert tags["ecglab.device"] == "cuda:0 NVIDIA H100"
+    assert tags["ecglab.package.torch"] == "2.13.0"
+    assert tags[COMPLETE_TAG] == "complete"
+    assert "mlflow.parentRunId" not in tags
+
+    assert artifact_names(client, run_id) == {
+        "run.json",
+        "history.jsonl",
+        "results.parquet",
+        "predictions.parquet",
+        "best.pt",
+        "test_results.csv",
+    }
+    downloaded = Path(client.download_artifacts(run_id, "", str(tmp_path / "download")))
+    assert (downloaded / "run.json").read_bytes() == before["run.json"]
+    assert (downloaded / "predictions.parquet").read_bytes() == before["predictions.parquet"]
+    table = pd.read_csv(downloaded / "test_results.csv")
+    assert list(table["target"]) == sorted(TARGETS)
+    assert "split" not in table.columns and "run_id" not in table.columns
+    assert table.set_index("target").loc["sodium_low", "auroc"] == pytest.approx(0.85)
+    assert math.isnan(table.set_index("target").loc["troponin_high", "auroc"])
+
+    # artifacts live next to the database, not under the working folder; the run folder is untouched
+    database = Path(tracking_uri.removeprefix("sqlite:///"))
+    assert run.info.artifact_uri.startswith((database.parent / "mlartifacts").as_uri())
+    assert snapshot(run_dir) == before
+
+
+def test_logging_twice_reuses_the_run(tmp_path, tracking_uri, client, experiment):
+    run_dir = make_run_dir(tmp_path / "run", checkpoint=False)
+    experiment_id = ensure_experiment(tracking_uri, experiment)
+
+    first = log_run(run_dir, tracking_uri, experiment)
+    second = log_run(run_dir, tracking_uri, experiment)
+
+    assert first == second
+    runs = client.search_runs([experiment_id])
+    assert [r.info.run_id for r in runs] == [first]
+    assert len(client.get_metric_history(first, "train_loss")) == len(HISTORY)
+    assert "best.pt" not in artifact_names(client, first)  # a scikit-learn baseline has none
+
+    other = log_run(make_run_dir(tmp_path / "other", run_id="99aa"), tracking_uri, experiment)
+    assert other != first
+    assert len(client.search_runs([experiment_id])) == 2
+
+
+def test_a_partly_logged_run_is_replaced(tmp_path, tracking_uri, client, experiment):
+    run_dir = make_run_dir(tmp_path / "run")
+    experiment_id = ensure_experiment(tracking_uri, experiment)
+    tags = {RUN_ID_TAG: "3f2a9c0d1e"}  # tagged at creation, but never marked complete
+    failed = client.create_run(experiment_id, tags=tags).info.run_id  # an attempt that failed
+    client.set_terminated(failed, "FAILED")
+    two_hours_ago = int((time.time() - 7200) * 1000)
+    killed = client.create_run(experiment_id, start_time=two_hours_ago, tags=tags).info.run_id  # SIGKILLed
+    ongoing = client.create_run(experiment_id, tags=tags).info.run_id  # another process, logging now
+
+    with pytest.raises(TrackingError, match=f"MLflow run {ongoing} is logging this run folder right now"):
+        log_run(run_dir, tracking_uri, experiment)
+    client.set_terminated(ongoing, "KILLED")
+    run_id = log_run(run_dir, tracking_uri, experiment)
+
+    assert run_id not in (failed, killed, ongoing)
+    for partial in (failed, killed, ongoing):
+        assert client.get_run(partial).info.lifecycle_stage == "deleted"
+    assert [r.info.run_id for r in client.search_runs([experiment_id])] == [run_id]
+    assert client.get_run(run_id).data.tags[COMPLETE_TAG] == "complete"
+
+
+def test_child_run_is_nested_under_its_parent(tmp_path, tracking_uri, client, experiment):
+    experiment_id = ensure_experiment(tracking_uri, experiment)
+    parent = client.create_run(experiment_id, run_name="optuna/net1d/cardiolab_now").info.run_id
+
+    children = [
+        log_run(make_run_dir(tmp_path / f"trial{i}", run_id=f"trial{i}"), tracking_uri, experiment, parent)
+        for i in range(2)
+    ]
+
+    nested = client.search_runs([experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent}'")
+    assert sorted(r.info.run_id for r in nested) == sorted(children)
+    assert client.get_run(parent).data.tags.get("mlflow.parentRunId") is None
+
+    other_experiment = ensure_experiment(tracking_uri, experiment + "-other")
+    stranger = client.create_run(other_experiment).info.run_id
+    with pytest.raises(TrackingError, match="belongs to experiment"):
+        log_run(make_run_dir(tmp_path / "lost", run_id="lost"), tracking_uri, experiment, stranger)
+
+
+def test_a_failed_pairing_is_logged_as_failed(tmp_path, tracking_uri, client, experiment):
+    run_dir = make_run_dir(tmp_path / "run", status="failed", results=False, checkpoint=False)
+
+    run = client.get_run(log_run(run_dir, tracking_uri, experiment))
+
+    assert run.info.status == "FAILED"
+    assert run.data.tags["ecglab.status"] == "failed"
+    assert "test_macro_auroc" not in run.data.metrics
+    assert artifact_names(client, run.info.run_id) == {"run.json", "history.jsonl"}
+
+
+def test_versions_and_hashes_also_come_from_run_json_sections(tmp_path, tracking_uri, client, experiment):
+    """The engine keeps a flat config and puts task version and cohort hash in run.json's own sections."""
+    run_dir = make_run_dir(tmp_path / "run", status="failed", results=False)
+    record = json.loads((run_dir / "run.json").read_text())
+    for name in ("task_version", "cohort_hash", "hyperparameters", "backbone_options"):
+        del record["config"][name]
+    record["config"].update(lr=0.001, epochs=20, task_specs=[])
+    record.update(
+        task={"name": "cardiolab_now", "version": "3", "digest": "d1g357", "targets": list(TARGETS)},
+        cohort={"name": "mcmed", "hash": "feedbeef"},
+        backbone={"name": "net1d", "kind": "torch", "preset": "small"},
+        error="RuntimeError: CUDA out of memory",
+    )
+    record["provenance"].update(python="3.11.9", packages={"torch": "2.13.0", "optuna": None})
+    (run_dir / "run.json").write_text(json.dumps(record), encoding="utf-8")
+
+    run = client.get_run(log_run(run_dir, tracking_uri, experiment))
+
+    params, tags = run.data.params, run.data.tags
+    assert params["lr"] == "0.001" and params["epochs"] == "20" and params["task_specs"] == "[]"
+    assert params["task_version"] == "3" and params["cohort_hash"] == "feedbeef"
+    assert params["task_digest"] == "d1g357"
+    assert tags["ecglab.task_version"] == "3" and tags["ecglab.cohort_hash"] == "feedbeef"
+    assert tags["ecglab.backbone_kind"] == "torch"
+    assert tags["ecglab.error"] == "RuntimeError: CUDA out of memory"
+    assert tags["ecglab.python"] == "3.11.9"
+    assert tags["ecglab.package.torch"] == "2.13.0" and "ecglab.package.optuna" not in tags
+    assert run.info.status == "FAILED"
+
+
+def test_an_incomplete_run_folder_is_not_logged(tmp_path, tracking_uri, client, experiment):
+    run_dir = make_run_dir(tmp_path / "run")
+    (run_dir / "results.parquet").unlink()
+
+    with pytest.raises(RunFolderError, match=r"results\.parquet"):
+        log_run(run_dir, tracking_uri, experiment)
+    with pytest.raises(RunFolderError, match=r"run\.json"):
+        log_run(tmp_path / "empty", tracking_uri, experiment)
+    assert client.get_experiment_by_name(experiment) is None
+
+
+def test_ensure_experiment_is_idempotent(tracking_uri, client, experiment):
+    first = ensure_experiment(tracking_uri, experiment)
+    assert ensure_experiment(tracking_uri, experiment) == first
+    location = client.get_experiment(first).artifact_location
+    assert location.endswith(f"/mlartifacts/{experiment}")
+
+    client.delete_experiment(first)
+    with pytest.raises(TrackingError, match="deleted"):
+        ensure_experiment(tracking_uri, experiment)
+
+
+def test_resolve_tracking_uri(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert resolve_tracking_uri(None) == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert resolve_tracking_uri(None) == "http://127.0.0.1:5000"
+    assert resolve_tracking_uri("sqlite:///runs/track.db") == f"sqlite:///{tmp_path / 'runs' / 'track.db'}"
+    assert resolve_tracking_uri("sqlite:////abs/track.db") == "sqlite:////abs/track.db"
+    assert not (tmp_path / "mlflow.db").exists()  # resolving creates nothing
+
+
+@pytest.mark.parametrize("uri", ["file:///tmp/mlruns", "file:mlruns", "./mlruns", "/tmp/mlruns"])
+def test_file_store_is_refused(tmp_path, monkeypatch, uri):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TrackingError, match="sqlite:///"):
+        resolve_tracking_uri(uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    with pytest.raises(TrackingError, match="file store"):
+        resolve_tracking_uri(None)
+    run_dir = make_run_dir(tmp_path / "run")
+    with pytest.raises(TrackingError, match="MLflow 3 refuses"):
+        log_run(run_dir, uri, "ecglab")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_unreachable_server_raises_quickly_and_leaves_the_run_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    run_dir = make_run_dir(tmp_path / "run")
+    before = snapshot(run_dir)
+
+    started = time.monotonic()
+    with pytest.raises(TrackingError) as caught:
+        log_run(run_dir, "http://127.0.0.1:9", "ecglab")
+    elapsed = time.monotonic() - started
+
+    message = str(caught.value)
+    assert isinstance(caught.value, EcglabError)
+    assert str(run_dir) in message and "complete and intact" in message
+    assert f"ecglab track {run_dir}" in message
+    assert "127.0.0.1:9" in message
+    assert elapsed < 10
+    assert snapshot(run_dir) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+    with pytest.raises(TrackingError, match="could not open or create"):
+        ensure_experiment("http://127.0.0.1:9", "ecglab")

@@ -1,0 +1,256 @@
+"""The task spec and registry contract: built-in tasks, YAML files with defaults and grids, validation with
+messages that name the problem, registration, and the digests that key cached tasks and trained models."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ecglab.tasks import registry
+from ecglab.tasks.registry import get_task, list_tasks, register_spec_file, register_task
+from ecglab.tasks.spec import EvalSpec, InputSpec, PanelSpec, SplitSpec, load_spec_file, spec_from_dict
+
+BUILTINS = [
+    "anyecg_lab_est_60min",
+    "anyecg_lab_est_30min",
+    "anyecg_lab_est_15min",
+    "cardiolab_est_60min",
+    "cardiolab_forecast_30min",
+    "cardiolab_forecast_60min",
+    "cardiolab_forecast_120min",
+]
+
+GRID_YAML = """
+defaults:
+  version: "2"
+  kind: forecast
+  split: {kind: patient, fractions: [0.8, 0.1, 0.1], seed: 0}
+  eval: {max_segments: null, crops: 4}
+  tags: [demo]
+tasks:
+  - name: "demo_{horizon_min}min_tabular_{tabular}"
+    description: "any value within {horizon_min} min"
+    split: {seed: 5}
+    grid:
+      horizon_min: [30, 90]
+      tabular: [true, false]
+"""
+
+
+@pytest.fixture
+def own_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The built-in registry, copied so that what a test registers is gone after it."""
+    monkeypatch.setattr(registry, "REGISTRY", registry.new_registry())
+
+
+def write_yaml(tmp_path: Path, text: str, name: str = "specs.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def forecast_dict(**changes: Any) -> dict[str, Any]:
+    return {"name": "t", "version": "1", "kind": "forecast", "horizon_min": 60, **changes}
+
+
+# ------------------------------------------------------------------------------------ built-in tasks
+def test_builtin_tasks_are_listed() -> None:
+    assert set(BUILTINS) <= set(list_tasks())
+    assert list_tasks("cardiolab_forecast_*") == [
+        "cardiolab_forecast_120min",
+        "cardiolab_forecast_30min",
+        "cardiolab_forecast_60min",
+    ]
+    assert list_tasks("anyecg_lab_est_*") == sorted(n for n in BUILTINS if n.startswith("anyecg"))
+
+
+def test_builtin_specs_carry_their_grid_values_and_file_defaults() -> None:
+    est30 = get_task("anyecg_lab_est_30min")
+    assert (est30.kind, est30.window_min, est30.train_window) == ("window_estimation", 30, 60)
+    assert "+/-30 min" in est30.description and "{" not in est30.description
+    assert est30.eval.max_segments == 200 and est30.input.leads == ("II",)
+    forecast = get_task("cardiolab_forecast_120min")
+    assert (forecast.kind, forecast.horizon_min, forecast.window_min) == ("forecast", 120, None)
+    assert (forecast.eval.max_segments, forecast.eval.crops) == (None, 4)
+    assert forecast.split.fractions == (0.9, 0.05, 0.05) and forecast.tabular
+    assert len(forecast.input.leads) == 12
+
+
+def test_a_spec_survives_its_dict_form() -> None:
+    for name in BUILTINS:
+        spec = get_task(name)
+        again = spec_from_dict(spec.to_dict())
+        assert again == spec and again.digest() == spec.digest()
+
+
+# ------------------------------------------------------------------------------------ spec files
+def test_a_grid_expands_into_one_task_per_combination_with_names_filled(tmp_path: Path) -> None:
+    specs = load_spec_file(write_yaml(tmp_path, GRID_YAML))
+    assert [s.name for s in specs] == [
+        "demo_30min_tabular_True",
+        "demo_30min_tabular_False",
+        "demo_90min_tabular_True",
+        "demo_90min_tabular_False",
+    ]
+    assert [(s.horizon_min, s.tabular) for s in specs] == [(30, True), (30, False), (90, True), (90, False)]
+    assert specs[2].description == "any value within 90 min"
+
+
+def test_defaults_merge_into_each_task_nested_fields_included(tmp_path: Path) -> None:
+    spec = load_spec_file(write_yaml(tmp_path, GRID_YAML))[0]
+    assert spec.version == "2" and spec.kind == "forecast" and spec.tags == ("demo",)
+    # the task's split.seed overrides the default's; the default's other split fields stay
+    assert spec.split == SplitSpec(kind="patient", fractions=(0.8, 0.1, 0.1), seed=5)
+    assert spec.eval == EvalSpec(max_segments=None, crops=4)
+    assert spec.panel == PanelSpec() and spec.input == InputSpec()  # not in the file: dataclass defaults
+
+
+def test_registering_a_spec_file_adds_its_tasks(tmp_path: Path, own_registry: None) -> None:
+    names = register_spec_file(write_yaml(tmp_path, GRID_YAML))
+    assert len(names) == 4 and set(names) <= set(list_tasks("demo_*"))
+    assert get_task("demo_90min_tabular_False").horizon_min == 90
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("windw_min: 60", r"TaskSpec: unknown fields \['windw_min'\]"),
+        ("panel: {kind: cardiolab, min_positive: 3}", r"PanelSpec: unknown fields \['min_positive'\]"),
+        ("split: {fraction: [0.8, 0.1, 0.1]}", r"SplitSpec: unknown fields \['fraction'\]"),
+        ("eval: {crop: 4}", r"EvalSpec: unknown fields \['crop'\]"),
+        ("input: {lead: [II]}", r"InputSpec: unknown fields \['lead'\]"),
+    ],
+)
+def test_unknown_fields_raise_naming_them_and_the_file(tmp_path: Path, entry: str, message: str) -> None:
+    text = 'tasks:\n  - {name: bad, version: "1", kind: forecast, horizon_min: 60}\n'
+    path = write_yaml(tmp_path, text.replace("}\n", f", {entry}}}\n"))
+    with pytest.raises(ValueError, match=message) as caught:
+        load_spec_file(path)
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"kind": "regression"}, "kind must be one of"),
+        ({"kind": "window_estimation"}, "window_min is required"),
+        ({"kind": "closest_estimation"}, "window_min is required"),
+        ({"horizon_min": None}, "horizon_min is required"),
+        ({"split": {"fractions": [0.7, 0.2, 0.2]}}, "split.fractions must be three non-negative numbers"),
+        ({"split": {"fractions": [1.1, 0.1, -0.2]}}, "split.fractions must be three non-negative numbers"),
+        ({"split": {"kind": "source"}}, r"source needs split.column"),
+        ({"split": {"kind": "random"}}, "split.kind must be one of"),
+        ({"eval": {"max_segments": 200, "crops": 4}}, "exactly one of max_segments and crops"),
+        ({"eval": {"max_segments": None}}, "exactly one of max_segments and crops"),
+        ({"eval": {"pooling": "max"}}, "eval.pooling must be one of"),
+        ({"panel": {"kind": "csv"}}, r"csv needs panel.path"),
+        ({"version": ""}, "version is required"),
+    ],
+)
+def test_invalid_specs_raise_naming_the_problem(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message) as caught:
+        spec_from_dict(forecast_dict(**changes))
+    assert "task 't'" in str(caught.value)
+
+
+def test_every_problem_of_a_spec_is_named_at_once() -> None:
+    with pytest.raises(ValueError, match=r"horizon_min is required.*exactly one of max_segments and crops"):
+        spec_from_dict(forecast_dict(horizon_min=None, eval={"crops": 4}))
+
+
+def test_an_invalid_spec_in_a_file_raises_naming_the_file_and_the_grid_task(tmp_path: Path) -> None:
+    text = GRID_YAML.replace("crops: 4", "crops: 4, max_segments: 200")
+    path = write_yaml(tmp_path, text)
+    with pytest.raises(ValueError, match=r"demo_30min_tabular_True.*exactly one of max_segments and crops"):
+        load_spec_file(path)
+
+
+def test_a_file_without_a_tasks_list_raises(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="expected a mapping with a 'tasks' list"):
+        load_spec_file(write_yaml(tmp_path, "name: lonely\nkind: forecast\n"))
+
+
+def test_fractions_must_be_three() -> None:
+    with pytest.raises(ValueError, match=r"split\.fractions must be three"):
+        spec_from_dict(forecast_dict(split={"fractions": [0.9, 0.1]}))
+
+
+def test_a_placeholder_that_is_not_a_grid_field_raises_value_error(tmp_path: Path) -> None:
+    text = 'tasks:\n  - {name: "x_{horizon}min", version: "1", kind: forecast, grid: {horizon_min: [30]}}\n'
+    with pytest.raises(ValueError, match="horizon"):
+        load_spec_file(write_yaml(tmp_path, text))
+
+
+# ------------------------------------------------------------------------------------ the registry
+def test_registering_a_name_twice_raises(tmp_path: Path, own_registry: None) -> None:
+    with pytest.raises(ValueError, match="'anyecg_lab_est_60min' is already registered"):
+        register_task(replace(get_task("anyecg_lab_est_60min"), version="2"))
+    path = write_yaml(tmp_path, GRID_YAML)
+    names = register_spec_file(path)
+    assert register_spec_file(path) == names  # the same file again: identical specs, nothing changes
+    path.write_text(GRID_YAML.replace('version: "2"', 'version: "3"'))
+    with pytest.raises(ValueError, match="already registered"):
+        register_spec_file(path)  # the same names with other definitions: refused
+
+
+def test_an_unknown_name_raises_key_error_with_close_matches() -> None:
+    with pytest.raises(KeyError, match="did you mean anyecg_lab_est_60min"):
+        get_task("anyecg_lab_est_60")
+    with pytest.raises(KeyError, match="cardiolab_forecast_30min"):
+        get_task("cardiolab_forcast_30min")
+    with pytest.raises(KeyError, match="unknown task 'zzz'; known: anyecg_lab_est_15min"):
+        get_task("zzz")
+
+
+# ------------------------------------------------------------------------------------ digests
+BASE = get_task("cardiolab_forecast_60min")
+
+LABEL_DEFINING = {
+    "name": {"name": "cardiolab_forecast_60min_b"},
+    "version": {"version": "2"},
+    "kind": {"kind": "closest_estimation", "window_min": 60, "horizon_min": None},
+    "horizon_min": {"horizon_min": 45},
+    "train_window_min": {"train_window_min": 30},
+    "panel.kind": {"panel": replace(BASE.panel, kind="anyecg_lab")},
+    "panel.min_positives": {"panel": replace(BASE.panel, min_positives=5)},
+    "split.seed": {"split": replace(BASE.split, seed=1)},
+    "split.fractions": {"split": replace(BASE.split, fractions=(0.8, 0.1, 0.1))},
+    "eval.crops": {"eval": replace(BASE.eval, crops=2)},
+    "eval.seed": {"eval": replace(BASE.eval, seed=3)},
+    "input.leads": {"input": replace(BASE.input, leads=("II",))},
+    "input.fs": {"input": replace(BASE.input, fs=250.0)},
+    "input.seconds": {"input": replace(BASE.input, seconds=10.0)},
+    "tabular": {"tabular": False},
+}
+
+
+@pytest.mark.parametrize("changes", LABEL_DEFINING.values(), ids=LABEL_DEFINING.keys())
+def test_digest_changes_with_anything_that_defines_the_task(changes: dict[str, Any]) -> None:
+    assert replace(BASE, **changes).digest() != BASE.digest()
+
+
+def test_digest_ignores_description_and_tags() -> None:
+    changed = replace(BASE, description="another wording", tags=("x", "y"))
+    assert changed.digest() == BASE.digest()
+    assert changed.training_digest() == BASE.training_digest()
+
+
+def test_equal_specs_have_equal_digests() -> None:
+    spec = get_task("anyecg_lab_est_60min")
+    same = replace(spec, window_min=float(spec.window_min), input=replace(spec.input, fs=500.0))
+    assert same == spec
+    assert same.digest() == spec.digest()
+
+
+def test_training_digest_is_shared_by_the_anyecg_windows_only() -> None:
+    anyecg = {get_task(f"anyecg_lab_est_{w}min").training_digest() for w in (60, 30, 15)}
+    assert len(anyecg) == 1
+    cardiolab = [get_task(n).training_digest() for n in BUILTINS if n.startswith("cardiolab")]
+    assert len(set(cardiolab)) == 4 and not anyecg & set(cardiolab)
+    # evaluation does not change what is trained; the training window does
+    spec = get_task("anyecg_lab_est_60min")
+    assert replace(spec, eval=replace(spec.eval, max_segments=50)).training_digest() in anyecg
+    assert replace(spec, train_window_min=30).training_digest() not in anyecg
