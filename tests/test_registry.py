@@ -54,7 +54,8 @@ def test_unknown_names_get_close_matches(installed: list[EntryPoint]) -> None:
 
 def test_a_second_entry_of_one_name_is_refused(installed: list[EntryPoint]) -> None:
     reg = make()
-    with pytest.raises(DuplicateName, match=r"'alpha' is already registered \(built-in\); registered later gives another"):
+    message = r"'alpha' is already registered \(built-in\); registered later gives another"
+    with pytest.raises(DuplicateName, match=message):
         reg.register(Entry("alpha"))
     installed.extend(points("test_registry:GOOD", "test_registry:GOOD"))
     with pytest.raises(DuplicateName, match="'gamma'"):

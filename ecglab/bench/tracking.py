@@ -117,7 +117,7 @@ def _sqlite_path(uri: str) -> Path | None:
     return Path(raw)
 
 
-def _redacted(uri: str) -> str:
+def redact_uri(uri: str) -> str:
     """The URI without a password, for messages."""
     with suppress(ValueError):
         parts = urlsplit(uri)
@@ -151,7 +151,7 @@ def ensure_experiment(uri: str, name: str) -> str:
         raise
     except Exception as err:
         raise TrackingError(
-            f"could not open or create MLflow experiment {name!r} at {_redacted(uri)}: "
+            f"could not open or create MLflow experiment {name!r} at {redact_uri(uri)}: "
             f"{type(err).__name__}: {_first_line(err)}"
         ) from err
 
@@ -167,7 +167,7 @@ def _ensure_experiment(client: MlflowClient, uri: str, name: str) -> str:
                 raise
     if experiment.lifecycle_stage != "active":
         raise TrackingError(
-            f"MLflow experiment {name!r} at {_redacted(uri)} is deleted; restore it "
+            f"MLflow experiment {name!r} at {redact_uri(uri)} is deleted; restore it "
             f"(MlflowClient().restore_experiment({experiment.experiment_id!r})) or choose another name"
         )
     return experiment.experiment_id
@@ -440,9 +440,9 @@ def log_run(
 
 def _failure_message(run_dir: Path, uri: str, experiment: str, err: BaseException) -> str:
     reason = str(err) if isinstance(err, TrackingError) else f"{type(err).__name__}: {_first_line(err)}"
-    command = shlex.join(["ecglab", "track", str(run_dir), "--tracking-uri", _redacted(uri)])
+    command = shlex.join(["ecglab", "track", str(run_dir), "--tracking-uri", redact_uri(uri)])
     return (
-        f"could not log {run_dir} to MLflow experiment {experiment!r} at {_redacted(uri)}: {reason}. "
+        f"could not log {run_dir} to MLflow experiment {experiment!r} at {redact_uri(uri)}: {reason}. "
         f"The result files in {run_dir} are complete and intact (tracking only reads them); log them later "
         f"with `{command} --experiment {shlex.quote(experiment)}` (or ecglab.bench.tracking.log_run), "
         "which skips what is already logged."

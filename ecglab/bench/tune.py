@@ -223,7 +223,7 @@ def default_storage(runs_dir: str | Path = "runs") -> str:
 
 
 def _redacted(url: str) -> str:
-    from ecglab.bench.tracking import _redacted as redact
+    from ecglab.bench.tracking import redact_uri as redact
 
     return redact(url)
 
