@@ -30,10 +30,11 @@ from tqdm import tqdm
 from ecglab.backbones.info import BackboneInfo
 from ecglab.backbones.registry import create_backbone, get_backbone_info
 from ecglab.bench import metrics
+from ecglab.bench.config import RunConfig, run_id
 from ecglab.bench.data import EvalBatches, TrainBatches, input_plan, loader
 from ecglab.bench.losses import masked_bce, masked_focal
 from ecglab.bench.model import LabModel, optimizer_groups, set_backbone_trainable
-from ecglab.bench.runs import RunConfig, provenance, run_id, write_json, write_parquet
+from ecglab.bench.run_folder import provenance, write_json, write_parquet
 from ecglab.cohort.store import Cohort, open_cohort
 from ecglab.errors import EcglabError
 from ecglab.tasks.build import TaskData, build_task, task_folder

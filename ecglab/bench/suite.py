@@ -23,7 +23,7 @@ A suite file::
         tasks: [cardiolab_est_60min]      # optional: only these of the suite's tasks (default: all)
 
 Relative paths (``cohort``, ``task_specs``, ``runs_dir``, ``run.checkpoint``) are relative to the suite file's
-folder; ``~`` and ``$VARS`` are expanded. ``run`` sections take any :class:`~ecglab.bench.runs.RunConfig`
+folder; ``~`` and ``$VARS`` are expanded. ``run`` sections take any :class:`~ecglab.bench.config.RunConfig`
 field except those the suite sets itself (backbone, preset, backbone_options, label, task, cohort, seed,
 task_specs) and ``evaluate_test`` (a suite always evaluates the test split). Unknown keys, unknown backbone,
 preset and task names, wrong value types and two entries that would give the same pairing are refused on load,
@@ -60,7 +60,7 @@ from typing import Any
 
 import yaml
 
-from ecglab.bench.runs import RunConfig
+from ecglab.bench.config import RunConfig
 from ecglab.errors import EcglabError
 
 TOP_KEYS = (
@@ -542,7 +542,7 @@ def run_suite(
     """Run the suite's pairings (those matching ``only``) in order and return the report; a failing pairing
     does not stop the others. On Ctrl-C the report so far is printed and KeyboardInterrupt re-raised."""
     from ecglab.bench import engine
-    from ecglab.bench.runs import run_id
+    from ecglab.bench.config import run_id
     from ecglab.cohort.store import open_cohort
     from ecglab.tasks.registry import get_task, register_spec_file
 

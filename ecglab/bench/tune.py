@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ecglab.bench.runs import RunConfig
+from ecglab.bench.config import RunConfig
 from ecglab.errors import EcglabError
 
 if TYPE_CHECKING:
@@ -665,7 +665,7 @@ def tune(
     import optuna
 
     from ecglab.bench import engine
-    from ecglab.bench.runs import run_id
+    from ecglab.bench.config import run_id
     from ecglab.tasks.registry import get_task
 
     runs_dir = Path(runs_dir)

@@ -16,9 +16,9 @@ import pytest
 import torch
 
 import ecglab.bench.engine as engine
+from ecglab.bench.config import RunConfig
 from ecglab.bench.engine import run_pairing
 from ecglab.bench.losses import masked_bce, masked_focal
-from ecglab.bench.runs import RunConfig
 from ecglab.cohort.store import open_cohort
 from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
 from ecglab.cohort.synth.labs import NULL_LABS

@@ -140,7 +140,7 @@ def run_suite(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------- tune
 def run_options(args: argparse.Namespace) -> dict[str, Any]:
     """The run options given explicitly (a joining worker compares these with the study's)."""
-    from ecglab.bench.runs import RunConfig
+    from ecglab.bench.config import RunConfig
 
     values: dict[str, Any] = {}
     if args.config:

@@ -102,7 +102,7 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_config(args: argparse.Namespace) -> Any:
-    from ecglab.bench.runs import RunConfig
+    from ecglab.bench.config import RunConfig
 
     values: dict[str, Any] = {}
     if args.config:
