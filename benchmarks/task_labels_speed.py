@@ -291,7 +291,7 @@ def _compare(name: str, fast: np.ndarray, slow: np.ndarray) -> bool:
     return same
 
 
-def main() -> int:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", type=int, default=1_000_000)
     parser.add_argument("--labs", type=int, default=10_000_000)
@@ -299,66 +299,51 @@ def main() -> int:
     parser.add_argument("--subsample", type=int, default=2000, help="ECGs (and blood tests) for the loop")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tracemalloc", action="store_true", help="also report tracemalloc peaks")
-    args = parser.parse_args()
-    window, horizon = 60, 120
-    meter = Meter(args.tracemalloc)
+    return parser.parse_args()
 
-    start = time.perf_counter()
-    segments, labs, targets = make_tables(args.segments, args.labs, args.codes, args.seed)
-    print(
-        f"tables: {len(segments):,} segments of {segments['patient_id'].nunique():,} patients, "
-        f"{len(labs):,} lab rows, {len(targets)} targets, in {time.perf_counter() - start:.1f} s; "
-        f"RSS {(_status_kib('VmRSS') or 0) / 1024:,.0f} MiB"
-    )
 
+def _vectorised(
+    meter: Meter, segments: pd.DataFrame, labs: pd.DataFrame, targets: pd.DataFrame, window: int, horizon: int
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
+    """Blood tests, their (test, segment) pairs, closest and forecast labels, each step timed."""
     print("vectorised (ecglab.tasks.labels):")
-    with meter(
-        "blood_tests",
-    ):
+    with meter("blood_tests"):
         tests, _ = lab_labels.blood_tests(labs)
-    with meter(
-        f"segments_in_windows +/-{window}",
-    ):
+    with meter(f"segments_in_windows +/-{window}"):
         windows = lab_labels.segments_in_windows(segments, tests, window)
-    with meter(
-        f"closest_labels +/-{window}",
-    ):
+    with meter(f"closest_labels +/-{window}"):
         closest = lab_labels.closest_labels(labs, segments, targets, window)
-    with meter(
-        f"forecast_labels {horizon}",
-    ):
+    with meter(f"forecast_labels {horizon}"):
         forecast = lab_labels.forecast_labels(labs, segments, targets, horizon)
     print(f"  {len(tests):,} blood tests, {len(windows):,} (test, segment) pairs")
+    return tests, windows, closest, forecast
 
-    rng = np.random.default_rng(args.seed + 1)
-    ecg_rows = np.sort(rng.choice(len(segments), min(args.subsample, len(segments)), replace=False))
-    test_rows = np.sort(rng.choice(len(tests), min(args.subsample, len(tests)), replace=False))
-    ecgs, some_tests = segments.iloc[ecg_rows], tests.iloc[test_rows]
+
+def _loops(
+    meter: Meter,
+    tables: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    ecgs: pd.DataFrame,
+    some_tests: pd.DataFrame,
+    window: int,
+    horizon: int,
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """The loop's closest and forecast labels of ``ecgs`` and pairs of ``some_tests``, each step timed."""
+    segments, labs, targets = tables
     print(f"loop on {len(ecgs):,} ECGs / {len(some_tests):,} blood tests:")
-    with meter(
-        "index labs by patient",
-    ):
+    with meter("index labs by patient"):
         loop = Loop(labs, targets)
-    with meter(
-        f"closest loop +/-{window}",
-    ):
+    with meter(f"closest loop +/-{window}"):
         slow_closest = _per_ecg(loop.closest, ecgs, window * US_PER_MIN)
-    with meter(
-        f"forecast loop {horizon}",
-    ):
+    with meter(f"forecast loop {horizon}"):
         slow_forecast = _per_ecg(loop.forecast, ecgs, horizon * US_PER_MIN)
-    with meter(
-        "index segments by patient",
-    ):
+    with meter("index segments by patient"):
         window_loop = WindowLoop(segments)
-    with meter(
-        f"windows loop +/-{window}",
-    ):
+    with meter(f"windows loop +/-{window}"):
         slow_windows = window_loop.pairs(some_tests, window * US_PER_MIN)
+    return slow_closest, slow_forecast, slow_windows
 
-    print("agreement on the subsample:")
-    ok = _compare("closest_labels", closest[ecg_rows], slow_closest)
-    ok &= _compare("forecast_labels", forecast[ecg_rows], slow_forecast)
+
+def _windows_agree(windows: pd.DataFrame, slow_windows: pd.DataFrame, some_tests: pd.DataFrame) -> bool:
     key = ["anchor_id", "segment_id"]
     fast_windows = windows[windows["anchor_id"].isin(some_tests["anchor_id"])].sort_values(key)
     slow_windows = slow_windows.sort_values(key)
@@ -369,20 +354,24 @@ def main() -> int:
         f"  segments_in_windows: {'agree' if same else 'DISAGREE'} on {len(some_tests):,} blood tests "
         f"({len(fast_windows):,} vs {len(slow_windows):,} pairs)"
     )
-    ok &= same
+    return same
 
-    sizes = (len(segments), len(ecgs))
+
+def _extrapolate(
+    meter: Meter, tests: tuple[int, int], ecgs: tuple[int, int], window: int, horizon: int
+) -> None:
+    """Print each loop's time for all items (its index + per-item time x items) beside the vectorised one;
+    ``tests`` and ``ecgs`` are (all, done by the loop)."""
     print("extrapolated (loop: its index + per-item time x all items):")
     for name, loop_name, index, n_items, n_done in (
         (
             f"segments_in_windows +/-{window}",
             f"windows loop +/-{window}",
             "index segments by patient",
-            len(tests),
-            len(some_tests),
+            *tests,
         ),
-        (f"closest_labels +/-{window}", f"closest loop +/-{window}", "index labs by patient", *sizes),
-        (f"forecast_labels {horizon}", f"forecast loop {horizon}", "index labs by patient", *sizes),
+        (f"closest_labels +/-{window}", f"closest loop +/-{window}", "index labs by patient", *ecgs),
+        (f"forecast_labels {horizon}", f"forecast loop {horizon}", "index labs by patient", *ecgs),
     ):
         fast, slow = meter.results[name], {}
         for clock in ("seconds", "cpu"):
@@ -397,6 +386,36 @@ def main() -> int:
     print(
         "  (segments_in_windows: both start from the blood tests, whose vectorised building is timed above)"
     )
+
+
+def main() -> int:
+    args = _parse_args()
+    window, horizon = 60, 120
+    meter = Meter(args.tracemalloc)
+
+    start = time.perf_counter()
+    segments, labs, targets = make_tables(args.segments, args.labs, args.codes, args.seed)
+    print(
+        f"tables: {len(segments):,} segments of {segments['patient_id'].nunique():,} patients, "
+        f"{len(labs):,} lab rows, {len(targets)} targets, in {time.perf_counter() - start:.1f} s; "
+        f"RSS {(_status_kib('VmRSS') or 0) / 1024:,.0f} MiB"
+    )
+    tests, windows, closest, forecast = _vectorised(meter, segments, labs, targets, window, horizon)
+
+    rng = np.random.default_rng(args.seed + 1)
+    ecg_rows = np.sort(rng.choice(len(segments), min(args.subsample, len(segments)), replace=False))
+    test_rows = np.sort(rng.choice(len(tests), min(args.subsample, len(tests)), replace=False))
+    ecgs, some_tests = segments.iloc[ecg_rows], tests.iloc[test_rows]
+    slow_closest, slow_forecast, slow_windows = _loops(
+        meter, (segments, labs, targets), ecgs, some_tests, window, horizon
+    )
+
+    print("agreement on the subsample:")
+    ok = _compare("closest_labels", closest[ecg_rows], slow_closest)
+    ok &= _compare("forecast_labels", forecast[ecg_rows], slow_forecast)
+    ok &= _windows_agree(windows, slow_windows, some_tests)
+
+    _extrapolate(meter, (len(tests), len(some_tests)), (len(segments), len(ecgs)), window, horizon)
     print(f"process peak RSS: {meter.process_peak_mib():,.0f} MiB")
     if not ok:
         print("FAIL: the vectorised labels and the loop disagree", file=sys.stderr)

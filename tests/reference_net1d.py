@@ -1,5 +1,5 @@
 """Test-only reference for ECGFounder ("Net1D"): a functional forward pass over a state_dict, written from
-``/work/shared/docs/ecgfounder.md`` and sharing no code with ``backbones/ecgfounder.py``.
+``/work/shared/docs/ecgfounder.md`` and sharing no code with ``ecglab/backbones/ecgfounder/``.
 
 The architecture is read off the state_dict itself (stages, blocks, widths, groups, kernel size); strides
 follow the doc (stem 2, first block of each stage 2, others 1). BatchNorm and dropout tensors are ignored,

@@ -15,7 +15,7 @@ _ECGFOUNDER_TINY = {
 BUILTIN: list[BackboneInfo] = [
     BackboneInfo(
         name="ecgfounder",
-        factory="ecglab.backbones.ecgfounder:build",
+        factory="ecglab.backbones.ecgfounder.model:build",
         summary="ECGFounder Net1D (RegNet-style 1-D CNN), loads the released checkpoints strictly",
         input=InputContract(leads=None, fs=500.0, seconds=10.0, normalisation="zscore"),
         presets={
@@ -28,8 +28,8 @@ BUILTIN: list[BackboneInfo] = [
         licence="MIT (ECGFounder code and weights, PKUDigitalHealth/ECGFounder)",
         reference="Li et al., ECGFounder: an ECG foundation model, NEJM AI 2025",
         pretraining_data=("Harvard-Emory ECG Database (HEEDB)",),
-        search_space="ecglab.backbones.ecgfounder:search_space",
-        expected_leads="ecglab.backbones.ecgfounder:released_leads",
+        search_space="ecglab.backbones.ecgfounder.model:search_space",
+        expected_leads="ecglab.backbones.ecgfounder.model:released_leads",
         layout=FineTuneLayout(stem=("first_conv", "first_bn"), stages="stage_list"),
     ),
     BackboneInfo(

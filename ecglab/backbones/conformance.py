@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ecglab.backbones.info import BackboneInfo
 from ecglab.backbones.registry import create_backbone, get_backbone_info
@@ -67,6 +68,109 @@ def _check_baseline(info: BackboneInfo, preset: str) -> list[CheckResult]:
     return [CheckResult("fit and predict", ok, f"probabilities of shape {proba.shape}, within [0, 1]: {ok}")]
 
 
+@dataclass
+class _Subject:
+    """The backbone under test and what the checks hand on to each other (the model, the input batch)."""
+
+    name: str
+    preset: str
+    info: BackboneInfo
+    model: Any = None
+    x: Any = None
+
+
+def _build(subject: _Subject) -> CheckResult:
+    subject.model = create_backbone(subject.name, subject.preset)
+    dim = getattr(subject.model, "feature_dim", None)
+    ok = isinstance(dim, int) and dim > 0 and hasattr(subject.model, "forward_features")
+    return CheckResult(
+        "build", ok, f"feature_dim={dim}" if ok else "needs int feature_dim and forward_features"
+    )
+
+
+def _forward(subject: _Subject) -> CheckResult:
+    import torch
+
+    model = subject.model
+    shape = input_shape(subject.info, subject.preset)
+    x = torch.randn(*shape)
+    features = model.forward_features(x)
+    subject.x = x
+    ok = tuple(features.shape) == (shape[0], model.feature_dim) and bool(torch.isfinite(features).all())
+    return CheckResult("forward", ok, f"input {shape} -> features {tuple(features.shape)}, finite={ok}")
+
+
+def _backward(subject: _Subject) -> CheckResult:
+    import torch
+
+    model = subject.model
+    model.train()
+    model.zero_grad()
+    model.forward_features(subject.x).square().mean().backward()
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    missing = [n for n, p in trainable if p.grad is None]
+    bad = [n for n, p in trainable if p.grad is not None and not bool(torch.isfinite(p.grad).all())]
+    ok = bool(trainable) and not missing and not bad
+    return CheckResult(
+        "backward",
+        ok,
+        f"{len(trainable)} trainable tensors; no gradient: {missing[:5]}; non-finite: {bad[:5]}",
+    )
+
+
+def _deterministic(subject: _Subject) -> CheckResult:
+    import torch
+
+    model = subject.model
+    model.eval()
+    with torch.no_grad():
+        first, second = model.forward_features(subject.x), model.forward_features(subject.x)
+    ok = bool(torch.equal(first, second))
+    return CheckResult("eval determinism", ok, "two eval forwards are identical" if ok else "eval differs")
+
+
+def _parameters(subject: _Subject) -> CheckResult:
+    count = sum(p.numel() for p in subject.model.parameters())
+    declared = subject.info.n_parameters.get(subject.preset)
+    ok = declared == count
+    return CheckResult("parameter count", ok, f"counted {count:,}, metadata says {declared}")
+
+
+def _search_space(subject: _Subject) -> CheckResult:
+    info = subject.info
+    if info.search_space is None:
+        return CheckResult("search space", False, "no search space declared")
+    import optuna
+    import torch
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    options = info.resolve(info.search_space)(trial)
+    model = create_backbone(subject.name, subject.preset, **options)
+    shape = input_shape(info, subject.preset)
+    out = model.forward_features(torch.randn(*shape))
+    ok = out.shape[1] == model.feature_dim
+    return CheckResult("search space", ok, f"sampled {options}")
+
+
+# The checks after "build", in order; those that need the input batch are skipped when forward failed.
+_MODEL_CHECKS: tuple[tuple[str, Callable[[_Subject], CheckResult]], ...] = (
+    ("forward", _forward),
+    ("backward", _backward),
+    ("eval determinism", _deterministic),
+    ("parameter count", _parameters),
+    ("search space", _search_space),
+)
+_NEED_INPUT = ("backward", "eval determinism")
+
+
+def _guarded(check: str, body: Callable[[_Subject], CheckResult], subject: _Subject) -> CheckResult:
+    try:
+        return body(subject)
+    except Exception as err:  # a contributor's backbone may fail anyhow: report it, do not crash
+        return CheckResult(check, False, f"{type(err).__name__}: {err}")
+
+
 def check_backbone(name: str, preset: str = "tiny") -> list[CheckResult]:
     """Run every check on backbone ``name`` built with ``preset``; never raises for a failing backbone."""
     import torch
@@ -79,88 +183,13 @@ def check_backbone(name: str, preset: str = "tiny") -> list[CheckResult]:
         except Exception as err:  # a contributor's model may fail anyhow: report it, do not crash
             return [*results, CheckResult("fit and predict", False, f"{type(err).__name__}: {err}")]
 
-    def guarded(check: str, body: Callable[[], CheckResult]) -> None:
-        try:
-            results.append(body())
-        except Exception as err:  # a contributor's backbone may fail anyhow: report it, do not crash
-            results.append(CheckResult(check, False, f"{type(err).__name__}: {err}"))
-
     torch.manual_seed(0)
-    state: dict[str, object] = {}
-
-    def build() -> CheckResult:
-        state["model"] = create_backbone(name, preset)
-        dim = getattr(state["model"], "feature_dim", None)
-        ok = isinstance(dim, int) and dim > 0 and hasattr(state["model"], "forward_features")
-        return CheckResult(
-            "build", ok, f"feature_dim={dim}" if ok else "needs int feature_dim and forward_features"
-        )
-
-    def forward() -> CheckResult:
-        model = state["model"]
-        shape = input_shape(info, preset)
-        x = torch.randn(*shape)
-        features = model.forward_features(x)
-        state["x"] = x
-        ok = tuple(features.shape) == (shape[0], model.feature_dim) and bool(torch.isfinite(features).all())
-        return CheckResult("forward", ok, f"input {shape} -> features {tuple(features.shape)}, finite={ok}")
-
-    def backward() -> CheckResult:
-        model = state["model"]
-        model.train()
-        model.zero_grad()
-        model.forward_features(state["x"]).square().mean().backward()
-        trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        missing = [n for n, p in trainable if p.grad is None]
-        bad = [n for n, p in trainable if p.grad is not None and not bool(torch.isfinite(p.grad).all())]
-        ok = bool(trainable) and not missing and not bad
-        return CheckResult(
-            "backward",
-            ok,
-            f"{len(trainable)} trainable tensors; no gradient: {missing[:5]}; non-finite: {bad[:5]}",
-        )
-
-    def deterministic() -> CheckResult:
-        model = state["model"]
-        model.eval()
-        with torch.no_grad():
-            first, second = model.forward_features(state["x"]), model.forward_features(state["x"])
-        ok = bool(torch.equal(first, second))
-        return CheckResult(
-            "eval determinism", ok, "two eval forwards are identical" if ok else "eval differs"
-        )
-
-    def parameters() -> CheckResult:
-        count = sum(p.numel() for p in state["model"].parameters())
-        declared = info.n_parameters.get(preset)
-        ok = declared == count
-        return CheckResult("parameter count", ok, f"counted {count:,}, metadata says {declared}")
-
-    def search_space() -> CheckResult:
-        if info.search_space is None:
-            return CheckResult("search space", False, "no search space declared")
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
-        options = info.resolve(info.search_space)(trial)
-        model = create_backbone(name, preset, **options)
-        shape = input_shape(info, preset)
-        out = model.forward_features(torch.randn(*shape))
-        ok = out.shape[1] == model.feature_dim
-        return CheckResult("search space", ok, f"sampled {options}")
-
-    guarded("build", build)
+    subject = _Subject(name, preset, info)
+    results.append(_guarded("build", _build, subject))
     if results[-1].ok:
-        for check, body in (
-            ("forward", forward),
-            ("backward", backward),
-            ("eval determinism", deterministic),
-            ("parameter count", parameters),
-            ("search space", search_space),
-        ):
-            if check in ("backward", "eval determinism") and "x" not in state:
+        for check, body in _MODEL_CHECKS:
+            if check in _NEED_INPUT and subject.x is None:
                 results.append(CheckResult(check, False, "skipped: forward failed"))
                 continue
-            guarded(check, body)
+            results.append(_guarded(check, body, subject))
     return results
