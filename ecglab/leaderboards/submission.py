@@ -1,4 +1,5 @@
-"""Submission files: the aggregate results of finished runs, shareable under the data use agreements.
+"""Submission files: the aggregate results of finished runs, shareable under the data use agreements; their
+schema and their check.
 
 A submission is a CSV or Parquet file with one row per (run, target, split) holding only aggregates: the
 backbone and its configuration, the task (name, version, digest), the cohort (name, content hash), the seed
@@ -8,19 +9,15 @@ MIMIC-IV data use agreements forbid sharing them. ``check_submission`` refuses a
 (naming it), checks the schema and types, the task version and digest against the registered task, that each
 task has one cohort hash, the seeds, and AUROC bounds (in [0, 1], low <= auroc <= high). The leaderboard
 reads checked submissions beside run folders (without predictions, so no paired resampling for them).
+Writing a submission from run folders is :mod:`ecglab.leaderboards.submission_export`'s job.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,8 +83,6 @@ RUN_COLUMNS = (
 SPLITS = ("val", "test")
 UNIT_INTERVAL = ("auroc", "auroc_low", "auroc_high", "delong_low", "delong_high", "auprc")
 RATIOS = ("sensitivity", "specificity", "ppv", "npv", "f1")
-# configuration fields that do not tell one backbone configuration from another across tasks and seeds
-NOT_IN_CONFIG_KEY = ("seed", "task", "cohort", "workers", "task_specs", "runs_dir")
 
 # Column names (lower case, runs of other characters as "_") that identify people, visits, records or rows,
 # or hold per-row predictions. A column matching any of these is refused by name.
@@ -157,144 +152,8 @@ class SubmissionError(EcglabError):
     """A submission file is malformed, carries identifiers, or does not match the registered tasks."""
 
 
-# --------------------------------------------------------------------------------------------- run folders
-def config_key(config: dict[str, Any]) -> str:
-    """A short hash of a run's configuration without seed, task and cohort: runs of one backbone
-    configuration (on any task, any seed) share it, so seeds are grouped and configurations kept apart."""
-    data = {k: v for k, v in config.items() if k not in NOT_IN_CONFIG_KEY}
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def find_run_folders(paths: Iterable[str | Path]) -> list[Path]:
-    """Run folders (holding ``run.json``) among ``paths``: each path is a run folder or a folder of them
-    (searched recursively, skipping task caches and hidden folders). Raises SubmissionError for a path that
-    does not exist or holds no run folder."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if not path.exists():
-            raise SubmissionError(f"{path}: no such file or folder")
-        if not path.is_dir():
-            raise SubmissionError(f"{path}: expected a run folder or a folder of run folders")
-        before = len(found)
-        if (path / "run.json").is_file():
-            found.append(path)
-            continue
-        for root, dirs, files in os.walk(path):
-            if "run.json" in files:
-                found.append(Path(root))
-                dirs[:] = []
-                continue
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("tasks", "mlruns"))
-        if len(found) == before:
-            raise SubmissionError(f"{path}: holds no run folder (a folder with run.json)")
-    unique = list(dict.fromkeys(p.resolve() for p in found))
-    return unique
-
-
-def _register_specs(files: Iterable[str]) -> None:
-    from ecglab.tasks.registry import register_spec_file
-
-    for file in files:
-        if Path(file).is_file():
-            with contextlib.suppress(ValueError, OSError):  # a changed spec: the digest check reports it
-                register_spec_file(file)
-
-
-def run_rows(run_dir: Path) -> pd.DataFrame:
-    """The submission rows of one finished run folder (all its result rows, aggregates only). Raises
-    SubmissionError when the run is not finished or has no test results."""
-    run_dir = Path(run_dir)
-    record = json.loads((run_dir / "run.json").read_text())
-    if record.get("status") != "finished":
-        raise SubmissionError(f"{run_dir}: run status is {record.get('status')!r}, not finished")
-    results_path = run_dir / "results.parquet"
-    if not results_path.is_file():
-        raise SubmissionError(f"{run_dir}: no results.parquet")
-    results = pd.read_parquet(results_path)
-    if not (results["split"] == "test").any():
-        raise SubmissionError(
-            f"{run_dir}: no test results (a validation-only run, e.g. a hyperparameter search trial)"
-        )
-    config = record["config"]
-    run_values = {
-        "submission_version": SUBMISSION_VERSION,
-        "backbone": config["backbone"],
-        "backbone_kind": record.get("backbone", {}).get("kind", ""),
-        "preset": config.get("preset", ""),
-        "label": config.get("label", "") or "",
-        "config_key": config_key(config),
-        "task": record["task"]["name"],
-        "task_version": str(record["task"]["version"]),
-        "task_digest": record["task"]["digest"],
-        "training_digest": record["task"].get("training_digest", ""),
-        "cohort_name": record["cohort"].get("name", ""),
-        "cohort_hash": record["cohort"]["hash"],
-        "seed": int(config.get("seed", 0)),
-        "n_boot": record.get("bootstrap", {}).get("n_boot", config.get("n_boot")),
-        "run_id": record["run_id"],
-    }
-    frame = pd.DataFrame({name: [value] * len(results) for name, value in run_values.items()})
-    for column in COLUMNS:
-        if column in run_values:
-            continue
-        frame[column] = results[column].to_numpy() if column in results.columns else np.nan
-    return normalise(frame[list(COLUMNS)])
-
-
-def normalise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Submission columns in their canonical dtypes: text as str, int as int64, count as Int64, float."""
-    out = pd.DataFrame(index=frame.index)
-    for column, kind in COLUMNS.items():
-        values = frame[column]
-        if kind.startswith("text"):
-            out[column] = values.fillna("").astype(str)
-        elif kind == "int":
-            out[column] = pd.to_numeric(values).astype("int64")
-        elif kind == "count":
-            out[column] = pd.to_numeric(values).astype("Float64").round().astype("Int64")
-        else:
-            out[column] = pd.to_numeric(values).astype("float64")
-    return out.reset_index(drop=True)
-
-
-def export_submission(runs: Sequence[str | Path], out: str | Path) -> tuple[pd.DataFrame, list[str]]:
-    """Write the submission file ``out`` (``.csv`` or ``.parquet``) for the finished runs among ``runs``
-    (run folders or folders of them). Returns the rows written and the runs skipped, with why. The rows are
-    checked before writing (no identifier columns, schema, task versions, cohort hashes, AUROC bounds)."""
-    out = Path(out)
-    writer = _writer(out)
-    parts, skipped = [], []
-    for run_dir in find_run_folders(runs):
-        record = json.loads((run_dir / "run.json").read_text())
-        _register_specs(record.get("config", {}).get("task_specs", ()))
-        try:
-            parts.append(run_rows(run_dir))
-        except SubmissionError as err:
-            skipped.append(str(err))
-    if not parts:
-        raise SubmissionError("no finished run with test results to export" + _listing(skipped))
-    frame = pd.concat(parts, ignore_index=True)
-    report = check_frame(frame, source=str(out))
-    if not report.ok:
-        raise SubmissionError(report.message())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    writer(frame, tmp)
-    os.replace(tmp, out)
-    return frame, skipped
-
-
-def _writer(out: Path) -> Any:
-    suffix = out.suffix.lower()
-    if suffix == ".csv":
-        return lambda frame, path: frame.to_csv(path, index=False)
-    if suffix in (".parquet", ".pq"):
-        return lambda frame, path: frame.to_parquet(path, index=False)
-    raise SubmissionError(f"{out}: a submission file ends in .csv or .parquet")
-
-
-def _listing(items: list[str]) -> str:
+def bulleted(items: list[str]) -> str:
+    """Items as an indented list, each on a line of its own."""
     return "".join(f"\n  - {item}" for item in items)
 
 
@@ -312,7 +171,7 @@ class SubmissionReport:
         return not self.problems
 
     def message(self) -> str:
-        return f"{self.source}: not a valid submission:" + _listing(self.problems)
+        return f"{self.source}: not a valid submission:" + bulleted(self.problems)
 
     def summary(self) -> str:
         if self.frame is None or not self.ok:

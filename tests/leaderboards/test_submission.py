@@ -8,17 +8,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_leaderboard import COHORT, OTHER_COHORT, TASK, task_labels, write_run
+from leaderboard_fixtures import COHORT, OTHER_COHORT, TASK, run_cli, task_labels, write_run
 
 from ecglab.leaderboards.submission import (
     COLUMNS,
     SubmissionError,
     check_frame,
     check_submission,
-    export_submission,
     identifier_columns,
     load_submission,
 )
+from ecglab.leaderboards.submission_export import export_submission
 
 
 @pytest.fixture(scope="module")
@@ -146,14 +146,12 @@ def test_check_refuses_mixed_cohorts_bad_bounds_and_seeds(exported: Path, tmp_pa
 def test_submission_commands(
     runs: Path, exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from test_leaderboard import _cli
-
     out = tmp_path / "mine.csv"
-    assert _cli(["submission", "export", str(runs), "--out", str(out)]) == 0
+    assert run_cli(["submission", "export", str(runs), "--out", str(out)]) == 0
     assert "3 runs" in capsys.readouterr().out
-    assert _cli(["submission", "check", str(out)]) == 0
+    assert run_cli(["submission", "check", str(out)]) == 0
     assert "valid submission" in capsys.readouterr().out
     bad = _edited(exported, tmp_path, lambda f: f.assign(patient_id="p1"))
-    assert _cli(["submission", "check", str(out), str(bad)]) == 2
+    assert run_cli(["submission", "check", str(out), str(bad)]) == 2
     assert "'patient_id'" in capsys.readouterr().err
-    assert _cli(["submission", "export", str(runs), "--out", str(tmp_path / "x.txt")]) == 2
+    assert run_cli(["submission", "export", str(runs), "--out", str(tmp_path / "x.txt")]) == 2

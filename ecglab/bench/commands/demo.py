@@ -2,9 +2,10 @@
 
 1. build the synthetic cohort (reused when it exists with the same parameters);
 2. run the demo suite (``ecglab/bench/suites/demo.yaml``): the tiny presets of ecgfounder, s4 and
-transformer and the two
-   baselines, on an estimation and a forecasting task; finished pairings are skipped on a rerun;
-3. compile the leaderboard (CSV, Markdown, HTML) from the result files, and print it.
+   transformer and the two baselines, on an estimation and a forecasting task; finished pairings are
+   skipped on a rerun;
+3. compile the leaderboard (CSV, Markdown, HTML) from the result files (``ecglab.leaderboards.board``),
+   and print its Markdown.
 MLflow runs go to ``WORKDIR/mlflow.db`` (``mlflow ui --backend-store-uri sqlite:///WORKDIR/mlflow.db``).
 """
 
@@ -58,7 +59,8 @@ def _cohort(args: argparse.Namespace) -> Path:
 
 def run_demo(args: argparse.Namespace) -> int:
     from ecglab.bench.suite import load_suite, run_suite
-    from ecglab.leaderboards.board import build_leaderboard, render_markdown, write_leaderboard
+    from ecglab.leaderboards.board import build_leaderboard, write_leaderboard
+    from ecglab.leaderboards.render_markdown import render_markdown
 
     store = _cohort(args)
     suite = load_suite(DEMO_SUITE)

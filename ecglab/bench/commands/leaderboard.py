@@ -56,7 +56,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_leaderboard(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ecglab.leaderboards.board import build_leaderboard, fmt_auroc, write_leaderboard
+    from ecglab.leaderboards.board import build_leaderboard, write_leaderboard
+    from ecglab.leaderboards.formatting import fmt_auroc
 
     title = args.name or args.out.name or "ecglab leaderboard"
     board = build_leaderboard(
@@ -82,7 +83,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ecglab.leaderboards.submission import export_submission
+    from ecglab.leaderboards.submission_export import export_submission
 
     frame, skipped = export_submission(args.runs, args.out)
     for reason in skipped:

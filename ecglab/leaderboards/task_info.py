@@ -1,0 +1,63 @@
+"""What a task's name and registered spec say about its window or horizon, so that tasks of one family
+(estimation windows, forecasting horizons) can be drawn as one curve."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ecglab.leaderboards.inputs import RunResult
+from ecglab.leaderboards.run_folders import register_specs
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What a task's name and registered spec say about its window or horizon."""
+
+    name: str
+    kind: str
+    axis: str | None  # "window" | "horizon"
+    minutes: float | None
+    template: str | None  # the name with its minutes replaced, e.g. "anyecg_lab_est_{m}min"
+    tags: tuple[str, ...]
+    training_digest: str
+
+
+_MINUTES = re.compile(r"(\d+(?:\.\d+)?)min")
+
+
+def task_info(run: RunResult) -> TaskInfo:
+    """Window or horizon of a run's task: from the registered spec when its digest matches the run's,
+    else read from the task name (``..._15min``; ``forecast`` in the name means a horizon)."""
+    from ecglab.tasks.registry import get_task
+
+    register_specs(run.task_specs)
+    matches = list(_MINUTES.finditer(run.task))
+    template = _MINUTES.sub("{m}min", run.task) if matches else None
+    try:
+        spec = get_task(run.task)
+    except KeyError:
+        spec = None
+    if spec is not None and spec.digest() == run.task_digest:
+        forecast = spec.kind == "forecast"
+        minutes = spec.horizon_min if forecast else spec.window_min
+        return TaskInfo(
+            run.task,
+            spec.kind,
+            "horizon" if forecast else "window",
+            float(minutes) if minutes else None,
+            template,
+            tuple(spec.tags),
+            run.training_digest,
+        )
+    forecast = "forecast" in run.task
+    minutes = float(matches[-1].group(1)) if matches else None
+    return TaskInfo(
+        run.task,
+        "forecast" if forecast else "estimation",
+        "horizon" if forecast else "window",
+        minutes,
+        template,
+        (),
+        run.training_digest,
+    )
