@@ -109,3 +109,20 @@ def test_tasks_list_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
     assert main(["tasks", "show", "cardiolab_est_60min", "--cohort", str(store)]) == 2  # lead II only
     assert "needs leads" in capsys.readouterr().err
+
+
+def test_train_config_files_go_through_the_one_run_config_builder(tmp_path: Path) -> None:
+    from ecglab.bench.cli import build_parser
+    from ecglab.bench.commands.train import build_config
+    from ecglab.bench.config import ConfigError
+
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text("lr: 1e-3\nepochs: 3\n")  # YAML 1.1 reads 1e-3 as a string
+    argv = ["train", "--backbone", "s4", "--task", "cardiolab_est_60min", "--cohort", str(tmp_path)]
+    args = build_parser().parse_args([*argv, "--config", str(config_file), "--epochs", "4"])
+    config = build_config(args)
+    assert (config.lr, config.epochs, config.cohort) == (1e-3, 4, str(tmp_path))  # flags over the file
+
+    config_file.write_text("epoch: 3\n")
+    with pytest.raises(ConfigError, match=r"run.yaml: unknown run option 'epoch'; did you mean epochs\?"):
+        build_config(build_parser().parse_args([*argv, "--config", str(config_file)]))

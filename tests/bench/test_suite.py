@@ -3,7 +3,6 @@ failing pairing that is reported while the others still run."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,9 @@ import yaml
 from locations import REPO
 
 import ecglab.bench.engine as engine
-from ecglab.bench import cli
-from ecglab.bench.commands import run as run_command
+from ecglab.bench.cli import main
+from ecglab.bench.engine import run as engine_run
+from ecglab.bench.run_folder import read_record
 from ecglab.bench.suite import SuiteError, check_paths, load_suite, parse_suite, run_suite, select
 from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
 
@@ -62,32 +62,21 @@ TABULAR = [
 ]
 
 
-def _main(argv: list[str]) -> int:
-    """ecglab.bench.cli.main with this module's verbs (a no-op once bench/cli.py lists
-    ecglab.bench.commands.run)."""
-    commands = cli.COMMANDS if run_command in cli.COMMANDS else (*cli.COMMANDS, run_command)
-    original, cli.COMMANDS = cli.COMMANDS, commands
-    try:
-        return cli.main(argv)
-    finally:
-        cli.COMMANDS = original
-
-
 def test_a_rerun_skips_finished_pairings(
     setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = _suite(setup, "rerun", TABULAR)
     uri = f"sqlite:///{setup['root'] / 'mlflow.db'}"
-    assert _main(["run", str(path), "--tracking-uri", uri, "--quiet"]) == 0
+    assert main(["run", str(path), "--tracking-uri", uri, "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "rerun: 4 pairings: 4 finished" in out
     assert "tabular:c01/suite_forecast_60min/seed1" in out and "test macro AUROC" in out
     runs = sorted(p for p in (setup["root"] / "runs_rerun").iterdir() if p.name != "tasks")
     assert len(runs) == 4
-    assert {json.loads((p / "run.json").read_text())["config"]["label"] for p in runs} == {"", "c01"}
+    assert {read_record(p).config.label for p in runs} == {"", "c01"}
 
     monkeypatch.setattr(engine, "run_pairing", lambda *a, **k: pytest.fail("a finished pairing ran again"))
-    assert _main(["run", str(path), "--tracking-uri", uri, "--quiet"]) == 0
+    assert main(["run", str(path), "--tracking-uri", uri, "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "rerun: 4 pairings: 4 skipped" in out and out.count("skipped; --force reruns it") == 4
 
@@ -101,7 +90,7 @@ def test_a_rerun_skips_finished_pairings(
 
 def test_an_interrupted_suite_resumes(setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     suite = load_suite(_suite(setup, "resume", TABULAR))
-    real = engine._baseline_scores
+    real = engine_run.baseline_scores
     calls: list[str] = []
 
     def interrupted(config, cohort, task):  # Ctrl-C during the third pairing
@@ -110,15 +99,15 @@ def test_an_interrupted_suite_resumes(setup: dict[str, Path], monkeypatch: pytes
             raise KeyboardInterrupt
         return real(config, cohort, task)
 
-    monkeypatch.setattr(engine, "_baseline_scores", interrupted)
+    monkeypatch.setattr(engine_run, "baseline_scores", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_suite(suite, track=False, progress=False, out=lambda line: None)
     runs_dir = Path(suite.runs_dir)
-    records = [json.loads(p.read_text()) for p in runs_dir.glob("*/run.json")]
-    assert sorted(r["status"] for r in records) == ["failed", "finished", "finished"]
+    records = [read_record(p.parent) for p in runs_dir.glob("*/run.json")]
+    assert sorted(r.status for r in records) == ["failed", "finished", "finished"]
 
     calls.clear()
-    monkeypatch.setattr(engine, "_baseline_scores", lambda *a: (calls.append(a[0].label), real(*a))[1])
+    monkeypatch.setattr(engine_run, "baseline_scores", lambda *a: (calls.append(a[0].label), real(*a))[1])
     report = run_suite(suite, track=False, progress=False, out=lambda line: None)
     assert [o.status for o in report.outcomes] == ["skipped", "skipped", "finished", "finished"]
     assert calls == ["c01", "c01"]  # only the interrupted pairing and the one never started
@@ -133,7 +122,7 @@ def test_a_failing_pairing_is_reported_and_the_others_run(
         TABULAR[0],
     ]
     path = _suite(setup, "failing", backbones, seeds=[0])
-    assert _main(["run", str(path), "--no-track", "--quiet"]) == 1
+    assert main(["run", str(path), "--no-track", "--quiet"]) == 1
     out = capsys.readouterr().out
     assert "failing: 2 pairings: 1 finished, 1 failed" in out
     assert "FAILED ecg_features:v1/suite_forecast_60min/seed0:" in out and "V1" in out
@@ -146,7 +135,7 @@ def test_a_failing_pairing_is_reported_and_the_others_run(
         return real(config, *args, **kwargs)
 
     monkeypatch.setattr(engine, "run_pairing", counting)
-    assert _main(["run", str(path), "--no-track", "--quiet", "--only", "ecg_features"]) == 1
+    assert main(["run", str(path), "--no-track", "--quiet", "--only", "ecg_features"]) == 1
     assert ran == [("ecg_features", True)]  # a failed run is never reused: rerun from scratch
     assert "rerunning a failed run" in capsys.readouterr().out
 

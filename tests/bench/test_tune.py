@@ -4,7 +4,6 @@ settings, and the best trial runs on the test split labelled tuned."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,9 +16,9 @@ import pytest
 from locations import TESTS
 
 import ecglab.bench.engine as engine
-import ecglab.bench.tune as tune_module
+from ecglab.bench.engine import run as engine_run
+from ecglab.bench.run_folder import read_record
 from ecglab.bench.tune import (
-    ATTR_MLFLOW,
     TuneError,
     open_storage,
     pruning_callback,
@@ -27,6 +26,8 @@ from ecglab.bench.tune import (
     tune,
     validation_macro_auroc,
 )
+from ecglab.bench.tune import settings as tune_settings
+from ecglab.bench.tune.settings import ATTR_MLFLOW
 from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
 
 TASKS = """
@@ -41,12 +42,6 @@ defaults:
 tasks:
   - name: tune_forecast_60min
 """
-
-# ecglab.bench.cli.main with the tune verbs (a no-op once bench/cli.py lists ecglab.bench.commands.run)
-CLI = (
-    "import sys; from bench import cli; from ecglab.bench.commands import run; "
-    "cli.COMMANDS = cli.COMMANDS if run in cli.COMMANDS else (*cli.COMMANDS, run); sys.exit(cli.main())"
-)
 
 
 def logistic_space(trial: Any) -> dict[str, Any]:
@@ -97,9 +92,21 @@ def shared_study(setup: dict[str, Any]) -> optuna.Study:
     assert created.n_trials_study == 0 and created.parent_run_id
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+        # this module (the search space is test_tune:logistic_space) and the tests' helpers
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).parent), str(TESTS), os.environ.get("PYTHONPATH", "")]
+        ),
     }
-    command = [sys.executable, "-c", CLI, "tune", "--study", "S", "--storage", setup["storage"]]
+    command = [
+        sys.executable,
+        "-m",
+        "ecglab.bench.cli",
+        "tune",
+        "--study",
+        "S",
+        "--storage",
+        setup["storage"],
+    ]
     command += ["--cohort", str(setup["store"]), "--trials", "2", "--task-spec", str(setup["spec"])]
     command += ["--runs-dir", str(setup["runs"]), "--tracking-uri", setup["uri"]]
     workers = [
@@ -124,8 +131,8 @@ def test_two_workers_share_one_sqlite_study_and_their_trials_add_up(shared_study
 def test_tuning_never_scores_the_test_split(shared_study: optuna.Study) -> None:
     for trial in shared_study.get_trials():
         run_dir = Path(trial.user_attrs["ecglab.run_dir"])
-        record = json.loads((run_dir / "run.json").read_text())
-        assert record["config"]["evaluate_test"] is False and "bootstrap" not in record
+        record = read_record(run_dir)
+        assert record.config.evaluate_test is False and record.bootstrap is None
         assert set(pd.read_parquet(run_dir / "results.parquet")["split"]) == {"val"}
         assert set(pd.read_parquet(run_dir / "predictions.parquet")["split"]) == {"val"}
         assert trial.value == pytest.approx(validation_macro_auroc(run_dir))
@@ -176,7 +183,7 @@ class AlwaysPrune(optuna.pruners.BasePruner):
 def test_the_pruner_stops_a_trial_through_the_epoch_callback(
     setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(tune_module.PRUNERS, "always", lambda: AlwaysPrune())
+    monkeypatch.setitem(tune_settings.PRUNERS, "always", lambda: AlwaysPrune())
     epochs: list[int] = []
 
     def train(config, cohort, task, run_dir, where, resume, progress, epoch_callback=None):
@@ -185,7 +192,7 @@ def test_the_pruner_stops_a_trial_through_the_epoch_callback(
             epoch_callback(epoch, 0.6 + epoch / 100)
         pytest.fail("the trial was not pruned")
 
-    monkeypatch.setattr(engine, "train", train)
+    monkeypatch.setattr(engine_run, "train", train)
     result = tune(
         cohort=setup["store"],
         n_trials=2,
@@ -207,7 +214,7 @@ def test_the_pruner_stops_a_trial_through_the_epoch_callback(
         assert trial.intermediate_values == {0: pytest.approx(0.6)}
         assert {"lr", "weight_decay", "d_model"} <= set(trial.params)  # framework's and backbone's spaces
         run_dir = Path(trial.user_attrs["ecglab.run_dir"])
-        assert json.loads((run_dir / "run.json").read_text())["status"] == "pruned"
+        assert read_record(run_dir).status == "pruned"
 
     from mlflow import MlflowClient
 
@@ -252,9 +259,9 @@ def test_tune_best_runs_the_best_trial_on_the_test_split_labelled_tuned(
         out=lambda s: None,
     )
     best = max((t for t in shared_study.get_trials() if t.value is not None), key=lambda t: t.value)
-    config = json.loads((run_dir / "run.json").read_text())["config"]
-    assert config["label"] == "tuned" and config["evaluate_test"] is True
-    assert config["backbone_options"] == {"model": "logistic", "c": best.params["c"]}
+    config = read_record(run_dir).config
+    assert config.label == "tuned" and config.evaluate_test is True
+    assert config.backbone_options == {"model": "logistic", "c": best.params["c"]}
     results = pd.read_parquet(run_dir / "results.parquet")
     assert set(results["split"]) == {"val", "test"} and results["auroc_low"].notna().any()
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from ecglab.bench.commands.train import print_run, read_run_options
 from ecglab.errors import EcglabError
 
 # flags of `ecglab tune` that fix a RunConfig field for every trial (the rest: --config YAML)
@@ -16,6 +17,12 @@ _RUN_FLAGS = ("preset", "epochs", "batch_size", "patience", "checkpoint", "worke
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    _add_run(sub)
+    _add_tune(sub)
+    _add_tune_best(sub)
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser(
         "run",
         help="run every (backbone, task, seed) pairing of a suite file",
@@ -23,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(--force reruns them), failed ones rerun, interrupted ones resume; a failing pairing is reported "
         "at the end and the others still run (exit status 1 if any failed).",
     )
-    run.add_argument("suite", type=Path, help="suite file (format: see bench/suite.py)")
+    run.add_argument("suite", type=Path, help="suite file (format: see bench/suite/schema.py)")
     run.add_argument("--force", action="store_true", help="rerun finished pairings too")
     run.add_argument(
         "--only",
@@ -38,6 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(run=run_suite)
 
+
+def _add_tune(sub: argparse._SubParsersAction) -> None:
     tune = sub.add_parser(
         "tune",
         help="search hyperparameters of a backbone on a task (Optuna, validation split only)",
@@ -61,6 +70,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     tune.add_argument("--pruner", choices=["median", "none"], help="set when the study is created (median)")
     tune.add_argument("--seed", type=int, help="sampler seed, set when the study is created (0)")
     tune.add_argument("--space", metavar="MODULE:CALLABLE", help="search space instead of the backbone's")
+    _tune_run_options(tune)
+    tune.add_argument(
+        "--runs-dir", type=Path, default=Path("runs"), help="where trial run folders go (runs/)"
+    )
+    tune.add_argument("--keep-checkpoints", action="store_true", help="keep best.pt/last.pt of trials")
+    tune.add_argument("--progress", action="store_true", help="progress bars per epoch")
+    _tracking(tune)
+    tune.set_defaults(run=run_tune)
+
+
+def _tune_run_options(tune: argparse.ArgumentParser) -> None:
+    """The flags of `ecglab tune` that fix RunConfig fields for every trial."""
     tune.add_argument("--preset")
     tune.add_argument("--epochs", type=int)
     tune.add_argument("--batch-size", type=int)
@@ -76,14 +97,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--option", action="append", default=[], metavar="KEY=VALUE", help="fixed backbone option, repeatable"
     )
     tune.add_argument("--task-spec", type=Path, action="append", default=[], help="YAML of extra tasks")
-    tune.add_argument(
-        "--runs-dir", type=Path, default=Path("runs"), help="where trial run folders go (runs/)"
-    )
-    tune.add_argument("--keep-checkpoints", action="store_true", help="keep best.pt/last.pt of trials")
-    tune.add_argument("--progress", action="store_true", help="progress bars per epoch")
-    _tracking(tune)
-    tune.set_defaults(run=run_tune)
 
+
+def _add_tune_best(sub: argparse._SubParsersAction) -> None:
     best = sub.add_parser(
         "tune-best",
         help="run a study's best trial on the test split (label 'tuned')",
@@ -140,18 +156,7 @@ def run_suite(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------- tune
 def run_options(args: argparse.Namespace) -> dict[str, Any]:
     """The run options given explicitly (a joining worker compares these with the study's)."""
-    from ecglab.bench.config import RunConfig
-
-    values: dict[str, Any] = {}
-    if args.config:
-        loaded = yaml.safe_load(args.config.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise EcglabError(f"{args.config}: expected a mapping of run options")
-        known = {f.name for f in dataclasses.fields(RunConfig)}
-        unknown = sorted(set(loaded) - known)
-        if unknown:
-            raise EcglabError(f"{args.config}: unknown run options {unknown}")
-        values.update(loaded)
+    values: dict[str, Any] = read_run_options(args.config) if args.config else {}
     values.update({name: getattr(args, name) for name in _RUN_FLAGS if getattr(args, name) is not None})
     if args.option:
         options = dict(values.get("backbone_options", {}))
@@ -213,7 +218,6 @@ def run_tune(args: argparse.Namespace) -> int:
 
 
 def run_tune_best(args: argparse.Namespace) -> int:
-    from ecglab.bench.commands.train import print_run
     from ecglab.bench.tune import run_best
 
     runs = run_best(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ecglab.bench.config import ConfigError, RunConfig, build_run_config, coerce_field
 from ecglab.errors import EcglabError
 
 _FLAGS = (
@@ -101,17 +100,20 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-track", action="store_true", help="write result files only, no MLflow")
 
 
-def build_config(args: argparse.Namespace) -> Any:
-    from ecglab.bench.config import RunConfig
+def read_run_options(path: Path) -> dict[str, Any]:
+    """The RunConfig fields of a ``--config`` YAML file, each checked and coerced as RunConfig takes it."""
+    loaded = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(loaded, dict):
+        raise EcglabError(f"{path}: expected a mapping of run options")
+    try:
+        return {name: coerce_field(name, value) for name, value in loaded.items()}
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
 
-    values: dict[str, Any] = {}
-    if args.config:
-        loaded = yaml.safe_load(args.config.read_text()) or {}
-        known = {f.name for f in dataclasses.fields(RunConfig)}
-        unknown = set(loaded) - known
-        if unknown:
-            raise EcglabError(f"{args.config}: unknown run options {sorted(unknown)}")
-        values.update(loaded)
+
+def build_config(args: argparse.Namespace) -> RunConfig:
+    """The run configuration of ``ecglab train``: the ``--config`` file, then the flags over it."""
+    values: dict[str, Any] = read_run_options(args.config) if args.config else {}
     values.update({name: getattr(args, name) for name in _FLAGS if getattr(args, name) is not None})
     options = dict(values.get("backbone_options", {}))
     for item in args.option:
@@ -130,10 +132,7 @@ def build_config(args: argparse.Namespace) -> Any:
         values["fusion"] = True
     if args.allow_lead_mismatch:
         values["allow_lead_mismatch"] = True
-    try:
-        return RunConfig(**values)
-    except ValueError as err:
-        raise EcglabError(str(err)) from err
+    return build_run_config(values, source=str(args.config) if args.config else "ecglab train")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -157,12 +156,14 @@ def run_train(args: argparse.Namespace) -> int:
 def print_run(run_dir: Path) -> None:
     import pandas as pd
 
-    record = json.loads((run_dir / "run.json").read_text())
+    from ecglab.bench.run_folder import read_record
+
+    config = read_record(run_dir).config
     results = pd.read_parquet(run_dir / "results.parquet")
     test = results[results["split"] == "test"].sort_values("auroc", ascending=False)
     macro = test["auroc"].mean()
     print(
-        f"{record['config']['backbone']} x {record['config']['task']}: test macro AUROC {macro:.3f} over "
+        f"{config.backbone} x {config.task}: test macro AUROC {macro:.3f} over "
         f"{len(test)} targets ({run_dir})"
     )
     for row in test.head(10).itertuples():
