@@ -137,6 +137,12 @@ def build_run_config(values: Mapping[str, Any], *, source: str = "run configurat
         raise ConfigError(f"{source}: {err}") from None
 
 
+def derive_config(base: RunConfig, changes: Mapping[str, Any], *, source: str) -> RunConfig:
+    """``base`` with ``changes``, built and checked again by :func:`build_run_config` (a search trial, the
+    best trial's configuration)."""
+    return build_run_config({**{name: getattr(base, name) for name in FIELDS}, **changes}, source=source)
+
+
 def run_id(config: RunConfig, task_version: str, task_digest: str, cohort_hash: str) -> str:
     """The hash that names a run: the configuration (less where things are and how many workers read them)
     plus the task's version and digest and the cohort's content hash."""

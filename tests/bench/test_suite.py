@@ -14,6 +14,7 @@ from ecglab.bench.cli import main
 from ecglab.bench.engine import run as engine_run
 from ecglab.bench.run_folder import read_record
 from ecglab.bench.suite import SuiteError, check_paths, load_suite, parse_suite, run_suite, select
+from ecglab.bench.suite.schema import SHIPPED_SUITES, shipped_suites
 from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
 
 TASKS = """
@@ -213,3 +214,20 @@ def test_shipped_suites_validate_and_name_their_placeholders(
     assert founder and all(c.checkpoint for c in founder)
     with pytest.raises(SuiteError, match=r"environment variable .*_STORE not set"):
         check_paths(suite)
+
+
+def test_a_shipped_suite_runs_by_name_with_its_data_paths_from_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shipped suite lives inside the installed package: its relative cohort and runs_dir must land in the
+    user's working folder, never inside site-packages; its task spec files still come from the package."""
+    monkeypatch.chdir(tmp_path)
+    assert {"anyecg_lab_mcmed", "cardiolab_mimic", "demo"} <= set(shipped_suites())
+    suite = load_suite("demo")
+    assert suite.cohort == str(tmp_path / "demo" / "cohort")
+    assert suite.runs_dir == str(tmp_path / "demo" / "runs")
+    assert all(Path(spec).parent == SHIPPED_SUITES for spec in suite.task_specs)
+    monkeypatch.setenv("MIMIC_STORE", str(tmp_path / "mimic"))
+    assert load_suite("cardiolab_mimic").runs_dir == str(tmp_path / "runs" / "cardiolab_mimic")
+    with pytest.raises(SuiteError, match=r"nor a shipped suite .*cardiolab_mimic"):
+        load_suite("cardiolab_mimik")

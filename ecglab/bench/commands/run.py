@@ -30,7 +30,12 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         "(--force reruns them), failed ones rerun, interrupted ones resume; a failing pairing is reported "
         "at the end and the others still run (exit status 1 if any failed).",
     )
-    run.add_argument("suite", type=Path, help="suite file (format: see bench/suite/schema.py)")
+    run.add_argument(
+        "suite",
+        type=Path,
+        help="a suite file (format: see ecglab/bench/suite/schema.py) or the name of a shipped suite "
+        "(anyecg_lab_mcmed, cardiolab_mimic, demo)",
+    )
     run.add_argument("--force", action="store_true", help="rerun finished pairings too")
     run.add_argument(
         "--only",

@@ -147,22 +147,49 @@ class Suite:
 
 
 # ------------------------------------------------------------------------------------------------ loading
-def load_suite(path: str | Path) -> Suite:
-    """Read and validate a suite file (see the module docstring); raises :class:`SuiteError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise SuiteError(f"{path}: no such suite file")
+SHIPPED_SUITES = Path(__file__).resolve().parent.parent / "suites"
+
+
+def shipped_suites() -> list[str]:
+    """The names of the suites shipped with ecglab (``ecglab run NAME`` runs one)."""
+    return sorted(p.stem for p in SHIPPED_SUITES.glob("*.yaml") if p.stem != "demo_tasks")
+
+
+def find_suite(path_or_name: str | Path) -> Path:
+    """A suite file, or the shipped suite of that name; :class:`SuiteError` naming both kinds otherwise."""
+    path = Path(path_or_name)
+    if path.is_file():
+        return path
+    if path.suffix == "" and path.name == str(path_or_name) and path.name in shipped_suites():
+        return SHIPPED_SUITES / f"{path.name}.yaml"
+    raise SuiteError(f"{path}: no such suite file, nor a shipped suite ({', '.join(shipped_suites())})")
+
+
+def load_suite(path_or_name: str | Path) -> Suite:
+    """Read and validate a suite file, or a shipped suite by name (see the module docstring); raises
+    :class:`SuiteError`. A shipped suite is a template: its relative ``cohort``, ``runs_dir`` and
+    ``run.checkpoint`` are taken from the working folder, not from inside the installed package."""
+    path = find_suite(path_or_name)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         raise SuiteError(f"{path}: not valid YAML: {err}") from err
-    return parse_suite(data, source=str(path), base_dir=path.resolve().parent)
+    shipped = path.resolve().parent == SHIPPED_SUITES
+    base = path.resolve().parent
+    return parse_suite(data, source=str(path), base_dir=base, data_dir=Path.cwd() if shipped else base)
 
 
-def parse_suite(data: Any, source: str = "<suite>", base_dir: str | Path | None = None) -> Suite:
-    """Validate a suite given as a mapping (e.g. built in Python); relative paths are taken from
-    ``base_dir`` (default: the current folder)."""
+def parse_suite(
+    data: Any,
+    source: str = "<suite>",
+    base_dir: str | Path | None = None,
+    data_dir: str | Path | None = None,
+) -> Suite:
+    """Validate a suite given as a mapping (e.g. built in Python); relative task spec files are taken from
+    ``base_dir`` (default: the current folder), relative data paths (cohort, runs_dir, checkpoints) from
+    ``data_dir`` (default: ``base_dir``)."""
     base = Path(base_dir) if base_dir is not None else Path.cwd()
+    data_base = Path(data_dir) if data_dir is not None else base
 
     def fail(where: str, message: str) -> SuiteError:
         return SuiteError(f"{source}: {where}: {message}" if where else f"{source}: {message}")
@@ -177,7 +204,7 @@ def parse_suite(data: Any, source: str = "<suite>", base_dir: str | Path | None 
     name = _string(data["name"], "name", fail)
     if not _TOKEN.match(name):
         raise fail("name", f"{name!r}: use letters, digits, '_', '-' and '.' only")
-    cohort = expand_path(_string(data["cohort"], "cohort", fail), base)
+    cohort = expand_path(_string(data["cohort"], "cohort", fail), data_base)
     task_specs = tuple(
         expand_path(_string(item, f"task_specs[{i}]", fail), base)
         for i, item in enumerate(_list(data.get("task_specs") or [], "task_specs", fail))
@@ -195,15 +222,15 @@ def parse_suite(data: Any, source: str = "<suite>", base_dir: str | Path | None 
         for i, item in enumerate(_list([0] if seeds_raw is None else seeds_raw, "seeds", fail))
     )
     _no_duplicates(seeds, "seeds", fail)
-    run = _run_section(data.get("run") or {}, "run", base, fail)
+    run = _run_section(data.get("run") or {}, "run", data_base, fail)
     runs_dir = data.get("runs_dir")
     runs_dir = (
-        DEFAULT_RUNS_DIR if runs_dir is None else expand_path(_string(runs_dir, "runs_dir", fail), base)
+        DEFAULT_RUNS_DIR if runs_dir is None else expand_path(_string(runs_dir, "runs_dir", fail), data_base)
     )
     experiment = _string(data.get("experiment") or DEFAULT_EXPERIMENT, "experiment", fail)
     description = _string(data.get("description") or "", "description", fail)
     entries = tuple(
-        _backbone_entry(raw, f"backbones[{i}]", run, tasks, base, fail)
+        _backbone_entry(raw, f"backbones[{i}]", run, tasks, data_base, fail)
         for i, raw in enumerate(_list(data["backbones"], "backbones", fail))
     )
     _distinct_entries(entries, fail)

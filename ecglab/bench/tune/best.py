@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ecglab.bench.config import RunConfig
+from ecglab.bench.config import RunConfig, derive_config
 from ecglab.bench.tracking import redact_uri
 from ecglab.bench.tune.settings import (
     ATTR_CONFIG,
@@ -20,7 +20,7 @@ from ecglab.bench.tune.settings import (
 )
 from ecglab.bench.tune.space import sample_options, space_function
 from ecglab.bench.tune.storage import default_storage, open_storage
-from ecglab.bench.tune.study import TuneStudy, derive_config, open_study
+from ecglab.bench.tune.study import TuneStudy, open_study
 
 
 def best_config(

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecglab.bench.config import RunConfig, run_id
+from ecglab.bench.config import RunConfig, derive_config, run_id
 from ecglab.bench.run_folder import is_run_folder, run_folder
 from ecglab.bench.tracking import log_run
 from ecglab.bench.tune.mlflow_runs import log_trial, log_unfinished
 from ecglab.bench.tune.settings import METRIC, TRIAL_OPTIONS, TRIAL_OVERRIDES, TuneError
 from ecglab.bench.tune.space import sample_options
-from ecglab.bench.tune.study import TuneStudy, as_json, derive_config
+from ecglab.bench.tune.study import TuneStudy, as_json
 
 
 def pruning_callback(

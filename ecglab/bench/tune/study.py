@@ -83,16 +83,6 @@ def as_json(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def config_fields(config: RunConfig) -> dict[str, Any]:
-    """Every field of ``config`` with its value as it is (tuples stay tuples)."""
-    return {name: getattr(config, name) for name in FIELDS}
-
-
-def derive_config(base: RunConfig, changes: Mapping[str, Any], source: str) -> RunConfig:
-    """``base`` with ``changes``, built (and checked) again by the one builder of run configurations."""
-    return build_run_config({**config_fields(base), **changes}, source=source)
-
-
 def checked_run_options(run_options: Mapping[str, Any] | None) -> dict[str, Any]:
     """RunConfig fields fixed for every trial, each coerced as RunConfig takes it; the searched, per-pairing
     and tune's own fields are refused."""
