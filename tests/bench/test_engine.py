@@ -17,8 +17,10 @@ import torch
 
 import ecglab.bench.engine as engine
 from ecglab.bench.config import RunConfig
-from ecglab.bench.engine import run_pairing
+from ecglab.bench.engine import run as engine_run
+from ecglab.bench.engine import run_pairing, training
 from ecglab.bench.losses import masked_bce, masked_focal
+from ecglab.bench.run_folder import read_record, run_folder
 from ecglab.cohort.store import open_cohort
 from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
 from ecglab.cohort.synth.labs import NULL_LABS
@@ -116,6 +118,9 @@ def test_a_tiny_backbone_finds_planted_labs_and_no_signal_in_null_labs(trained: 
 def test_run_folder_holds_typed_results_predictions_and_provenance(trained: Path) -> None:
     record = json.loads((trained / "run.json").read_text())
     assert record["status"] == "finished" and len(record["run_id"]) == 64
+    typed = read_record(trained)
+    assert typed.to_dict() == record and trained == run_folder(trained.parent, typed.run_id)
+    assert typed.bootstrap is not None and (trained.parent / typed.bootstrap.file).is_file()
     assert record["provenance"]["packages"]["torch"] == torch.__version__.split("+")[0] or record[
         "provenance"
     ]["packages"]["torch"].startswith(torch.__version__.split("+")[0])
@@ -131,7 +136,7 @@ def test_run_folder_holds_typed_results_predictions_and_provenance(trained: Path
 def test_a_finished_run_is_not_redone(
     setup: dict[str, Path], trained: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine, "train", lambda *a, **k: pytest.fail("a finished run was trained again"))
+    monkeypatch.setattr(engine_run, "train", lambda *a, **k: pytest.fail("a finished run was trained again"))
     assert run_pairing(_config(setup), setup["root"] / "runs", progress=False, track=False) == trained
 
 
@@ -141,17 +146,17 @@ def test_resume_reproduces_an_uninterrupted_run(
     config = _config(setup, backbone="s4", epochs=2, lr=1e-3, n_boot=50)
     whole = run_pairing(config, setup["root"] / "whole", progress=False, track=False)
 
-    real_save = engine._save
+    real_save = training.save_checkpoint
 
     def interrupted_save(state: dict, path: Path) -> None:
         real_save(state, path)
         if path.name == "last.pt" and state["epoch"] == 0:
             raise KeyboardInterrupt  # Ctrl-C right after the first epoch's checkpoint
 
-    monkeypatch.setattr(engine, "_save", interrupted_save)
+    monkeypatch.setattr(training, "save_checkpoint", interrupted_save)
     with pytest.raises(KeyboardInterrupt):
         run_pairing(config, setup["root"] / "split", progress=False, track=False)
-    monkeypatch.setattr(engine, "_save", real_save)
+    monkeypatch.setattr(training, "save_checkpoint", real_save)
     with pytest.raises(engine.RunError, match="--resume"):
         run_pairing(config, setup["root"] / "split", progress=False, track=False)
     resumed = run_pairing(config, setup["root"] / "split", resume=True, progress=False, track=False)

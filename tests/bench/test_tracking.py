@@ -10,12 +10,22 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from ecglab.bench.config import RunConfig
+from ecglab.bench.run_folder import (
+    BackboneIdentity,
+    CohortIdentity,
+    Provenance,
+    RunRecord,
+    TaskIdentity,
+    write_record,
+)
 from ecglab.bench.tracking import (
     COMPLETE_TAG,
     RUN_ID_TAG,
@@ -64,84 +74,101 @@ def experiment(request) -> str:
     return f"ecglab-{request.node.name}"
 
 
+def make_record(run_id: str = "3f2a9c0d1e", status: str = "finished") -> RunRecord:
+    """A run record as the engine writes it, with nested backbone options and a value too long for MLflow."""
+    config = RunConfig(
+        backbone="net1d",
+        task="cardiolab_now",
+        cohort="mcmed",
+        preset="small",
+        backbone_options={
+            "width": 64,
+            "kernel_sizes": [3, 5, 7],
+            "norm": None,
+            "extra": {},
+            "amp": True,
+            "optimizer": {"name": "adamw", "betas": [0.9, 0.999]},
+            "augment/shift": 0.1,
+            "notes": LONG_VALUE,
+        },
+        seed=7,
+        lr=1e-3,
+        batch_size=64,
+    )
+    return RunRecord(
+        run_id=run_id,
+        status=status,
+        config=config,
+        task=TaskIdentity(name="cardiolab_now", version="2", digest="5eed", targets=TARGETS),
+        cohort=CohortIdentity(name="mcmed", hash="c0ffee12"),
+        backbone=BackboneIdentity(name="net1d", kind="torch", preset="small"),
+        provenance=Provenance(
+            packages={"torch": "2.13.0", "ecglab": "0.1.0"},
+            git_commit="19f6a68abc",
+            device="cuda:0 NVIDIA H100",
+        ),
+        best_epoch=1,
+        n_targets=len(TARGETS),
+        timings={"train_s": 301.5, "eval_s": 12.25},
+    )
+
+
+def result_rows(run_id: str) -> pd.DataFrame:
+    """Val and test rows per target; the test split's troponin_high has no positives (AUROC undefined)."""
+    rows = []
+    for split, shift in (("val", 0.0), ("test", 0.05)):
+        for i, target in enumerate(TARGETS):
+            nan_target = split == "test" and target == "troponin_high"
+            auroc = math.nan if nan_target else 0.7 + 0.1 * i + shift
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "target": target,
+                    "split": split,
+                    "n": 200.0,
+                    "n_pos": 0.0 if nan_target else 20.0 + i,
+                    "auroc": auroc,
+                    "auroc_low": auroc - 0.05,
+                    "auroc_high": auroc + 0.05,
+                    "auprc": math.nan if nan_target else 0.3 + 0.1 * i,
+                    "sensitivity": 0.8,
+                    "specificity": 0.6 + 0.1 * i,
+                    "ppv": 0.2,
+                    "npv": 0.95,
+                    "f1": 0.3,
+                    "threshold": 0.5,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def prediction_rows() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "anchor_id": np.repeat(np.arange(4), len(TARGETS)),
+            "patient_id": np.repeat([10, 10, 11, 12], len(TARGETS)),
+            "target": list(TARGETS) * 4,
+            "label": [0.0, 1.0, math.nan] * 4,
+            "score": np.linspace(0.0, 1.0, 4 * len(TARGETS)),
+        }
+    )
+
+
 def make_run_dir(
     path: Path,
     run_id: str = "3f2a9c0d1e",
     status: str = "finished",
     checkpoint: bool = True,
     results: bool = True,
+    record: RunRecord | None = None,
 ) -> Path:
     """A run folder as the engine writes it."""
     path.mkdir(parents=True, exist_ok=True)
-    config = {
-        "backbone": "net1d",
-        "preset": "small",
-        "backbone_options": {"width": 64, "kernel_sizes": [3, 5, 7], "norm": None, "extra": {}},
-        "task": "cardiolab_now",
-        "task_version": "2",
-        "cohort": "mcmed",
-        "cohort_hash": "c0ffee12",
-        "seed": 7,
-        "hyperparameters": {
-            "lr": 1e-3,
-            "batch_size": 64,
-            "amp": True,
-            "optimizer": {"name": "adamw", "betas": [0.9, 0.999]},
-            "augment/shift": 0.1,
-            "notes": LONG_VALUE,
-        },
-    }
-    record = {
-        "run_id": run_id,
-        "status": status,
-        "config": config,
-        "timings": {"train_s": 301.5, "eval_s": 12.25},
-        "provenance": {
-            "packages": {"torch": "2.13.0", "ecglab": "0.1.0"},
-            "git_commit": "19f6a68abc",
-            "device": "cuda:0 NVIDIA H100",
-        },
-        "best_epoch": 1,
-        "n_targets": len(TARGETS),
-    }
-    (path / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    write_record(path, record or make_record(run_id, status))
     (path / "history.jsonl").write_text("".join(json.dumps(row) + "\n" for row in HISTORY), encoding="utf-8")
     if results:
-        rows = []
-        for split, shift in (("val", 0.0), ("test", 0.05)):
-            for i, target in enumerate(TARGETS):
-                nan_target = split == "test" and target == "troponin_high"  # no positives: AUROC undefined
-                auroc = math.nan if nan_target else 0.7 + 0.1 * i + shift
-                rows.append(
-                    {
-                        "run_id": run_id,
-                        "target": target,
-                        "split": split,
-                        "n": 200.0,
-                        "n_pos": 0.0 if nan_target else 20.0 + i,
-                        "auroc": auroc,
-                        "auroc_low": auroc - 0.05,
-                        "auroc_high": auroc + 0.05,
-                        "auprc": math.nan if nan_target else 0.3 + 0.1 * i,
-                        "sensitivity": 0.8,
-                        "specificity": 0.6 + 0.1 * i,
-                        "ppv": 0.2,
-                        "npv": 0.95,
-                        "f1": 0.3,
-                        "threshold": 0.5,
-                    }
-                )
-        pd.DataFrame(rows).to_parquet(path / "results.parquet", index=False)
-        predictions = pd.DataFrame(
-            {
-                "anchor_id": np.repeat(np.arange(4), len(TARGETS)),
-                "patient_id": np.repeat([10, 10, 11, 12], len(TARGETS)),
-                "target": list(TARGETS) * 4,
-                "label": [0.0, 1.0, math.nan] * 4,
-                "score": np.linspace(0.0, 1.0, 4 * len(TARGETS)),
-            }
-        )
-        predictions.to_parquet(path / "predictions.parquet", index=False)
+        result_rows(run_id).to_parquet(path / "results.parquet", index=False)
+        prediction_rows().to_parquet(path / "predictions.parquet", index=False)
     if checkpoint:
         (path / "best.pt").write_bytes(b"\x80\x04not-really-a-checkpoint")
     return path
@@ -174,12 +201,13 @@ def test_log_run_logs_params_metrics_tags_and_artifacts(tmp_path, tracking_uri, 
     assert params["backbone_options.kernel_sizes"] == "[3, 5, 7]"
     assert params["backbone_options.norm"] == "null"
     assert params["backbone_options.extra"] == "{}"
-    assert params["hyperparameters.lr"] == "0.001"
-    assert params["hyperparameters.amp"] == "true"
-    assert params["hyperparameters.optimizer.name"] == "adamw"
-    assert params["hyperparameters.optimizer.betas"] == "[0.9, 0.999]"
-    assert params["hyperparameters.augment_shift"] == "0.1"  # '/' is not a param-name character
-    notes = params["hyperparameters.notes"]
+    assert params["lr"] == "0.001"
+    assert params["batch_size"] == "64"
+    assert params["backbone_options.amp"] == "true"
+    assert params["backbone_options.optimizer.name"] == "adamw"
+    assert params["backbone_options.optimizer.betas"] == "[0.9, 0.999]"
+    assert params["backbone_options.augment_shift"] == "0.1"  # '/' is not a param-name character
+    notes = params["backbone_options.notes"]
     assert len(notes) <= 6000 and notes.startswith("xxx") and notes.endswith("full value in run.json]")
 
     for key in ("train_loss", "val_macro_auroc", "lr", "epoch_seconds"):
@@ -302,26 +330,24 @@ def test_a_failed_pairing_is_logged_as_failed(tmp_path, tracking_uri, client, ex
     assert artifact_names(client, run.info.run_id) == {"run.json", "history.jsonl"}
 
 
-def test_versions_and_hashes_also_come_from_run_json_sections(tmp_path, tracking_uri, client, experiment):
+def test_versions_and_hashes_come_from_run_json_sections(tmp_path, tracking_uri, client, experiment):
     """The engine keeps a flat config and puts task version and cohort hash in run.json's own sections."""
-    run_dir = make_run_dir(tmp_path / "run", status="failed", results=False)
-    record = json.loads((run_dir / "run.json").read_text())
-    for name in ("task_version", "cohort_hash", "hyperparameters", "backbone_options"):
-        del record["config"][name]
-    record["config"].update(lr=0.001, epochs=20, task_specs=[])
-    record.update(
-        task={"name": "cardiolab_now", "version": "3", "digest": "d1g357", "targets": list(TARGETS)},
-        cohort={"name": "mcmed", "hash": "feedbeef"},
-        backbone={"name": "net1d", "kind": "torch", "preset": "small"},
+    base = make_record(status="failed")
+    record = base.replace(
+        config=replace(base.config, backbone_options={}, epochs=20),
+        task=TaskIdentity(name="cardiolab_now", version="3", digest="d1g357", targets=TARGETS),
+        cohort=CohortIdentity(name="mcmed", hash="feedbeef"),
+        backbone=BackboneIdentity(name="net1d", kind="torch", preset="small"),
         error="RuntimeError: CUDA out of memory",
+        provenance=replace(base.provenance, python="3.11.9", packages={"torch": "2.13.0", "optuna": None}),
     )
-    record["provenance"].update(python="3.11.9", packages={"torch": "2.13.0", "optuna": None})
-    (run_dir / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    run_dir = make_run_dir(tmp_path / "run", results=False, record=record)
 
     run = client.get_run(log_run(run_dir, tracking_uri, experiment))
 
     params, tags = run.data.params, run.data.tags
     assert params["lr"] == "0.001" and params["epochs"] == "20" and params["task_specs"] == "[]"
+    assert params["backbone_options"] == "{}"
     assert params["task_version"] == "3" and params["cohort_hash"] == "feedbeef"
     assert params["task_digest"] == "d1g357"
     assert tags["ecglab.task_version"] == "3" and tags["ecglab.cohort_hash"] == "feedbeef"

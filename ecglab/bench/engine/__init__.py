@@ -1,0 +1,22 @@
+"""Train and evaluate one (backbone, task) pairing; write the run folder; then track it in MLflow.
+
+The run folder (``RUNS/<run id>/``, named by :func:`ecglab.bench.run_folder.run_folder`) is the data of
+record: ``run.json`` (the typed :class:`~ecglab.bench.run_folder.RunRecord`: configuration, status,
+timings, provenance), ``history.jsonl`` (per epoch), ``results.parquet`` (one row per target and split),
+``predictions.parquet`` (anchor, patient, split, target, label, score), ``best.pt`` and ``last.pt``.
+Each file is written atomically; ``last.pt`` after every epoch lets ``resume`` continue an interrupted run
+exactly (data order and dropout are seeded by seed and epoch). Under ``torchrun`` the same command trains
+with DistributedDataParallel; rank 0 evaluates and writes.
+
+Modules: ``distributed`` (ranks), ``prepare`` (task data, run id, model), ``training`` (epochs and
+checkpoints), ``evaluate`` (scores, results and predictions), ``baselines`` (scikit-learn models) and
+``run`` (a pairing from start to end, and re-evaluation).
+"""
+
+from __future__ import annotations
+
+from ecglab.bench.engine.prepare import RunError
+from ecglab.bench.engine.run import evaluate_run, run_pairing
+from ecglab.bench.engine.training import EpochCallback, PrunedRun
+
+__all__ = ["EpochCallback", "PrunedRun", "RunError", "evaluate_run", "run_pairing"]

@@ -1,0 +1,180 @@
+"""Scoring a pairing: the model's mean probability per anchor, the stored bootstrap resamples of the test
+set, one results row per (target, split) and the predictions table, written into the run folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ecglab.bench import metrics
+from ecglab.bench.config import RunConfig
+from ecglab.bench.data import EvalBatches, loader
+from ecglab.bench.engine.distributed import Distributed
+from ecglab.bench.engine.prepare import evaluated_splits, model_input_plan, split_rows, tabular_inputs
+from ecglab.bench.model import LabModel
+from ecglab.bench.run_folder import write_parquet
+from ecglab.cohort.store import Cohort
+from ecglab.tasks.build import TaskData, task_folder
+
+
+def predict(
+    model: LabModel, batches: EvalBatches, n_rows: int, where: Distributed, workers: int
+) -> np.ndarray:
+    """Mean probability per anchor row over its scored inputs (the task's pooling); rows never scored: NaN."""
+    model.eval()
+    sums = np.zeros((n_rows, model.head.out_features))
+    counts = np.zeros(n_rows)
+    with torch.no_grad():
+        for batch in loader(batches, workers):
+            tabular = batch.get("tabular")
+            logits = model(batch["x"].to(where.device), None if tabular is None else tabular.to(where.device))
+            rows = batch["row"].numpy()
+            np.add.at(sums, rows, torch.sigmoid(logits.float()).cpu().numpy())
+            np.add.at(counts, rows, 1)
+    with np.errstate(invalid="ignore"):
+        return sums / counts[:, None]
+
+
+def macro_auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Mean AUROC over the targets with both classes observed (NaN when none has)."""
+    values = []
+    for j in range(labels.shape[1]):
+        observed = labels[:, j] != -1
+        y = labels[observed, j]
+        if 0 < y.sum() < len(y):
+            values.append(metrics.auroc(y, scores[observed, j]))
+    return float(np.mean(values)) if values else float("nan")
+
+
+def model_scores(
+    model: LabModel, cohort: Cohort, task: TaskData, config: RunConfig, where: Distributed
+) -> np.ndarray:
+    """The model's scores for every anchor row of the evaluated splits (NaN elsewhere)."""
+    scores = np.full((len(task.anchors), len(task.kept_targets)), np.nan)
+    plan = model_input_plan(config, cohort, task)
+    tabular = tabular_inputs(task, config)
+    for split in evaluated_splits(config):
+        batches = EvalBatches(cohort.path, plan, task, split, config.batch_size, tabular)
+        rows = split_rows(task, split)
+        scores[rows] = predict(model, batches, len(task.anchors), where, config.workers)[rows]
+    return scores
+
+
+def bootstrap_file(task: TaskData, cohort: Cohort, runs_dir: Path, config: RunConfig) -> Path:
+    """Where the test set's bootstrap resamples (a resamples x test anchors count matrix) are stored."""
+    folder = task_folder(Path(runs_dir) / "tasks", task.spec, cohort)
+    return folder / f"bootstrap_test_seed{config.seed}_n{config.n_boot}.npy"
+
+
+def stored_resamples(
+    task: TaskData, cohort: Cohort, runs_dir: Path, config: RunConfig, rows: np.ndarray
+) -> np.ndarray:
+    """Bootstrap resamples of the test anchors, by patient, drawn once per task test set and seed and stored
+    with the task, so every backbone is scored on the same resamples (paired comparisons)."""
+    path = bootstrap_file(task, cohort, runs_dir, config)
+    folder = path.parent
+    if path.is_file():
+        return np.load(path)
+    groups = task.anchors["patient_id"].to_numpy(dtype=object)[rows]
+    counts = metrics.bootstrap_resamples(len(rows), n_boot=config.n_boot, seed=config.seed, groups=groups)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npy")
+    np.save(tmp, counts)
+    os.replace(tmp, path)
+    return counts
+
+
+def result_rows(
+    task: TaskData, scores: np.ndarray, config: RunConfig, identifier: str, counts: np.ndarray | None
+) -> pd.DataFrame:
+    """One row per (target, split) with floats: AUROC with bootstrap (by patient) and DeLong intervals,
+    AUPRC, and threshold metrics at the threshold chosen on validation."""
+    val, test = split_rows(task, "val"), split_rows(task, "test")
+    rows = []
+    splits = [("val", val), ("test", test)] if counts is not None else [("val", val)]
+    if counts is not None:
+        ci = metrics.auroc_ci_matrix(task.labels[test], scores[test], counts)
+        delong = metrics.delong_matrix(task.labels[test], scores[test])
+    for j, target in enumerate(task.kept_targets):
+        threshold = chosen_threshold(task.labels[val, j], scores[val, j], config)
+        for split, rows_of_split in splits:
+            y, s = task.labels[rows_of_split, j], scores[rows_of_split, j]
+            observed = (y != -1) & np.isfinite(s)
+            y, s = y[observed], s[observed]
+            both = 0 < y.sum() < len(y)
+            row = {
+                "run_id": identifier,
+                "target": target,
+                "split": split,
+                "n": len(y),
+                "n_pos": int(y.sum()),
+                "auroc": metrics.auroc(y, s) if both else np.nan,
+                "auprc": metrics.auprc(y, s) if both else np.nan,
+                "threshold": threshold,
+            }
+            if split == "test":
+                row.update(
+                    auroc_low=float(ci.loc[j, "low"]),
+                    auroc_high=float(ci.loc[j, "high"]),
+                    n_boot_used=int(ci.loc[j, "n_boot_used"]),
+                    delong_low=float(delong.loc[j, "low"]),
+                    delong_high=float(delong.loc[j, "high"]),
+                )
+            row.update(
+                metrics.confusion_metrics(y, s, threshold) if len(y) and np.isfinite(threshold) else {}
+            )
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def chosen_threshold(y: np.ndarray, s: np.ndarray, config: RunConfig) -> float:
+    """The decision threshold of one target, chosen on validation rows as the configuration says."""
+    observed = (y != -1) & np.isfinite(s)
+    y, s = y[observed], s[observed]
+    if not 0 < y.sum() < len(y):
+        return float("nan")
+    if config.threshold == "youden":
+        return float(metrics.threshold_youden(y, s))
+    return float(metrics.threshold_at_sensitivity(y, s, config.target_sensitivity))
+
+
+def prediction_table(
+    task: TaskData, scores: np.ndarray, splits: tuple[str, ...] = ("val", "test")
+) -> pd.DataFrame:
+    """One row per (anchor, target) of ``splits``: anchor, patient, split, target, label and score."""
+    rows = np.flatnonzero(task.anchors["split"].isin(list(splits)).to_numpy())
+    k = len(task.kept_targets)
+    return pd.DataFrame(
+        {
+            "anchor_id": np.repeat(task.anchors["anchor_id"].to_numpy()[rows], k),
+            "patient_id": np.repeat(task.anchors["patient_id"].to_numpy(dtype=object)[rows], k),
+            "split": np.repeat(task.anchors["split"].to_numpy(dtype=object)[rows], k),
+            "target": np.tile(np.asarray(task.kept_targets, dtype=object), len(rows)),
+            "label": task.labels[rows].reshape(-1),
+            "score": scores[rows].reshape(-1),
+        }
+    )
+
+
+def write_results(
+    task: TaskData,
+    cohort: Cohort,
+    scores: np.ndarray,
+    config: RunConfig,
+    identifier: str,
+    runs_dir: Path,
+    run_dir: Path,
+) -> None:
+    """``results.parquet`` and ``predictions.parquet`` of the run folder (test rows scored on the stored
+    resamples when the test split is evaluated)."""
+    counts = (
+        stored_resamples(task, cohort, runs_dir, config, split_rows(task, "test"))
+        if config.evaluate_test
+        else None
+    )
+    write_parquet(run_dir / "results.parquet", result_rows(task, scores, config, identifier, counts))
+    write_parquet(run_dir / "predictions.parquet", prediction_table(task, scores, evaluated_splits(config)))

@@ -1,0 +1,92 @@
+"""What a pairing needs before it trains: the cohort and task data (built once, by rank 0), the run id, the
+backbone's options checked against the task's leads, the model, its input plan and the split rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecglab.backbones.info import BackboneInfo
+from ecglab.backbones.registry import create_backbone, get_backbone_info
+from ecglab.bench.config import RunConfig, run_id
+from ecglab.bench.data import InputPlan, input_plan
+from ecglab.bench.engine.distributed import Distributed
+from ecglab.bench.model import LabModel
+from ecglab.cohort.store import Cohort, open_cohort
+from ecglab.errors import EcglabError
+from ecglab.tasks.build import TaskData, build_task, task_folder
+from ecglab.tasks.registry import get_task, register_spec_file
+
+
+class RunError(EcglabError):
+    """A pairing cannot run as configured (lead mismatch, a task without tabular inputs, ...)."""
+
+
+def evaluated_splits(config: RunConfig) -> tuple[str, ...]:
+    return ("val", "test") if config.evaluate_test else ("val",)
+
+
+def prepare(config: RunConfig, runs_dir: Path, where: Distributed) -> tuple[Cohort, TaskData, str]:
+    """The cohort, the task's data (built and cached under ``runs_dir/tasks`` by rank 0, loaded by the
+    others) and the run id."""
+    for file in config.task_specs:
+        register_spec_file(file)
+    spec = get_task(config.task)
+    cohort = open_cohort(config.cohort)
+    cache = Path(runs_dir) / "tasks"
+    if where.main:
+        task = build_task(spec, cohort, cache_dir=cache)
+    where.barrier()
+    if not where.main:
+        task = TaskData.load(task_folder(cache, spec, cohort))
+    return cohort, task, run_id(config, spec.version, spec.digest(), cohort.content_hash)
+
+
+def backbone_options(config: RunConfig, info: BackboneInfo, task: TaskData) -> dict[str, Any]:
+    """The backbone's options for this task: its input channels, its checkpoint; :class:`RunError` when the
+    task's leads are not the ones the backbone (or its pretrained weights) expects."""
+    options = dict(config.backbone_options)
+    leads = tuple(task.spec.input.leads)
+    if info.input.leads is None:
+        options.setdefault("in_channels", len(leads))
+    elif tuple(info.input.leads) != leads and not config.allow_lead_mismatch:
+        raise RunError(f"{info.name} expects leads {info.input.leads}, task {task.spec.name} gives {leads}")
+    if config.checkpoint:
+        options["checkpoint"] = config.checkpoint
+    if info.expected_leads and config.checkpoint:
+        expected = tuple(info.resolve(info.expected_leads)(options["in_channels"]))
+        if expected != leads and not config.allow_lead_mismatch:
+            raise RunError(
+                f"the {info.name} weights were trained on leads {list(expected)}; task {task.spec.name} has "
+                f"{list(leads)}. Feeding other leads is a real choice to ablate: pass --allow-lead-mismatch"
+            )
+    return options
+
+
+def build_model(config: RunConfig, task: TaskData, tabular: np.ndarray | None) -> LabModel:
+    """The backbone with the framework's head (and late fusion when there are tabular inputs), on the CPU."""
+    info = get_backbone_info(config.backbone)
+    backbone = create_backbone(config.backbone, config.preset, **backbone_options(config, info, task))
+    return LabModel(backbone, len(task.kept_targets), 0 if tabular is None else tabular.shape[1])
+
+
+def model_input_plan(config: RunConfig, cohort: Cohort, task: TaskData) -> InputPlan:
+    """How the backbone's inputs are cut from the cohort's segments."""
+    normalisation = get_backbone_info(config.backbone).input.normalisation
+    return input_plan(task, float(cohort.segments["fs"].iloc[0]), normalisation)
+
+
+def split_rows(task: TaskData, split: str) -> np.ndarray:
+    """The anchor rows of one split, in task order."""
+    return np.flatnonzero((task.anchors["split"] == split).to_numpy())
+
+
+def tabular_inputs(task: TaskData, config: RunConfig) -> np.ndarray | None:
+    """The task's tabular side inputs for fusion (None without fusion)."""
+    if not config.fusion:
+        return None
+    if task.tabular is None:
+        raise RunError(f"fusion needs tabular side inputs; task {task.spec.name} has none (tabular: false)")
+    return task.tabular.drop(columns="anchor_id").to_numpy(np.float32)

@@ -1,0 +1,178 @@
+"""One pairing from start to end: skip it when it finished earlier, train it (or fit a baseline), score it,
+write its run folder with its typed record (running, then finished, failed or pruned), and track it in
+MLflow; and re-evaluate a finished run from its best checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from ecglab.backbones.registry import get_backbone_info
+from ecglab.bench.config import RunConfig
+from ecglab.bench.engine.baselines import baseline_scores
+from ecglab.bench.engine.distributed import Distributed, distributed, single_process
+from ecglab.bench.engine.evaluate import bootstrap_file, model_scores, write_results
+from ecglab.bench.engine.prepare import RunError, build_model, prepare, tabular_inputs
+from ecglab.bench.engine.training import EpochCallback, PrunedRun, train
+from ecglab.bench.run_folder import (
+    RECORD_FILE,
+    BackboneIdentity,
+    BootstrapFile,
+    CohortIdentity,
+    RunRecord,
+    TaskIdentity,
+    provenance,
+    read_record,
+    run_folder,
+    write_record,
+)
+from ecglab.bench.tracking import ensure_experiment, log_run, resolve_tracking_uri
+from ecglab.cohort.store import Cohort
+from ecglab.tasks.build import TaskData
+
+
+def run_pairing(
+    config: RunConfig,
+    runs_dir: str | Path = "runs",
+    *,
+    tracking_uri: str | None = None,
+    experiment: str = "ecglab",
+    resume: bool = False,
+    force: bool = False,
+    progress: bool = True,
+    track: bool = True,
+    epoch_callback: EpochCallback | None = None,
+    tags: dict[str, str] | None = None,
+    parent_run_id: str | None = None,
+) -> Path:
+    """Train (or fit) and evaluate one pairing; returns its run folder. A finished run is not redone unless
+    ``force``; an interrupted one continues with ``resume``."""
+    runs_dir = Path(runs_dir)
+    where = distributed()
+    cohort, task, identifier = prepare(config, runs_dir, where)
+    run_dir = run_folder(runs_dir, identifier)
+    if not force and finished_earlier(run_dir):
+        if where.main and progress:
+            print(f"{config.backbone} x {config.task}: finished earlier ({run_dir}); --force reruns it")
+        return run_dir
+    if (run_dir / "last.pt").is_file() and not resume and not force:
+        raise RunError(
+            f"{run_dir} holds an interrupted run: pass --resume to continue it or --force to restart"
+        )
+    if force and where.main and run_dir.exists():
+        shutil.rmtree(run_dir)
+    where.barrier()
+    record = running_record(config, cohort, task, identifier, where)
+    if where.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_record(run_dir, record)
+    try:
+        execute(record, cohort, task, runs_dir, run_dir, where, resume, progress, epoch_callback)
+    except BaseException as err:
+        if where.main:
+            status = "pruned" if isinstance(err, PrunedRun) else "failed"
+            write_record(run_dir, record.replace(status=status, error=f"{type(err).__name__}: {err}"))
+        raise
+    where.barrier()
+    if track and where.main:
+        uri = resolve_tracking_uri(tracking_uri)
+        ensure_experiment(uri, experiment)
+        log_run(run_dir, uri, experiment, parent_run_id=parent_run_id, tags=tags)
+    return run_dir
+
+
+def finished_earlier(run_dir: Path) -> bool:
+    """Whether the run folder's record says the run finished (a malformed record raises RunRecordError)."""
+    return (run_dir / RECORD_FILE).is_file() and read_record(run_dir).finished
+
+
+def running_record(
+    config: RunConfig, cohort: Cohort, task: TaskData, identifier: str, where: Distributed
+) -> RunRecord:
+    """The record of a run that starts: configuration, identities and provenance."""
+    info = get_backbone_info(config.backbone)
+    return RunRecord(
+        run_id=identifier,
+        status="running",
+        config=config,
+        task=TaskIdentity(
+            name=task.spec.name,
+            version=task.spec.version,
+            digest=task.spec.digest(),
+            training_digest=task.spec.training_digest(),
+            targets=tuple(task.kept_targets),
+        ),
+        cohort=CohortIdentity(name=cohort.name, hash=cohort.content_hash),
+        backbone=BackboneIdentity(name=info.name, kind=info.kind, preset=config.preset),
+        provenance=provenance(str(where.device)),
+    )
+
+
+def execute(
+    record: RunRecord,
+    cohort: Cohort,
+    task: TaskData,
+    runs_dir: Path,
+    run_dir: Path,
+    where: Distributed,
+    resume: bool,
+    progress: bool,
+    epoch_callback: EpochCallback | None,
+) -> None:
+    """Train or fit, score, and (rank 0) write the results, the history and the finished record."""
+    config = record.config
+    started = time.perf_counter()
+    if get_backbone_info(config.backbone).kind == "baseline":
+        scores, history, best_epoch = baseline_scores(config, cohort, task), [], 0
+    else:
+        model, history, best_epoch = train(
+            config, cohort, task, run_dir, where, resume, progress, epoch_callback
+        )
+        scores = model_scores(model, cohort, task, config, where) if where.main else None
+    trained = time.perf_counter()
+    if not where.main:
+        return
+    write_results(task, cohort, scores, config, record.run_id, runs_dir, run_dir)
+    (run_dir / "history.jsonl.tmp").write_text("".join(json.dumps(h) + "\n" for h in history))
+    os.replace(run_dir / "history.jsonl.tmp", run_dir / "history.jsonl")
+    bootstrap = None
+    if config.evaluate_test:
+        resamples = bootstrap_file(task, cohort, runs_dir, config)
+        bootstrap = BootstrapFile(
+            file=str(resamples.relative_to(runs_dir)), n_boot=config.n_boot, seed=config.seed
+        )
+    finished = record.replace(
+        status="finished",
+        bootstrap=bootstrap,
+        best_epoch=best_epoch,
+        n_targets=len(task.kept_targets),
+        timings={"train_s": trained - started, "eval_s": time.perf_counter() - trained},
+    )
+    write_record(run_dir, finished)
+
+
+def evaluate_run(run_dir: str | Path, runs_dir: str | Path | None = None) -> Path:
+    """Re-evaluate a finished run from its best checkpoint (or refit a baseline) and rewrite its results."""
+    run_dir = Path(run_dir)
+    record = read_record(run_dir)
+    config = record.config
+    runs_dir = Path(runs_dir) if runs_dir is not None else run_dir.parent
+    where = single_process()
+    cohort, task, identifier = prepare(config, runs_dir, where)
+    if identifier != record.run_id:
+        now = run_folder(runs_dir, identifier).name
+        raise RunError(f"{run_dir}: the cohort or task changed since this run (run id {now} now)")
+    if get_backbone_info(config.backbone).kind == "baseline":
+        scores = baseline_scores(config, cohort, task)
+    else:
+        model = build_model(config, task, tabular_inputs(task, config))
+        state = torch.load(run_dir / "best.pt", map_location=where.device, weights_only=True)
+        model.load_state_dict(state["model"], strict=True)
+        scores = model_scores(model.to(where.device), cohort, task, config, where)
+    write_results(task, cohort, scores, config, identifier, runs_dir, run_dir)
+    return run_dir
