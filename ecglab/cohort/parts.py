@@ -324,3 +324,62 @@ class PartWriter:
 
 def is_finished(part: Path) -> bool:
     return (part / PART_META).is_file()
+
+
+def write_index_part(
+    final: Path,
+    *,
+    bank: np.ndarray,
+    leads: Sequence[str],
+    recordings: pd.DataFrame,
+    segments: pd.DataFrame,
+) -> Path:
+    """Write a finished part whose recordings all index into one shard holding ``bank`` (samples x leads).
+
+    Many recordings may point at the same samples (the tiled waveforms of a scale cohort). ``recordings``:
+    patient_id, visit_id, start_us, fs, offset, length, gain, baseline (arrays per lead); ``segments``:
+    recording (row of ``recordings``), start_us, offset, length (samples into the shard).
+    """
+    final = Path(final)
+    folder = final.with_name(final.name + ".tmp")
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    data = np.ascontiguousarray(bank, dtype=bank.dtype.newbyteorder("<"))
+    if data.ndim != 2 or data.shape[1] != len(leads) or data.dtype.name not in SUPPORTED_DTYPES:
+        raise CohortError(f"waveform bank: samples x {len(leads)} leads of {SUPPORTED_DTYPES} expected")
+    rec_end = recordings["offset"].to_numpy(np.int64) + recordings["length"].to_numpy(np.int64)
+    seg_rec = segments["recording"].to_numpy(np.int64)
+    seg_end = segments["offset"].to_numpy(np.int64) + segments["length"].to_numpy(np.int64)
+    if len(rec_end) and (rec_end.max() > len(data) or recordings["offset"].min() < 0):
+        raise CohortError("waveform bank: a recording falls outside the bank's samples")
+    if len(seg_rec) and (
+        (segments["offset"].to_numpy(np.int64) < recordings["offset"].to_numpy(np.int64)[seg_rec]).any()
+        or (seg_end > rec_end[seg_rec]).any()
+    ):
+        raise CohortError("waveform bank: a segment falls outside its recording")
+    shard = _Shard(index=0, file=f"shard-00000.{data.dtype.name}", dtype=data.dtype.name, leads=tuple(leads))
+    with open(folder / shard.file, "wb") as handle:
+        shard.handle = handle
+        shard.append(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    shard.handle = None
+    recordings = recordings.assign(leads=",".join(leads), shard=0)
+    order = ["patient_id", "visit_id", "start_us", "fs", "leads", "shard", "offset", "length"]
+    recordings = recordings[order + [c for c in recordings.columns if c not in order]]
+    recordings.to_parquet(folder / "recordings.parquet", index=False)
+    segments[["recording", "start_us", "offset", "length"]].to_parquet(
+        folder / "segments.parquet", index=False
+    )
+    meta = {
+        "shards": [shard.describe()],
+        "time_zone": None,
+        "has_recordings": bool(len(recordings)),
+        "quality": QualityReport().to_dict(),
+    }
+    (folder / PART_META).write_text(json.dumps(meta), encoding="utf-8")
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(folder, final)
+    return final

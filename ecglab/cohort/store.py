@@ -47,6 +47,11 @@ class Cohort:
     def extra(self) -> dict[str, Any]:
         return self.meta.get("extra", {})
 
+    @property
+    def scale(self) -> dict[str, Any] | None:
+        """For a scale cohort (``ecglab cohort synth --scale``): its shape, fraction and seed; else None."""
+        return self.extra.get("scale")
+
     # ----------------------------------------------------------------- tables
     def table(self, name: str) -> pd.DataFrame:
         if name not in TABLES:
@@ -210,6 +215,7 @@ class Cohort:
             "leads": sorted({",".join(s["leads"]) for s in self.meta["shards"]}),
             "labs": int(self.labs["lab"].nunique()),
             "dropped": self.quality.summary_lines(),
+            **({"scale": self.scale} if self.scale else {}),
             **{
                 key: value
                 for key, value in self.extra.get("synthetic", {}).items()

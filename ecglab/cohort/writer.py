@@ -220,7 +220,9 @@ class CohortWriter:
         if not parts:
             return empty_table("segments")
         seg = pd.concat(parts, ignore_index=True)
-        rec = pd.concat(rec_parts, ignore_index=True).set_index("recording_id").loc[seg["recording_id"]]
+        columns = ["recording_id", "patient_id", "visit_id", "fs", "leads", "shard"]
+        rec = pd.concat([r[columns] for r in rec_parts], ignore_index=True)
+        rec = rec.set_index("recording_id").loc[seg["recording_id"]]
         return pd.DataFrame(
             {
                 "segment_id": np.arange(len(seg), dtype=np.int64),

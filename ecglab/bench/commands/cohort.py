@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ecglab.cohort.errors import CohortError
 from ecglab.cohort.schema import STANDARD_LEADS
 from ecglab.cohort.store import open_cohort
 
@@ -44,6 +45,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar=("MIN", "MAX"),
         help="length range of ECG recordings around blood draws (default 3 12)",
+    )
+    synth.add_argument(
+        "--scale",
+        choices=("mcmed", "mimic"),
+        default=None,
+        help="write a store with the shape of MC-MED or MIMIC-IV at full size, for speed and memory checks "
+        "(no planted signal; --patients, --leads and --bout-minutes do not apply)",
+    )
+    synth.add_argument(
+        "--fraction", default="1", help="with --scale: scale every count by F, 0 < F <= 1 (default 1)"
     )
     synth.add_argument("--workers", type=int, default=None, help="processes (default: up to 4 cores)")
     synth.add_argument("--overwrite", action="store_true", help="replace an existing store at --out")
@@ -159,7 +170,17 @@ def run_generic(args: argparse.Namespace) -> int:
 
 def run_synth(args: argparse.Namespace) -> int:
     from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
+    from ecglab.cohort.synth.scale import build_scale_cohort, check_fraction
 
+    if args.scale is not None:
+        fraction = check_fraction(args.fraction)
+        path = build_scale_cohort(
+            args.out, args.scale, fraction=fraction, seed=args.seed, overwrite=args.overwrite
+        )
+        print_summary(open_cohort(path).summary())
+        return 0
+    if args.fraction != "1":
+        raise CohortError("--fraction applies only with --scale mcmed|mimic")
     options = {"n_patients": args.patients, "seed": args.seed, "leads": args.leads}
     if args.bout_minutes:
         options["bout_minutes"] = tuple(args.bout_minutes)
@@ -200,5 +221,8 @@ def print_summary(summary: dict) -> None:
     if "planted_labs" in summary:
         print(f"  planted labs (the ECG carries their signal): {', '.join(summary['planted_labs'])}")
         print(f"  null labs (unrelated to the ECG): {', '.join(summary['null_labs'])}")
+    if "scale" in summary:
+        scale = summary["scale"]
+        print(f"  scale cohort: shape {scale['shape']}, fraction {scale['fraction']:g}, no planted signal")
     for line in summary["dropped"]:
         print(f"  data quality: {line}")
