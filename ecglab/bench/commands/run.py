@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from ecglab.bench.commands.train import print_run, read_run_options
+from ecglab.bench.suite.claims import DEFAULT_TIMEOUT
 from ecglab.errors import EcglabError
 
 # flags of `ecglab tune` that fix a RunConfig field for every trial (the rest: --config YAML)
@@ -28,7 +29,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         help="run every (backbone, task, seed) pairing of a suite file",
         description="Train and evaluate every pairing of SUITE.yaml in order. Finished pairings are skipped "
         "(--force reruns them), failed ones rerun, interrupted ones resume; a failing pairing is reported "
-        "at the end and the others still run (exit status 1 if any failed).",
+        "at the end and the others still run (exit status 1 if any failed). Any number of workers may "
+        "share a runs folder (--shard, --gpus, several machines): each claims a pairing before starting it, "
+        "so none starts one another worker finished or is running.",
     )
     run.add_argument(
         "suite",
@@ -48,6 +51,26 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--runs-dir", type=Path, help="where run folders go (default: the suite's runs_dir)")
     _tracking(run)
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only worker I's share of N workers (I counted from 1, as SLURM's --array=1-N): the "
+        "pairings at positions k (from 0) with k mod N = I-1",
+    )
+    run.add_argument(
+        "--gpus",
+        metavar="LIST",
+        help="start one worker process per device label, e.g. 0,1,2,3 (CUDA_VISIBLE_DEVICES set for each), "
+        "sharing the pairings through claims",
+    )
+    run.add_argument(
+        "--claim-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"a claim whose worker sent no heartbeat for this long is taken for dead and taken over "
+        f"(default {DEFAULT_TIMEOUT:.0f})",
+    )
     run.set_defaults(run=run_suite)
 
 
@@ -139,12 +162,17 @@ def _tracking(parser: argparse.ArgumentParser) -> None:
 
 # ------------------------------------------------------------------------------------------------ run
 def run_suite(args: argparse.Namespace) -> int:
-    from ecglab.bench.suite import load_suite
+    from ecglab.bench.suite import load_suite, parse_shard
     from ecglab.bench.suite import run_suite as run
 
+    shard = parse_shard(args.shard) if args.shard is not None else None
+    if not args.claim_timeout > 0:
+        raise EcglabError(f"--claim-timeout {args.claim_timeout}: expected a number of seconds > 0")
     suite = load_suite(args.suite)
     if args.experiment:
         suite = dataclasses.replace(suite, experiment=args.experiment)
+    if args.gpus is not None:
+        return run_on_devices(args, suite)
     report = run(
         suite,
         runs_dir=args.runs_dir,
@@ -153,9 +181,51 @@ def run_suite(args: argparse.Namespace) -> int:
         force=args.force,
         only=args.only,
         progress=not args.quiet,
+        shard=shard,
+        claim_timeout=args.claim_timeout,
     )
     print(report.table())
     return 0 if report.ok else 1
+
+
+def worker_argv(args: argparse.Namespace) -> list[str]:
+    """The ``ecglab run`` arguments of one worker of ``--gpus``: this command's, less --gpus, quiet."""
+    argv = ["run", str(args.suite), "--quiet", "--claim-timeout", repr(args.claim_timeout)]
+    for pattern in args.only:
+        argv += ["--only", pattern]
+    for flag, value in (("--runs-dir", args.runs_dir), ("--shard", args.shard)):
+        if value is not None:
+            argv += [flag, str(value)]
+    for flag, value in (("--tracking-uri", args.tracking_uri), ("--experiment", args.experiment)):
+        if value is not None:
+            argv += [flag, value]
+    return argv + (["--no-track"] if args.no_track else [])
+
+
+def run_on_devices(args: argparse.Namespace, suite: Any) -> int:
+    """``ecglab run --gpus``: one worker per device, sharing the pairings through claims."""
+    from ecglab.bench.suite import check_paths, parse_devices, run_workers
+
+    devices = parse_devices(args.gpus)
+    if args.force:
+        raise EcglabError(
+            "--force with --gpus would have each worker rerun pairings the others just finished: rerun "
+            "with --force on one worker"
+        )
+    check_paths(suite)  # one error here rather than one per worker
+    if not args.no_track:  # created once, before the workers race to create it
+        from ecglab.bench.tracking import ensure_experiment, resolve_tracking_uri
+
+        ensure_experiment(resolve_tracking_uri(args.tracking_uri), suite.experiment)
+    results = run_workers(worker_argv(args), devices)
+    failed = [r for r in results if r.returncode != 0]
+    states = ", ".join(
+        f"gpu {r.device}: {'ok' if r.returncode == 0 else f'exit {r.returncode}'}" for r in results
+    )
+    print(f"{suite.name}: {len(results)} workers: {states}")
+    if failed:
+        print("FAILED workers: " + ", ".join(f"gpu {r.device}" for r in failed) + " (their output is above)")
+    return 1 if failed else 0
 
 
 # ----------------------------------------------------------------------------------------------- tune

@@ -9,8 +9,11 @@
   continues from its last epoch checkpoint, exactly (the engine's resume);
 - a failing pairing is reported and the suite goes on; the report lists every failure at the end.
 
-Run one ``ecglab run`` per runs folder at a time (or give concurrent ones disjoint ``--only`` sets). Under
-``torchrun`` each pairing trains with DistributedDataParallel and rank 0 reports and tracks.
+Any number of workers may share a runs folder (``--shard I/N`` gives each a share, :mod:`workers`): a
+worker claims a pairing before starting it (:mod:`ecglab.bench.suite.claims`), so none starts a pairing
+another has finished or is running; the report lists those held by another worker. Under ``torchrun`` each
+pairing trains with DistributedDataParallel and rank 0 reports and tracks; there, claims are off (every rank
+must run the same pairings): give concurrent ``torchrun`` jobs disjoint shards.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from pathlib import Path
 
 from ecglab.bench.config import run_id
 from ecglab.bench.run_folder import RunRecord, RunRecordError, is_run_folder, read_record, run_folder
+from ecglab.bench.suite.claims import DEFAULT_TIMEOUT, Held, acquire, claim_file
 from ecglab.bench.suite.schema import Pairing, Suite, SuiteError, unset_vars
+from ecglab.bench.suite.workers import shard_of
 from ecglab.errors import EcglabError
 
 
@@ -76,7 +81,7 @@ def select(pairings: Sequence[Pairing], patterns: Sequence[str]) -> list[Pairing
 @dataclass
 class Outcome:
     pairing: str
-    status: str  # finished | skipped | failed | not run
+    status: str  # finished | skipped | held (by another worker) | failed | not run
     run_dir: Path | None = None
     test_macro_auroc: float = float("nan")
     seconds: float = float("nan")
@@ -113,13 +118,18 @@ class SuiteReport:
             status = o.status + ("*" if o.tracking_error else "")
             lines.append(f"{o.pairing:{width}s}  {status:9s}  {auroc:>16s}  {seconds:>8s}")
         counts = ", ".join(
-            f"{self.count(s)} {s}" for s in ("finished", "skipped", "failed", "not run") if self.count(s)
+            f"{self.count(s)} {s}"
+            for s in ("finished", "skipped", "held", "failed", "not run")
+            if self.count(s)
         )
-        lines.append(f"{self.suite}: {len(self.outcomes)} pairings: {counts}")
+        lines.append(f"{self.suite}: {len(self.outcomes)} pairings: {counts or 'none to run'}")
         if self.untracked:
             lines.append(
                 "* finished, but not logged to MLflow: " + "; ".join(o.tracking_error for o in self.untracked)
             )
+        for o in self.outcomes:
+            if o.status == "held":
+                lines.append(f"HELD by another worker {o.pairing}: {o.error}")
         for o in self.failed:
             lines.append(f"FAILED {o.pairing}: {o.error}")
         return "\n".join(lines)
@@ -149,6 +159,7 @@ class _Session:
     progress: bool
     out: Callable[[str], None]
     uri: str | None  # the MLflow tracking URI; None: no tracking
+    claim_timeout: float | None  # seconds a claim lives without a heartbeat; None: no claims (torchrun)
 
 
 def _silent(line: str) -> None:
@@ -165,13 +176,16 @@ def run_suite(
     only: Sequence[str] = (),
     progress: bool = True,
     out: Callable[[str], None] = print,
+    shard: tuple[int, int] | None = None,
+    claim_timeout: float = DEFAULT_TIMEOUT,
 ) -> SuiteReport:
-    """Run the suite's pairings (those matching ``only``) in order and return the report; a failing pairing
-    does not stop the others. On Ctrl-C the report so far is printed and KeyboardInterrupt re-raised."""
+    """Run the suite's pairings (those matching ``only``; of those, shard I of N's share) in order and return
+    the report; a failing pairing does not stop the others, one another worker holds is left to it. On
+    Ctrl-C the report so far is printed and KeyboardInterrupt re-raised."""
     from ecglab.cohort.store import open_cohort
     from ecglab.tasks.registry import register_spec_file
 
-    pairings = select(suite.pairings(), only)
+    pairings = shard_of(select(suite.pairings(), only), shard)
     check_paths(suite, pairings)
     for file in suite.task_specs:
         register_spec_file(file)
@@ -185,9 +199,11 @@ def run_suite(
         progress=progress,
         out=out if main else _silent,
         uri=_tracking_uri(tracking_uri, suite.experiment) if track and main else None,
+        claim_timeout=claim_timeout if int(os.environ.get("WORLD_SIZE", "1")) <= 1 else None,
     )
     outcomes = [Outcome(p.name, "not run") for p in pairings]
-    report = SuiteReport(suite.name, outcomes)
+    name = suite.name + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
+    report = SuiteReport(name, outcomes)
     try:
         for index, (pairing, outcome) in enumerate(zip(pairings, outcomes, strict=True)):
             _run_pairing(session, pairing, outcome, f"[{index + 1}/{len(pairings)}] {pairing.name}")
@@ -205,25 +221,35 @@ def _tracking_uri(tracking_uri: str | None, experiment: str) -> str:
     return uri
 
 
-def _run_pairing(session: _Session, pairing: Pairing, outcome: Outcome, head: str) -> None:
-    """One pairing: skipped when finished earlier, else run (resumed when interrupted); then tracked."""
-    from ecglab.tasks.registry import get_task
-
-    spec = get_task(pairing.config.task)
-    identifier = run_id(pairing.config, spec.version, spec.digest(), session.cohort_hash)
-    run_dir = run_folder(session.runs_dir, identifier)
+def _look(session: _Session, outcome: Outcome, run_dir: Path, head: str) -> tuple[bool, RunRecord | None]:
+    """(go on, the run's record): a run folder not the engine's fails the pairing (unless --force); a
+    finished one is skipped (unless --force)."""
     try:
         record = read_record(run_dir) if is_run_folder(run_dir) else None
     except RunRecordError as err:  # not the engine's: left as it is, unless --force
         if not session.force:
             _failed(session, outcome, run_dir, head, err, time.perf_counter())
-            return
+            return False, None
         record = None
     if record is not None and record.finished and not session.force:
         session.out(f"{head}: finished earlier ({run_dir}), skipped; --force reruns it")
         outcome.status, outcome.run_dir = "skipped", run_dir
         outcome.test_macro_auroc = macro_test_auroc(run_dir)
-    elif not _train(session, pairing, record, run_dir, outcome, head):
+    return True, record
+
+
+def _run_pairing(session: _Session, pairing: Pairing, outcome: Outcome, head: str) -> None:
+    """One pairing: skipped when finished earlier or held by another worker, else claimed and run (resumed
+    when interrupted); then tracked."""
+    from ecglab.tasks.registry import get_task
+
+    spec = get_task(pairing.config.task)
+    identifier = run_id(pairing.config, spec.version, spec.digest(), session.cohort_hash)
+    run_dir = run_folder(session.runs_dir, identifier)
+    go_on, record = _look(session, outcome, run_dir, head)
+    if go_on and outcome.status != "skipped":
+        go_on = _claim_and_train(session, pairing, record, run_dir, outcome, head)
+    if not go_on:
         return
     if session.uri is not None:
         from ecglab.bench.tracking import log_run
@@ -233,6 +259,28 @@ def _run_pairing(session: _Session, pairing: Pairing, outcome: Outcome, head: st
         except EcglabError as err:
             outcome.tracking_error = str(err)
             session.out(f"{head}: not logged to MLflow: {err}")
+
+
+def _claim_and_train(
+    session: _Session, pairing: Pairing, record: RunRecord | None, run_dir: Path, outcome: Outcome, head: str
+) -> bool:
+    """Claim the pairing, then run it; False when another worker holds it or it failed."""
+    if session.claim_timeout is None:  # claims off (torchrun)
+        return _train(session, pairing, record, run_dir, outcome, head)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    claim = acquire(claim_file(run_dir), session.claim_timeout)
+    if isinstance(claim, Held):
+        outcome.status, outcome.run_dir, outcome.error = "held", run_dir, claim.describe()
+        session.out(f"{head}: {claim.describe()}, skipped (that worker runs it)")
+        return False
+    with claim:
+        go_on, record = _look(session, outcome, run_dir, head)  # another worker may have finished it since
+        if not go_on or outcome.status == "skipped":
+            return go_on
+        ok = _train(session, pairing, record, run_dir, outcome, head)
+    if claim.lost:
+        session.out(f"{head}: its claim expired and was taken over by another worker while it ran")
+    return ok
 
 
 def _train(
