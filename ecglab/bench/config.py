@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -143,9 +144,21 @@ def derive_config(base: RunConfig, changes: Mapping[str, Any], *, source: str) -
     return build_run_config({**{name: getattr(base, name) for name in FIELDS}, **changes}, source=source)
 
 
-def run_id(config: RunConfig, task_version: str, task_digest: str, cohort_hash: str) -> str:
+def launched_world_size() -> int:
+    """How many processes this one was launched among (``torchrun`` sets ``WORLD_SIZE``), else 1: what a
+    suite or a search passes to :func:`run_id` to find the folder the engine will write."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def run_id(
+    config: RunConfig, task_version: str, task_digest: str, cohort_hash: str, world_size: int = 1
+) -> str:
     """The hash that names a run: the configuration (less where things are and how many workers read them)
-    plus the task's version and digest and the cohort's content hash."""
+    plus the task's version and digest and the cohort's content hash; and, for a run on ``world_size`` > 1
+    processes (a global batch of batch_size x world_size), the world size, so a one-process run keeps the
+    id it always had and differs from an N-process one."""
     data = {k: v for k, v in config.to_dict().items() if k not in NOT_IN_RUN_ID}
     data.update(task_version=task_version, task_digest=task_digest, cohort_hash=cohort_hash)
+    if world_size > 1:
+        data["world_size"] = world_size
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

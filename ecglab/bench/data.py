@@ -2,7 +2,8 @@
 
 Training: one item per labelled anchor and epoch; each epoch draws one of the anchor's segments and a random
 crop of the task's length from it, seeded by (seed, epoch) so a resumed run sees the same data. Evaluation:
-every (anchor, segment) the task scores, cut into the task's crops (``eval.crops``) or its first crop.
+every (anchor, segment) the task scores, cut into the task's crops (``eval.crops``) or its first crop; under
+several processes each rank takes its contiguous shard of these inputs (:func:`shard_of`).
 Signals are resampled to the task's rate with a polyphase anti-aliasing filter (scipy.signal.resample_poly).
 A dataset item is a whole batch (one gather per shard), so loader workers never loop per sample.
 """
@@ -59,6 +60,14 @@ def input_plan(task: TaskData, store_fs: float, normalisation: str = "none") -> 
         seconds=spec.seconds,
         zscore=normalisation == "zscore",
     )
+
+
+def shard_of(n: int, rank: int, world: int) -> slice:
+    """Rank ``rank``'s share of ``n`` items in order: the shares of ranks 0 .. world-1 are contiguous, cover
+    every item exactly once and differ in size by at most one (deterministic: n, rank and world decide)."""
+    if not 0 <= rank < world:
+        raise ValueError(f"rank {rank} is not one of {world} ranks")
+    return slice(n * rank // world, n * (rank + 1) // world)
 
 
 class _StoreBatches(torch.utils.data.Dataset):
@@ -146,7 +155,8 @@ class TrainBatches(_StoreBatches):
 
 
 class EvalBatches(_StoreBatches):
-    """Fixed batches of (anchor row, segment, crop start): crops are non-overlapping and evenly spaced."""
+    """Fixed batches of (anchor row, segment, crop start): crops are non-overlapping and evenly spaced. With
+    ``world`` > 1, only rank ``rank``'s shard of these inputs, in batches of ``batch_size``."""
 
     def __init__(
         self,
@@ -156,6 +166,8 @@ class EvalBatches(_StoreBatches):
         split: str,
         batch_size: int,
         tabular: np.ndarray | None = None,
+        rank: int = 0,
+        world: int = 1,
     ) -> None:
         super().__init__(store, plan)
         pairs = task.eval_inputs(split)
@@ -168,9 +180,11 @@ class EvalBatches(_StoreBatches):
         if (lengths < crops * span).any():
             raise ValueError(f"segments too short for {crops} non-overlapping crops of {plan.seconds:g} s")
         step = np.where(crops > 1, (lengths - span) // max(crops - 1, 1), 0)
-        self.rows = np.repeat(rows, crops)
-        self.segments = np.repeat(segments, crops)
-        self.starts = (np.repeat(step, crops) * np.tile(np.arange(crops), len(rows))).astype(np.int64)
+        starts = (np.repeat(step, crops) * np.tile(np.arange(crops), len(rows))).astype(np.int64)
+        part = shard_of(len(starts), rank, world)
+        self.rows = np.repeat(rows, crops)[part]
+        self.segments = np.repeat(segments, crops)[part]
+        self.starts = starts[part]
         self.batch_size, self.tabular = batch_size, tabular
 
     def __len__(self) -> int:

@@ -2,7 +2,8 @@
 that writes and reads it), atomic file writes, and the provenance stored with every run.
 
 A run folder ``RUNS/<first 16 characters of the run id>/`` holds ``run.json`` (configuration, status,
-task, cohort and backbone identity, stored bootstrap resamples, timings, provenance), ``history.jsonl``,
+task, cohort and backbone identity, world size and global batch, stored bootstrap resamples, timings,
+provenance), ``history.jsonl``,
 ``results.parquet``, ``predictions.parquet``, ``best.pt`` and ``last.pt``. Nothing display-formatted is
 stored: floats stay floats. Every file is written to a temporary name and renamed into place.
 """
@@ -99,6 +100,8 @@ class RunRecord:
     cohort: CohortIdentity
     backbone: BackboneIdentity
     provenance: Provenance = field(default_factory=Provenance)
+    world_size: int = 1  # processes that trained it (torchrun's WORLD_SIZE); 1 in records older than it
+    global_batch: int | None = None  # anchors per optimizer step: batch_size x world_size when not given
     bootstrap: BootstrapFile | None = None
     best_epoch: int | None = None
     n_targets: int | None = None
@@ -108,6 +111,12 @@ class RunRecord:
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise RunRecordError(f"run status must be one of {STATUSES}, got {self.status!r}")
+        if isinstance(self.world_size, bool) or not isinstance(self.world_size, int) or self.world_size < 1:
+            raise RunRecordError(f"world_size must be a positive integer, got {self.world_size!r}")
+        if self.global_batch is None:
+            object.__setattr__(self, "global_batch", self.config.batch_size * self.world_size)
+        elif isinstance(self.global_batch, bool) or not isinstance(self.global_batch, int):
+            raise RunRecordError(f"global_batch must be a positive integer, got {self.global_batch!r}")
 
     @property
     def finished(self) -> bool:
@@ -128,6 +137,8 @@ class RunRecord:
             "task": {**dataclasses.asdict(self.task), "targets": list(self.task.targets)},
             "cohort": dataclasses.asdict(self.cohort),
             "backbone": dataclasses.asdict(self.backbone),
+            "world_size": self.world_size,
+            "global_batch": self.global_batch,
             "provenance": dataclasses.asdict(self.provenance),
         }
         if self.bootstrap is not None:
@@ -169,7 +180,8 @@ def _section(data: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
 
 
 def record_from_dict(data: Any, where: str = RECORD_FILE) -> RunRecord:
-    """Check and type a parsed ``run.json`` (else :class:`RunRecordError` naming ``where``)."""
+    """Check and type a parsed ``run.json`` (else :class:`RunRecordError` naming ``where``); a record older
+    than ``world_size`` and ``global_batch`` was a one-process run."""
     if not isinstance(data, Mapping) or not isinstance(data.get("config"), Mapping):
         raise RunRecordError(f"{where} has no 'config' object; it was not written by the ecglab engine")
     run_id = data.get("run_id")
@@ -189,6 +201,10 @@ def record_from_dict(data: Any, where: str = RECORD_FILE) -> RunRecord:
     timings = data.get("timings") or {}
     if not isinstance(timings, Mapping):
         raise RunRecordError(f"{where}: 'timings' must be an object, got {timings!r}")
+    for key in ("world_size", "global_batch"):
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise RunRecordError(f"{where}: {key!r} must be a positive integer, got {value!r}")
     return RunRecord(
         run_id=run_id,
         status=data["status"],
@@ -197,6 +213,8 @@ def record_from_dict(data: Any, where: str = RECORD_FILE) -> RunRecord:
         cohort=_section(data, "cohort", CohortIdentity, where),
         backbone=_section(data, "backbone", BackboneIdentity, where),
         provenance=_section(data, "provenance", Provenance, where) if "provenance" in data else Provenance(),
+        world_size=data.get("world_size", 1),
+        global_batch=data.get("global_batch"),
         bootstrap=bootstrap,
         best_epoch=data.get("best_epoch"),
         n_targets=data.get("n_targets"),

@@ -3,8 +3,10 @@ result files and MLflow tracking."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -16,12 +18,15 @@ import pytest
 import torch
 
 import ecglab.bench.engine as engine
-from ecglab.bench.config import RunConfig
+from ecglab.bench.config import RunConfig, run_id
+from ecglab.bench.data import EvalBatches, shard_of
 from ecglab.bench.engine import run as engine_run
 from ecglab.bench.engine import run_pairing, training
+from ecglab.bench.engine.distributed import gather_to_main, single_process
+from ecglab.bench.engine.evaluate import local_pool, pooled_scores, predict
+from ecglab.bench.engine.prepare import build_model, model_input_plan, prepare, split_rows
 from ecglab.bench.losses import masked_bce, masked_focal
-from ecglab.bench.run_folder import read_record, run_folder
-from ecglab.cohort.store import open_cohort
+from ecglab.bench.run_folder import RunRecordError, read_record, record_from_dict, run_folder
 from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
 from ecglab.cohort.synth.labs import NULL_LABS
 
@@ -121,6 +126,11 @@ def test_run_folder_holds_typed_results_predictions_and_provenance(trained: Path
     typed = read_record(trained)
     assert typed.to_dict() == record and trained == run_folder(trained.parent, typed.run_id)
     assert typed.bootstrap is not None and (trained.parent / typed.bootstrap.file).is_file()
+    assert (record["world_size"], record["global_batch"]) == (1, 64)
+    older = {k: v for k, v in record.items() if k not in ("world_size", "global_batch")}
+    assert record_from_dict(older).to_dict() == record  # a run.json from before world sizes: one process
+    with pytest.raises(RunRecordError, match="world_size"):
+        record_from_dict({**record, "world_size": 0})
     assert record["provenance"]["packages"]["torch"] == torch.__version__.split("+")[0] or record[
         "provenance"
     ]["packages"]["torch"].startswith(torch.__version__.split("+")[0])
@@ -188,37 +198,82 @@ def test_results_are_tracked_in_mlflow(setup: dict[str, Path], trained: Path) ->
     assert run.data.params["backbone"] == "ecgfounder" and "test_macro_auroc" in run.data.metrics
 
 
-def test_two_process_ddp_on_cpu_trains(setup: dict[str, Path]) -> None:
+def test_shards_cover_every_input_once_and_pool_as_one_process(setup: dict[str, Path]) -> None:
+    for n, world in itertools.product((0, 1, 5, 17), (1, 2, 3, 4)):
+        parts = [np.arange(n)[shard_of(n, rank, world)] for rank in range(world)]
+        np.testing.assert_array_equal(np.concatenate(parts), np.arange(n))
+        assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    config = _config(setup, backbone="s4")
+    where = single_process()
+    cohort, task, _ = prepare(config, setup["root"] / "runs", where)
+    model = build_model(config, task, None).to(where.device)
+    plan = model_input_plan(config, cohort, task)
+    whole = EvalBatches(cohort.path, plan, task, "val", config.batch_size)
+    shards = [EvalBatches(cohort.path, plan, task, "val", 64, None, rank, 2) for rank in range(2)]
+    for name in ("rows", "segments", "starts"):
+        together = np.concatenate([getattr(shard, name) for shard in shards])
+        np.testing.assert_array_equal(together, getattr(whole, name))
+    n, k = len(task.anchors), len(task.kept_targets)
+    assert gather_to_main("part", where) == ["part"]
+    unsharded = predict(model, whole, n, where, 0)
+    parts = [local_pool(model, shard, n, where, 0) for shard in shards]
+    np.testing.assert_allclose(pooled_scores(parts, n, k), unsharded, rtol=1e-5, equal_nan=True)
+    assert (
+        np.isfinite(unsharded[split_rows(task, "val")]).all()
+        and np.isnan(unsharded[split_rows(task, "test")]).all()
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_nodes_train_and_score_sharded_as_one_process_scores(setup: dict[str, Path]) -> None:
+    """Two torchrun launchers of one process each, on loopback: DDP training, sharded evaluation, and the
+    world size in the record and the run id. Training at a global batch of 2 x 32 is not the one-process
+    training at 64 to the last bit (each rank's loss is normalised by its own observed labels, dropout is
+    drawn per rank), so the check is on evaluation: the sharded scores of the run's best checkpoint equal the
+    ones a single process computes from it."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "-m",
-        "ecglab.bench.cli",
-        "train",
-        "--backbone",
-        "s4",
-        "--task",
-        "engine_closest_15min",
-        "--cohort",
-        str(setup["store"]),
-        "--task-spec",
-        str(setup["spec"]),
-        "--epochs",
-        "1",
-        "--n-boot",
-        "20",
-        "--runs-dir",
-        str(setup["root"] / "ddp"),
-        "--no-track",
-        "--quiet",
+    port = free_port()
+    runs = setup["root"] / "ddp"
+    launchers = [
+        subprocess.Popen(
+            [
+                *(sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1"),
+                *("--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--node-rank", str(node)),
+                *("--rdzv-conf", f"is_host={int(node == 0)}", "--local-addr", "127.0.0.1"),
+                *("-m", "ecglab.bench.cli", "train", "--backbone", "s4", "--task", "engine_closest_15min"),
+                *("--cohort", str(setup["store"]), "--task-spec", str(setup["spec"]), "--epochs", "1"),
+                *("--batch-size", "32", "--n-boot", "20", "--runs-dir", str(runs), "--no-track", "--quiet"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        for node in (0, 1)
     ]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    (run,) = [p for p in (setup["root"] / "ddp").iterdir() if p.name != "tasks"]
-    assert json.loads((run / "run.json").read_text())["status"] == "finished"
-    assert open_cohort(setup["store"]).name
+    outputs = [launcher.communicate(timeout=600)[0] for launcher in launchers]
+    assert [launcher.returncode for launcher in launchers] == [0, 0], "\n".join(o[-2000:] for o in outputs)
+    (run,) = [p for p in runs.iterdir() if p.name != "tasks"]
+    record = read_record(run)
+    assert (record.status, record.world_size, record.global_batch) == ("finished", 2, 64)
+    assert json.loads((run / "run.json").read_text())["world_size"] == 2
+    config = record.config
+    assert record.run_id == run_id(config, "1", record.task.digest, record.cohort.hash, world_size=2)
+    assert record.run_id != run_id(config, "1", record.task.digest, record.cohort.hash)
+    sharded = pd.read_parquet(run / "results.parquet")
+    sharded_scores = pd.read_parquet(run / "predictions.parquet")["score"].to_numpy()
+    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    engine.evaluate_run(run)  # the same best checkpoint, scored by this one process, unsharded
+    single = pd.read_parquet(run / "results.parquet")
+    single_scores = pd.read_parquet(run / "predictions.parquet")["score"].to_numpy()
+    np.testing.assert_allclose(sharded_scores, single_scores, rtol=1e-5, atol=1e-7)
+    assert set(single["split"]) == {"val", "test"}
+    for column in ("auroc", "auprc", "auroc_low", "auroc_high", "sensitivity", "specificity"):
+        np.testing.assert_allclose(sharded[column], single[column], atol=1e-6, equal_nan=True)
+    val = single.loc[single["split"] == "val", "auroc"]
+    assert history[0]["val_macro_auroc"] == pytest.approx(float(np.nanmean(val)), abs=1e-6)

@@ -6,7 +6,8 @@ timings, provenance), ``history.jsonl`` (per epoch), ``results.parquet`` (one ro
 ``predictions.parquet`` (anchor, patient, split, target, label, score), ``best.pt`` and ``last.pt``.
 Each file is written atomically; ``last.pt`` after every epoch lets ``resume`` continue an interrupted run
 exactly (data order and dropout are seeded by seed and epoch). Under ``torchrun`` the same command trains
-with DistributedDataParallel; rank 0 evaluates and writes.
+with DistributedDataParallel (on one machine or several); every rank scores its shard of the evaluation
+inputs and rank 0 gathers them, computes the metrics and writes.
 
 Modules: ``distributed`` (ranks), ``prepare`` (task data, run id, model), ``training`` (epochs and
 checkpoints), ``evaluate`` (scores, results and predictions), ``baselines`` (scikit-learn models) and

@@ -1,10 +1,13 @@
-"""Where a run executes: one process, or one rank of a ``torchrun`` job (DistributedDataParallel), with the
-barrier and broadcast the engine needs. Rank 0 evaluates and writes the run folder."""
+"""Where a run executes: one process, or one rank of a ``torchrun`` job (DistributedDataParallel, on one
+machine or several), with the collectives the engine needs: a barrier, rank 0's value broadcast, every rank's
+part gathered to rank 0, and rank 0's model buffers on every rank. Every rank scores its shard of the
+evaluation inputs; rank 0 computes the metrics and writes the run folder."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -53,3 +56,21 @@ def broadcast(value: float, where: Distributed) -> float:
     box = [value]
     dist.broadcast_object_list(box, src=0)
     return float(box[0])
+
+
+def gather_to_main(value: Any, where: Distributed) -> list[Any] | None:
+    """Every rank's ``value`` (any picklable object) on rank 0, in rank order; None on the other ranks."""
+    if where.world == 1:
+        return [value]
+    parts: list[Any] | None = [None] * where.world if where.main else None
+    dist.gather_object(value, parts, dst=0)
+    return parts
+
+
+def sync_buffers(model: torch.nn.Module, where: Distributed) -> None:
+    """Rank 0's buffers (e.g. BatchNorm running statistics, which each rank updates on its own batch) on every
+    rank, so that every shard of an evaluation is scored by the same model."""
+    if where.world == 1:
+        return
+    for buffer in model.buffers():
+        dist.broadcast(buffer.data, src=0)

@@ -1,5 +1,6 @@
-"""Scoring a pairing: the model's mean probability per anchor, the stored bootstrap resamples of the test
-set, one results row per (target, split) and the predictions table, written into the run folder."""
+"""Scoring a pairing: the model's mean probability per anchor (every rank scores its shard of the inputs,
+rank 0 pools the gathered parts), the stored bootstrap resamples of the test set, one results row per
+(target, split) and the predictions table, written into the run folder."""
 
 from __future__ import annotations
 
@@ -13,18 +14,19 @@ import torch
 from ecglab.bench import metrics
 from ecglab.bench.config import RunConfig
 from ecglab.bench.data import EvalBatches, loader
-from ecglab.bench.engine.distributed import Distributed
+from ecglab.bench.engine.distributed import Distributed, gather_to_main, sync_buffers
 from ecglab.bench.engine.prepare import evaluated_splits, model_input_plan, split_rows, tabular_inputs
 from ecglab.bench.model import LabModel
 from ecglab.bench.run_folder import write_parquet
 from ecglab.cohort.store import Cohort
 from ecglab.tasks.build import TaskData, task_folder
 
+Pool = tuple[np.ndarray, np.ndarray, np.ndarray]  # anchor rows, their sums of probabilities, their counts
 
-def predict(
-    model: LabModel, batches: EvalBatches, n_rows: int, where: Distributed, workers: int
-) -> np.ndarray:
-    """Mean probability per anchor row over its scored inputs (the task's pooling); rows never scored: NaN."""
+
+def local_pool(model: LabModel, batches: EvalBatches, n_rows: int, where: Distributed, workers: int) -> Pool:
+    """This rank's part of the pooling: for the anchor rows its inputs belong to, the sum of the model's
+    probabilities over those inputs and their count."""
     model.eval()
     sums = np.zeros((n_rows, model.head.out_features))
     counts = np.zeros(n_rows)
@@ -35,8 +37,30 @@ def predict(
             rows = batch["row"].numpy()
             np.add.at(sums, rows, torch.sigmoid(logits.float()).cpu().numpy())
             np.add.at(counts, rows, 1)
+    touched = np.flatnonzero(counts)
+    return touched, sums[touched], counts[touched]
+
+
+def pooled_scores(parts: list[Pool], n_rows: int, n_targets: int) -> np.ndarray:
+    """Mean probability per anchor row from the ranks' parts, added in rank order; rows never scored: NaN.
+    One part (a single process) gives exactly the unsharded pooling."""
+    sums = np.zeros((n_rows, n_targets))
+    counts = np.zeros(n_rows)
+    for rows, part_sums, part_counts in parts:
+        sums[rows] += part_sums
+        counts[rows] += part_counts
     with np.errstate(invalid="ignore"):
         return sums / counts[:, None]
+
+
+def predict(
+    model: LabModel, batches: EvalBatches, n_rows: int, where: Distributed, workers: int
+) -> np.ndarray | None:
+    """Mean probability per anchor row over its scored inputs (the task's pooling), on rank 0 (None on the
+    other ranks); rows never scored: NaN. Every rank calls it with its own shard of the inputs."""
+    sync_buffers(model, where)
+    parts = gather_to_main(local_pool(model, batches, n_rows, where, workers), where)
+    return None if parts is None else pooled_scores(parts, n_rows, model.head.out_features)
 
 
 def macro_auroc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -52,16 +76,21 @@ def macro_auroc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def model_scores(
     model: LabModel, cohort: Cohort, task: TaskData, config: RunConfig, where: Distributed
-) -> np.ndarray:
-    """The model's scores for every anchor row of the evaluated splits (NaN elsewhere)."""
+) -> np.ndarray | None:
+    """The model's scores for every anchor row of the evaluated splits (NaN elsewhere), on rank 0 (None on
+    the other ranks, which score their shards); every rank calls it."""
     scores = np.full((len(task.anchors), len(task.kept_targets)), np.nan)
     plan = model_input_plan(config, cohort, task)
     tabular = tabular_inputs(task, config)
     for split in evaluated_splits(config):
-        batches = EvalBatches(cohort.path, plan, task, split, config.batch_size, tabular)
+        batches = EvalBatches(
+            cohort.path, plan, task, split, config.batch_size, tabular, where.rank, where.world
+        )
         rows = split_rows(task, split)
-        scores[rows] = predict(model, batches, len(task.anchors), where, config.workers)[rows]
-    return scores
+        pooled = predict(model, batches, len(task.anchors), where, config.workers)
+        if pooled is not None:
+            scores[rows] = pooled[rows]
+    return scores if where.main else None
 
 
 def bootstrap_file(task: TaskData, cohort: Cohort, runs_dir: Path, config: RunConfig) -> Path:

@@ -28,9 +28,11 @@ def evaluated_splits(config: RunConfig) -> tuple[str, ...]:
     return ("val", "test") if config.evaluate_test else ("val",)
 
 
-def prepare(config: RunConfig, runs_dir: Path, where: Distributed) -> tuple[Cohort, TaskData, str]:
+def prepare(
+    config: RunConfig, runs_dir: Path, where: Distributed, world_size: int | None = None
+) -> tuple[Cohort, TaskData, str]:
     """The cohort, the task's data (built and cached under ``runs_dir/tasks`` by rank 0, loaded by the
-    others) and the run id."""
+    others) and the run id (of a run on ``world_size`` processes, by default ``where``'s)."""
     for file in config.task_specs:
         register_spec_file(file)
     spec = get_task(config.task)
@@ -41,7 +43,8 @@ def prepare(config: RunConfig, runs_dir: Path, where: Distributed) -> tuple[Coho
     where.barrier()
     if not where.main:
         task = TaskData.load(task_folder(cache, spec, cohort))
-    return cohort, task, run_id(config, spec.version, spec.digest(), cohort.content_hash)
+    world = where.world if world_size is None else world_size
+    return cohort, task, run_id(config, spec.version, spec.digest(), cohort.content_hash, world)
 
 
 def backbone_options(config: RunConfig, info: BackboneInfo, task: TaskData) -> dict[str, Any]:

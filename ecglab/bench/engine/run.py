@@ -110,6 +110,7 @@ def running_record(
         cohort=CohortIdentity(name=cohort.name, hash=cohort.content_hash),
         backbone=BackboneIdentity(name=info.name, kind=info.kind, preset=config.preset),
         provenance=provenance(str(where.device)),
+        world_size=where.world,
     )
 
 
@@ -133,7 +134,7 @@ def execute(
         model, history, best_epoch = train(
             config, cohort, task, run_dir, where, resume, progress, epoch_callback
         )
-        scores = model_scores(model, cohort, task, config, where) if where.main else None
+        scores = model_scores(model, cohort, task, config, where)  # every rank scores its shard
     trained = time.perf_counter()
     if not where.main:
         return
@@ -157,13 +158,14 @@ def execute(
 
 
 def evaluate_run(run_dir: str | Path, runs_dir: str | Path | None = None) -> Path:
-    """Re-evaluate a finished run from its best checkpoint (or refit a baseline) and rewrite its results."""
+    """Re-evaluate a finished run from its best checkpoint (or refit a baseline) and rewrite its results, in
+    this one process (a run trained on several keeps its run id: its world size is read from its record)."""
     run_dir = Path(run_dir)
     record = read_record(run_dir)
     config = record.config
     runs_dir = Path(runs_dir) if runs_dir is not None else run_dir.parent
     where = single_process()
-    cohort, task, identifier = prepare(config, runs_dir, where)
+    cohort, task, identifier = prepare(config, runs_dir, where, world_size=record.world_size)
     if identifier != record.run_id:
         now = run_folder(runs_dir, identifier).name
         raise RunError(f"{run_dir}: the cohort or task changed since this run (run id {now} now)")

@@ -166,11 +166,12 @@ def train_epoch(
 def validation_score(
     fit: Fit, batches: EvalBatches, task: TaskData, where: Distributed, workers: int
 ) -> float:
-    """The validation macro AUROC, computed by rank 0 and broadcast to every rank."""
+    """The validation macro AUROC: every rank scores its shard of ``batches``, rank 0 computes the metric and
+    broadcasts it to every rank."""
+    scores = predict(fit.model, batches, len(task.anchors), where, workers)
     score = float("nan")
-    if where.main:
+    if scores is not None:
         rows = split_rows(task, "val")
-        scores = predict(fit.model, batches, len(task.anchors), where, workers)
         score = macro_auroc(task.labels[rows], scores[rows])
     return broadcast(score, where)
 
@@ -202,7 +203,9 @@ def train(
     batches = TrainBatches(
         cohort.path, plan, task, train_rows, config.batch_size, config.seed, tabular, where.rank, where.world
     )
-    val_batches = EvalBatches(cohort.path, plan, task, "val", config.batch_size, tabular)
+    val_batches = EvalBatches(
+        cohort.path, plan, task, "val", config.batch_size, tabular, where.rank, where.world
+    )
     stale = fit.epochs_since_best() if fit.history else 0
     for epoch in range(fit.start_epoch, config.epochs):
         if stale >= config.patience:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecglab.bench.config import run_id
+from ecglab.bench.config import launched_world_size, run_id
 from ecglab.bench.run_folder import RunRecord, RunRecordError, is_run_folder, read_record, run_folder
 from ecglab.bench.suite.claims import DEFAULT_TIMEOUT, Held, acquire, claim_file
 from ecglab.bench.suite.schema import Pairing, Suite, SuiteError, unset_vars
@@ -244,7 +244,9 @@ def _run_pairing(session: _Session, pairing: Pairing, outcome: Outcome, head: st
     from ecglab.tasks.registry import get_task
 
     spec = get_task(pairing.config.task)
-    identifier = run_id(pairing.config, spec.version, spec.digest(), session.cohort_hash)
+    identifier = run_id(
+        pairing.config, spec.version, spec.digest(), session.cohort_hash, launched_world_size()
+    )
     run_dir = run_folder(session.runs_dir, identifier)
     go_on, record = _look(session, outcome, run_dir, head)
     if go_on and outcome.status != "skipped":

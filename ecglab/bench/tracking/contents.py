@@ -76,7 +76,8 @@ def identity(folder: RunFolder) -> dict[str, Any]:
 
 def run_params(folder: RunFolder) -> dict[str, str]:
     """The flattened config as MLflow params (dotted keys, JSON-ish text values within MLflow's limits),
-    plus task_version, task_digest and cohort_hash from the record."""
+    plus task_version, task_digest and cohort_hash from the record, and the world size and global batch the
+    run trained with."""
     params: dict[str, str] = {}
     for dotted, value in flatten(folder.config):
         key = mlflow_key(dotted)
@@ -87,6 +88,8 @@ def run_params(folder: RunFolder) -> dict[str, str]:
     for name in ("task_version", "task_digest", "cohort_hash"):
         if name in found and name not in params:
             params[name] = clipped_text(found[name], MAX_PARAM_VALUE_LENGTH)
+    params.setdefault("world_size", str(folder.record.world_size))
+    params.setdefault("global_batch", str(folder.record.global_batch))
     return params
 
 

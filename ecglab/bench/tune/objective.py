@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecglab.bench.config import RunConfig, derive_config, run_id
+from ecglab.bench.config import RunConfig, derive_config, launched_world_size, run_id
 from ecglab.bench.run_folder import is_run_folder, run_folder
 from ecglab.bench.tracking import log_run
 from ecglab.bench.tune.mlflow_runs import log_trial, log_unfinished
@@ -102,7 +102,9 @@ class Objective:
         from ecglab.bench import engine
 
         config = self.trial_config(trial)
-        identifier = run_id(config, self.spec.version, self.spec.digest(), self.tuned.cohort_hash)
+        identifier = run_id(
+            config, self.spec.version, self.spec.digest(), self.tuned.cohort_hash, launched_world_size()
+        )
         run_dir = run_folder(self.runs_dir, identifier)
         trial.set_user_attr("ecglab.run_dir", str(run_dir))
         trial.set_user_attr("ecglab.run_id", identifier)
