@@ -62,6 +62,7 @@ class TaskIdentity:
 class CohortIdentity:
     name: str
     hash: str
+    scale: dict[str, Any] | None = None  # set for a scale store (``--scale``): a speed test, never a result
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class RunRecord:
             "status": self.status,
             "config": self.config.to_dict(),
             "task": {**dataclasses.asdict(self.task), "targets": list(self.task.targets)},
-            "cohort": dataclasses.asdict(self.cohort),
+            "cohort": {k: v for k, v in dataclasses.asdict(self.cohort).items() if v is not None},
             "backbone": dataclasses.asdict(self.backbone),
             "world_size": self.world_size,
             "global_batch": self.global_batch,

@@ -71,6 +71,11 @@ def load_run_folder(run_dir: str | Path, record: RunRecord | None = None) -> Run
     if not record.finished:
         error = f" ({record.error})" if record.error else ""
         raise RunRefused(f"status {record.status!r}, not finished{error}")
+    if record.cohort.scale is not None:
+        raise RunRefused(
+            f"trained on a scale store ({record.cohort.scale.get('shape')}, built by `ecglab cohort synth "
+            "--scale`): its labs carry no ECG signal, so its numbers measure speed, never a result"
+        )
     if not (run_dir / "results.parquet").is_file():
         raise RunRefused("no results.parquet")
     results = pd.read_parquet(run_dir / "results.parquet")

@@ -5,6 +5,7 @@ Markdown, HTML, published rows and the command are tested in test_leaderboard_pa
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from leaderboard_fixtures import (
 from sklearn.metrics import roc_auc_score
 
 from ecglab.bench import metrics
-from ecglab.bench.run_folder import read_record
+from ecglab.bench.run_folder import read_record, write_record
 from ecglab.leaderboards.board import build_leaderboard, write_leaderboard
 from ecglab.leaderboards.errors import ComparabilityError
 from ecglab.leaderboards.submission import SubmissionError
@@ -245,3 +246,19 @@ def test_a_malformed_run_record_is_refused_with_the_reason(tmp_path: Path) -> No
     assert any("unreadable run folder" in n for n in board.notes)
     with pytest.raises(SubmissionError, match=r"run\.json cannot be read"):
         export_submission([runs_dir], tmp_path / "submission.csv")
+
+
+def test_a_run_on_a_scale_store_is_refused_as_a_result(tmp_path: Path) -> None:
+    """A scale store (``ecglab cohort synth --scale``) has the real datasets' shape but no signal: its runs
+    measure speed and must never stand in a leaderboard."""
+    runs_dir = tmp_path / "runs"
+    write_run(runs_dir, "ecgfounder")
+    scaled = write_run(runs_dir, "s4")
+    record = read_record(scaled)
+    scale = {"shape": "mcmed", "fraction": 0.01, "seed": 0, "planted_signal": False}
+    write_record(scaled, record.replace(cohort=dataclasses.replace(record.cohort, scale=scale)))
+    assert read_record(scaled).cohort.scale == scale  # the record keeps it
+    board = build_leaderboard([runs_dir], published=False)
+    assert list(board.summary["entry"]) == ["ecgfounder/tiny"]
+    reason = board.refused.set_index("origin").loc[str(scaled.resolve()), "reason"]
+    assert "scale store (mcmed" in reason and "never a result" in reason

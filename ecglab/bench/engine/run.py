@@ -107,7 +107,7 @@ def running_record(
             training_digest=task.spec.training_digest(),
             targets=tuple(task.kept_targets),
         ),
-        cohort=CohortIdentity(name=cohort.name, hash=cohort.content_hash),
+        cohort=CohortIdentity(name=cohort.name, hash=cohort.content_hash, scale=cohort.scale),
         backbone=BackboneIdentity(name=info.name, kind=info.kind, preset=config.preset),
         provenance=provenance(str(where.device)),
         world_size=where.world,
