@@ -96,7 +96,7 @@ def test_tasks_list_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     store = tmp_path / "store"
     synth = ["cohort", "synth", "--out", str(store), "--patients", "40", "--bout-minutes", "0.5", "1"]
     assert main([*synth, "--workers", "1"]) == 0
-    spec = tmp_path / "ecglab.tasks.yaml"
+    spec = tmp_path / "tasks.yaml"
     spec.write_text(SMALL_TASKS)
     capsys.readouterr()
     args = ["tasks", "show", "cli_est_15min", "--cohort", str(store), "--spec", str(spec)]

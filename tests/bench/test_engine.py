@@ -82,7 +82,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("engine")
     config = SynthConfig(n_patients=160, seed=5, bout_minutes=(1.5, 3.0))
     store = build_synthetic_cohort(root / "cohort", config, workers=2, progress=False)
-    spec = root / "ecglab.tasks.yaml"
+    spec = root / "tasks.yaml"
     spec.write_text(TASKS)
     return {"root": root, "store": store, "spec": spec}
 

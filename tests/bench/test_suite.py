@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from locations import REPO
+from suite_fixtures import forecast_task_yaml
 
 import ecglab.bench.engine as engine
 from ecglab.bench.cli import main
@@ -17,18 +18,7 @@ from ecglab.bench.suite import SuiteError, check_paths, load_suite, parse_suite,
 from ecglab.bench.suite.schema import SHIPPED_SUITES, shipped_suites
 from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
 
-TASKS = """
-defaults:
-  version: "1"
-  kind: forecast
-  horizon_min: 60
-  panel: {kind: anyecg_lab, min_positives: 3, min_negatives: 3}
-  input: {leads: [II], fs: 100, seconds: 5}
-  eval: {max_segments: null, crops: 1}
-  tabular: true
-tasks:
-  - name: suite_forecast_60min
-"""
+TASKS = forecast_task_yaml("suite_forecast_60min")
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +26,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("suite")
     config = SynthConfig(n_patients=60, seed=5, bout_minutes=(1.5, 3.0))
     store = build_synthetic_cohort(root / "cohort", config, workers=2, progress=False)
-    (root / "ecglab.tasks.yaml").write_text(TASKS)
+    (root / "tasks.yaml").write_text(TASKS)
     return {"root": root, "store": store}
 
 
@@ -44,7 +34,7 @@ def _suite(setup: dict[str, Path], name: str, backbones: list[dict], **extra: ob
     data = {
         "name": name,
         "cohort": "cohort",  # relative to the suite file's folder
-        "task_specs": ["ecglab.tasks.yaml"],
+        "task_specs": ["tasks.yaml"],
         "tasks": ["suite_forecast_60min"],
         "seeds": [0, 1],
         "runs_dir": f"runs_{name}",

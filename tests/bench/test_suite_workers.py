@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from suite_fixtures import forecast_task_yaml
 
 from ecglab.bench.cli import main
 from ecglab.bench.run_folder import read_record
@@ -35,18 +36,7 @@ from ecglab.bench.suite import (
 from ecglab.bench.suite import workers as workers_module
 from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
 
-TASKS = """
-defaults:
-  version: "1"
-  kind: forecast
-  horizon_min: 60
-  panel: {kind: anyecg_lab, min_positives: 3, min_negatives: 3}
-  input: {leads: [II], fs: 100, seconds: 5}
-  eval: {max_segments: null, crops: 1}
-  tabular: true
-tasks:
-  - name: workers_forecast_60min
-"""
+TASKS = forecast_task_yaml("workers_forecast_60min")
 TABULAR = [
     {"name": "tabular", "preset": "tiny"},
     {"name": "tabular", "preset": "tiny", "label": "c01", "options": {"c": 0.1}},
@@ -58,7 +48,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("workers")
     config = SynthConfig(n_patients=60, seed=5, bout_minutes=(1.5, 3.0))
     build_synthetic_cohort(root / "cohort", config, workers=2, progress=False)
-    (root / "ecglab.tasks.yaml").write_text(TASKS)
+    (root / "tasks.yaml").write_text(TASKS)
     return root
 
 
@@ -66,7 +56,7 @@ def write_suite(root: Path, name: str, backbones: list[dict], seeds: list[int]) 
     data = {
         "name": name,
         "cohort": "cohort",
-        "task_specs": ["ecglab.tasks.yaml"],
+        "task_specs": ["tasks.yaml"],
         "tasks": ["workers_forecast_60min"],
         "seeds": seeds,
         "runs_dir": f"runs_{name}",

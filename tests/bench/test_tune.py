@@ -14,6 +14,7 @@ import optuna
 import pandas as pd
 import pytest
 from locations import TESTS
+from suite_fixtures import forecast_task_yaml
 
 import ecglab.bench.engine as engine
 from ecglab.bench.engine import run as engine_run
@@ -30,18 +31,7 @@ from ecglab.bench.tune import settings as tune_settings
 from ecglab.bench.tune.settings import ATTR_MLFLOW
 from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
 
-TASKS = """
-defaults:
-  version: "1"
-  kind: forecast
-  horizon_min: 60
-  panel: {kind: anyecg_lab, min_positives: 3, min_negatives: 3}
-  input: {leads: [II], fs: 100, seconds: 5}
-  eval: {max_segments: null, crops: 1}
-  tabular: true
-tasks:
-  - name: tune_forecast_60min
-"""
+TASKS = forecast_task_yaml("tune_forecast_60min")
 
 
 def logistic_space(trial: Any) -> dict[str, Any]:
@@ -58,7 +48,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("tune")
     config = SynthConfig(n_patients=60, seed=5, bout_minutes=(1.5, 3.0))
     store = build_synthetic_cohort(root / "cohort", config, workers=2, progress=False)
-    spec = root / "ecglab.tasks.yaml"
+    spec = root / "tasks.yaml"
     spec.write_text(TASKS)
     return {
         "root": root,

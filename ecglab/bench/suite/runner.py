@@ -199,7 +199,7 @@ def run_suite(
         progress=progress,
         out=out if main else _silent,
         uri=_tracking_uri(tracking_uri, suite.experiment) if track and main else None,
-        claim_timeout=claim_timeout if int(os.environ.get("WORLD_SIZE", "1")) <= 1 else None,
+        claim_timeout=claim_timeout if launched_world_size() <= 1 else None,
     )
     outcomes = [Outcome(p.name, "not run") for p in pairings]
     name = suite.name + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
