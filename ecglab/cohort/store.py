@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ecglab.cohort.crops import crops_in_mv
 from ecglab.cohort.errors import CohortError
 from ecglab.cohort.hashing import hash_frame, sha256_file
 from ecglab.cohort.quality import QualityReport
@@ -181,16 +182,16 @@ class Cohort:
         if len(n_leads) > 1:
             raise CohortError("segments with different lead sets: pass leads= to select common leads")
         out = np.empty((len(positions), n_leads.pop() if n_leads else 0, length), dtype=np.float32)
-        steps = np.arange(length, dtype=np.int64)
         for shard, columns in columns_by_shard.items():
             rows = np.flatnonzero(shards == shard)
-            sample_idx = (arrays["offset"][positions[rows]] + starts[rows])[:, None] + steps
-            digital = self._shard(shard)[sample_idx][:, :, columns]  # rows x samples x leads
+            first = arrays["offset"][positions[rows]] + starts[rows]
             rec_pos = arrays["rec_pos"][positions[rows]]
             gain = np.stack(arrays["gain"][rec_pos])[:, columns]
             baseline = np.stack(arrays["baseline"][rec_pos])[:, columns]
-            physical = (digital.astype(np.float64) - baseline[:, None, :]) / gain[:, None, :]
-            out[rows] = physical.transpose(0, 2, 1)
+            physical = crops_in_mv(self._shard(shard), first, length, columns, gain, baseline)
+            if len(rows) == len(positions):
+                return physical
+            out[rows] = physical
         return out
 
     # ----------------------------------------------------------------- integrity

@@ -56,6 +56,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     synth.add_argument(
         "--fraction", default="1", help="with --scale: scale every count by F, 0 < F <= 1 (default 1)"
     )
+    synth.add_argument(
+        "--physical",
+        action="store_true",
+        help="with --scale: write every recording's samples as real bytes (for cold-cache reads; "
+        "needs --fraction small enough for <= 8 GiB of samples)",
+    )
     synth.add_argument("--workers", type=int, default=None, help="processes (default: up to 4 cores)")
     synth.add_argument("--overwrite", action="store_true", help="replace an existing store at --out")
     synth.set_defaults(run=run_synth)
@@ -175,12 +181,17 @@ def run_synth(args: argparse.Namespace) -> int:
     if args.scale is not None:
         fraction = check_fraction(args.fraction)
         path = build_scale_cohort(
-            args.out, args.scale, fraction=fraction, seed=args.seed, overwrite=args.overwrite
+            args.out,
+            args.scale,
+            fraction=fraction,
+            seed=args.seed,
+            overwrite=args.overwrite,
+            physical=args.physical,
         )
         print_summary(open_cohort(path).summary())
         return 0
-    if args.fraction != "1":
-        raise CohortError("--fraction applies only with --scale mcmed|mimic")
+    if args.fraction != "1" or args.physical:
+        raise CohortError("--fraction and --physical apply only with --scale mcmed|mimic")
     options = {"n_patients": args.patients, "seed": args.seed, "leads": args.leads}
     if args.bout_minutes:
         options["bout_minutes"] = tuple(args.bout_minutes)

@@ -300,32 +300,42 @@ def _omr_vitals(
     )
 
 
-def scale_metadata(shape: ScaleShape, fraction: float, seed: int) -> dict[str, Any]:
-    return {
-        "scale": {
-            "shape": shape.name,
-            "fraction": fraction,
-            "seed": seed,
-            "planted_signal": False,
-            "note": (
-                "scale cohort for speed and memory measurement: labs carry no ECG signal and waveforms are a "
-                f"bank of {shape.bank_stretches} synthetic ECG stretches tiled across every recording; "
-                "results on it mean nothing"
-            ),
-        }
+def scale_metadata(shape: ScaleShape, fraction: float, seed: int, physical: bool = False) -> dict[str, Any]:
+    waveforms = "copied into the shard for every recording" if physical else "tiled across every recording"
+    scale = {
+        "shape": shape.name,
+        "fraction": fraction,
+        "seed": seed,
+        "planted_signal": False,
+        "note": (
+            "scale cohort for speed and memory measurement: labs carry no ECG signal and waveforms are a "
+            f"bank of {shape.bank_stretches} synthetic ECG stretches {waveforms}; results on it mean nothing"
+        ),
     }
+    if physical:
+        scale["physical"] = True
+    return {"scale": scale}
 
 
 def build_scale_cohort(
-    out: str | Path, shape: str, *, fraction: float = 1.0, seed: int = 0, overwrite: bool = False
+    out: str | Path,
+    shape: str,
+    *,
+    fraction: float = 1.0,
+    seed: int = 0,
+    overwrite: bool = False,
+    physical: bool = False,
 ) -> Path:
-    """Write a cohort store with the shape of ``shape`` (``mcmed`` or ``mimic``) scaled by ``fraction``."""
+    """Write a cohort store with the shape of ``shape`` (``mcmed`` or ``mimic``) scaled by ``fraction``; with
+    ``physical`` every recording's samples are real bytes in the shard (for cold-cache reads)."""
     if shape not in SHAPES:
         raise CohortError(f"unknown scale shape {shape!r} (known: {', '.join(SHAPES)})")
     fraction = check_fraction(fraction)
     spec = SHAPES[shape]
     rng = np.random.default_rng(np.random.SeedSequence([seed, 11]))
     parameters = {"scale_version": SCALE_VERSION, "shape": shape, "fraction": fraction, "seed": seed}
+    if physical:
+        parameters["physical"] = True
     with CohortWriter(
         out,
         name=f"scale-{shape}-f{fraction:g}-seed{seed}",
@@ -338,8 +348,9 @@ def build_scale_cohort(
             rng, spec.leads, spec.bank_stretches, min(600.0, spec.stretch_s), spec.stretch_s, FS
         )
         tables = mcmed_tables(rng, spec, fraction) if shape == "mcmed" else mimic_tables(rng, spec, fraction)
-        write_tiled_part(writer.part_folder(0), bank, rng, tables.pop("recordings"), round(SEGMENT_S * FS))
+        recordings, samples = tables.pop("recordings"), round(SEGMENT_S * FS)
+        write_tiled_part(writer.part_folder(0), bank, rng, recordings, samples, physical=physical)
         for name, frame in tables.items():
             if frame is not None:
                 writer.set_table(name, frame)
-        return writer.commit(extra=scale_metadata(spec, fraction, seed))
+        return writer.commit(extra=scale_metadata(spec, fraction, seed, physical))

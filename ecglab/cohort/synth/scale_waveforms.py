@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ecglab.cohort.errors import CohortError
 from ecglab.cohort.parts import write_index_part
 from ecglab.cohort.synth.ecg import render_recording
 from ecglab.cohort.synth.physiology import beat_parameters, draw_patient_ecg
 
 GAIN_PER_MV = 200.0
+PHYSICAL_LIMIT_BYTES = 8 << 30
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,11 @@ def write_tiled_part(
     rng: np.random.Generator,
     recordings: pd.DataFrame,
     segment_samples: int,
+    physical: bool = False,
 ) -> None:
     """One part: ``recordings`` (patient_id, visit_id, start_us, n_segments) on windows of the bank, each cut
-    into back-to-back segments of ``segment_samples``."""
+    into back-to-back segments of ``segment_samples``. With ``physical``, every recording's window is copied
+    into the shard end to end (real bytes on disk, for cold-cache reads) instead of pointing into the bank."""
     n_seg = recordings.pop("n_segments").to_numpy(np.int64)
     length = n_seg * segment_samples
     if len(length) and length.max() > bank.stretch_samples:
@@ -116,4 +120,23 @@ def write_tiled_part(
         }
     )
     flat = bank.digital.reshape(-1, n_leads)
+    if physical:
+        flat, moved = physical_copy(flat, offset, length)
+        segments["offset"] += (moved - offset)[rec]
+        recordings["offset"] = moved
     write_index_part(folder, bank=flat, leads=bank.leads, recordings=recordings, segments=segments)
+
+
+def physical_copy(flat: np.ndarray, offset: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The windows ``[offset, offset + length)`` of ``flat`` laid end to end, and where each now starts."""
+    total_bytes = int(length.sum()) * flat.shape[1] * flat.itemsize
+    if total_bytes > PHYSICAL_LIMIT_BYTES:
+        raise CohortError(
+            f"a physical scale store would hold {total_bytes / 2**30:.1f} GiB of samples (limit "
+            f"{PHYSICAL_LIMIT_BYTES / 2**30:.0f} GiB): lower --fraction"
+        )
+    moved = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64) if len(length) else length
+    out = np.empty((int(length.sum()), flat.shape[1]), dtype=flat.dtype)
+    for source, target, n in zip(offset.tolist(), moved.tolist(), length.tolist(), strict=True):
+        out[target : target + n] = flat[source : source + n]
+    return out, moved
