@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ecglab.bench import metrics
+from ecglab.leaderboards.errors import RunRefused
 from ecglab.leaderboards.resamples import TaskData, interval, masked
 from ecglab.leaderboards.scoring import Scored, macro_vector
 from ecglab.leaderboards.tables import MACRO, PER_TARGET_STATS
@@ -164,8 +165,11 @@ def _target_comparison(
     j_b = best.entry.first.targets.index(target)
     used = int(np.sum(~np.isnan(s.vectors[j_a] - best.vectors[j_b])))
     if len(s.entry.runs) == 1 and len(best.entry.runs) == 1:
-        a = data.predictions[s.entry.first.run_id]
-        b = data.predictions[best.entry.first.run_id]
+        try:
+            a = data.prediction(s.entry.first.run_id)
+            b = data.prediction(best.entry.first.run_id)
+        except (RunRefused, KeyError, ValueError, OSError) as err:
+            return _empty_comparison(**base, diff=auroc - best_auroc, note=f"no paired test: {err}")
         labels = masked(a.labels[:, j_a], a.scores[:, j_a], b.scores[:, j_b])
         scores_a = np.nan_to_num(a.scores[:, j_a])
         scores_b = np.nan_to_num(b.scores[:, j_b])

@@ -1,7 +1,9 @@
-"""The shared resamples of one task: each run's test predictions as (anchors x targets) matrices, the
-task's stored bootstrap resamples (one count matrix serves every run of the task, so every entry is scored on
-the same resamples; its row count is verified), and per run the AUROC of each target on each resample.
-Where predictions or resamples are missing the reason is kept; nothing is invented."""
+"""The shared resamples of one task: which runs share one test set (anchors and labels, compared by digest),
+the task's stored bootstrap resamples (one count matrix serves every run of the task, so every entry is scored
+on the same resamples; its row count is verified), and per run the AUROC of each target on each resample
+(the run's stored ``test_resamples.npz`` where it was computed on those resamples, else computed from its test
+predictions, as (anchors x targets) matrices). Where predictions or resamples are missing the reason is kept;
+nothing is invented."""
 
 from __future__ import annotations
 
@@ -12,7 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.bench import metrics
+from ecglab.bench.resample_file import (
+    ResampleAurocs,
+    read_resample_file,
+    resample_aurocs,
+    digest_of_test_set,
+)
 from ecglab.leaderboards.errors import RunRefused
 from ecglab.leaderboards.inputs import RunResult
 
@@ -72,49 +79,91 @@ def interval(values: np.ndarray, alpha: float) -> tuple[float, float, int]:
 
 @dataclass
 class TaskData:
-    """The shared resamples of one task and, per run, its predictions and per-resample AUROCs."""
+    """The shared resamples of one task and, per paired run, its per-resample AUROCs; predictions are loaded
+    only where a comparison needs them (:meth:`prediction`)."""
 
     counts: np.ndarray | None = None
     counts_file: Path | None = None
     reason: str = ""
-    predictions: dict[str, Predictions] = field(default_factory=dict)
+    runs: dict[str, RunResult] = field(default_factory=dict)  # run id -> run, every run of the task
+    paired: dict[str, str] = field(default_factory=dict)  # run id -> test set digest, runs that pair
     unavailable: dict[str, str] = field(default_factory=dict)  # run id -> why no resampling
     vectors: dict[str, np.ndarray] = field(default_factory=dict)  # run id -> targets x resamples
+    loaded: dict[str, Predictions] = field(default_factory=dict)
+    stored: dict[str, ResampleAurocs] = field(default_factory=dict)
 
     def why(self, run: RunResult) -> str:
         return self.unavailable.get(run.run_id, self.reason)
 
+    def prediction(self, run_id: str) -> Predictions:
+        """A paired run's test predictions (read once)."""
+        if run_id not in self.loaded:
+            self.loaded[run_id] = load_predictions(self.runs[run_id])
+        return self.loaded[run_id]
 
-def task_data(runs: list[RunResult]) -> TaskData:
-    """The predictions of a task's runs (those whose test anchors and labels agree), the task's most common
-    stored resample file (its column count checked against the test anchors), and per run the AUROC of
-    each target on each resample; the reasons where any of it is missing."""
-    data = TaskData()
+
+def stored_aurocs(run: RunResult) -> ResampleAurocs | None:
+    """The run's ``test_resamples.npz`` when it belongs to this run's targets and stored resamples."""
+    if run.run_dir is None or run.bootstrap_file is None:
+        return None
+    if not (run.run_dir / "predictions.parquet").is_file():
+        return None  # then the run is refused for its missing predictions, as without the file
+    stored = read_resample_file(run.run_dir)
+    if stored is None or stored.targets != tuple(run.targets):
+        return None
+    if run.run_dir.parent / stored.bootstrap_file != run.bootstrap_file:
+        return None
+    return stored
+
+
+def _test_digest(data: TaskData, run: RunResult) -> tuple[str, int]:
+    """The run's test set digest and anchor count, from its stored AUROCs or else its predictions."""
+    stored = stored_aurocs(run)
+    if stored is not None:
+        data.stored[run.run_id] = stored
+        return stored.test_digest, stored.n_anchors
+    pred = data.prediction(run.run_id)
+    return digest_of_test_set(pred.anchors, pred.labels), len(pred.anchors)
+
+
+def _pair_runs(data: TaskData, runs: list[RunResult]) -> int | None:
+    """Fills ``paired`` with the runs whose test set (anchors and labels) agrees with the first readable
+    run's; returns that test set's anchor count (None when no run has predictions)."""
+    reference: tuple[str, int] | None = None
     for run in runs:
+        data.runs[run.run_id] = run
         try:
-            data.predictions[run.run_id] = load_predictions(run)
+            digest, n = _test_digest(data, run)
         except RunRefused as err:
             data.unavailable[run.run_id] = str(err)
+            continue
         except (KeyError, ValueError, OSError) as err:
             data.unavailable[run.run_id] = f"predictions.parquet unreadable: {err!r}"
-    loaded = [r for r in runs if r.run_id in data.predictions]
-    if not loaded:
-        data.reason = "no run of this task has predictions"
-        return data
-    reference = data.predictions[loaded[0].run_id]
-    for run in loaded[1:]:
-        pred = data.predictions[run.run_id]
-        if not np.array_equal(pred.anchors, reference.anchors) or not np.array_equal(
-            pred.labels, reference.labels
-        ):
-            del data.predictions[run.run_id]
+            continue
+        if reference is None:
+            reference = (digest, n)
+        if digest != reference[0]:
             data.unavailable[run.run_id] = (
                 "its test anchors or labels differ from the other runs of this task: no paired resampling"
             )
+            continue
+        data.paired[run.run_id] = digest
+    return None if reference is None else reference[1]
+
+
+def task_data(runs: list[RunResult]) -> TaskData:
+    """The runs of a task that pair (same test anchors and labels), the task's most common stored resample
+    file (its column count checked against the test anchors), and per run the AUROC of each target on each
+    resample (read from the run's ``test_resamples.npz`` where it was computed on that file, else computed
+    from its predictions); the reasons where any of it is missing."""
+    data = TaskData()
+    n = _pair_runs(data, runs)
+    if n is None:
+        data.reason = "no run of this task has predictions"
+        return data
+    loaded = [r for r in runs if r.run_id in data.paired]
     files = Counter(
-        r.bootstrap_file
-        for r in loaded
-        if r.run_id in data.predictions and r.bootstrap_file is not None and r.bootstrap_file.is_file()
+        r.bootstrap_file for r in loaded if r.bootstrap_file is not None and r.bootstrap_file.is_file()
     )
     if not files:
         data.reason = "no stored bootstrap resamples (the file named in run.json is missing)"
@@ -127,7 +176,6 @@ def task_data(runs: list[RunResult]) -> TaskData:
     except (OSError, ValueError) as err:
         data.reason = f"{chosen}: unreadable bootstrap resamples ({err!r})"
         return data
-    n = len(reference.anchors)
     if counts.ndim != 2 or counts.shape[1] != n:
         data.reason = (
             f"{chosen}: {counts.shape[1] if counts.ndim == 2 else '?'} resample columns, but {n} test "
@@ -135,13 +183,11 @@ def task_data(runs: list[RunResult]) -> TaskData:
         )
         return data
     data.counts, data.counts_file = counts, chosen
-    for run_id, pred in data.predictions.items():
-        labels = masked(pred.labels, pred.scores)
-        vectors = np.full((labels.shape[1], counts.shape[0]), np.nan)
-        for j in range(labels.shape[1]):
-            observed = labels[:, j] != -1
-            n_pos = int((labels[observed, j] == 1).sum())
-            if 0 < n_pos < int(observed.sum()):
-                vectors[j] = metrics.bootstrap_aurocs(labels[:, j], pred.scores[:, j], counts)
-        data.vectors[run_id] = vectors
+    for run in loaded:
+        stored = data.stored.get(run.run_id)
+        if stored is not None and run.bootstrap_file == chosen:
+            data.vectors[run.run_id] = stored.aurocs
+        else:
+            pred = data.prediction(run.run_id)
+            data.vectors[run.run_id] = resample_aurocs(pred.labels, pred.scores, counts)
     return data
