@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ecglab.bench.run_folder import RECORD_FILE, RunRecord, RunRecordError, read_record
 from ecglab.errors import EcglabError
@@ -78,8 +79,7 @@ def load_run_folder(run_dir: str | Path, record: RunRecord | None = None) -> Run
         )
     if not (run_dir / "results.parquet").is_file():
         raise RunRefused("no results.parquet")
-    results = pd.read_parquet(run_dir / "results.parquet")
-    test = results[results["split"] == "test"].reset_index(drop=True)
+    test = _test_rows(run_dir / "results.parquet")
     if test.empty:
         if config.evaluate_test is False:
             raise SearchTrial("a validation-only run of a hyperparameter search")
@@ -101,7 +101,7 @@ def load_run_folder(run_dir: str | Path, record: RunRecord | None = None) -> Run
         training_digest=record.task.training_digest,
         cohort_name=record.cohort.name,
         cohort_hash=record.cohort.hash,
-        results=_test_columns(test),
+        results=test,
         run_dir=run_dir,
         bootstrap_file=(run_dir.parent / bootstrap.file)
         if bootstrap is not None and bootstrap.file
@@ -110,11 +110,26 @@ def load_run_folder(run_dir: str | Path, record: RunRecord | None = None) -> Run
     )
 
 
-def _test_columns(test: pd.DataFrame) -> pd.DataFrame:
-    out = pd.DataFrame({"target": test["target"].astype(str)})
+def _test_rows(path: Path) -> pd.DataFrame:
+    """The test rows of a results.parquet: target and the TEST_COLUMNS as float64 (NaN where a column is
+    absent). Read with pyarrow, only these columns, and built in one step: a leaderboard reads one per run."""
+    handle = pq.ParquetFile(path)
+    present = set(handle.schema_arrow.names)
+    if not {"split", "target"} <= present:
+        raise RunRefused(f"{path}: results without 'split' and 'target' columns")
+    wanted = ["split", "target", *(c for c in TEST_COLUMNS if c in present)]
+    table = handle.read(columns=wanted)
+    test = np.asarray(table.column("split").to_pylist(), dtype=object) == "test"
+    columns: dict[str, Any] = {"target": np.asarray(table.column("target").to_pylist(), dtype=object)[test]}
     for column in TEST_COLUMNS:
-        out[column] = pd.to_numeric(test[column]).astype("float64") if column in test else np.nan
-    return out
+        if column in present:
+            values = pd.to_numeric(pd.Series(table.column(column).to_numpy(zero_copy_only=False)[test]))
+            columns[column] = values.to_numpy(dtype="float64", na_value=np.nan)
+        else:
+            columns[column] = np.full(int(test.sum()), np.nan)
+    frame = pd.DataFrame(columns)
+    frame["target"] = frame["target"].astype(str)
+    return frame
 
 
 def submission_runs(path: str | Path) -> list[RunResult]:
@@ -141,7 +156,7 @@ def submission_runs(path: str | Path) -> list[RunResult]:
                 training_digest=first["training_digest"],
                 cohort_name=first["cohort_name"],
                 cohort_hash=first["cohort_hash"],
-                results=_test_columns(test),
+                results=test,
             )
         )
     return runs
