@@ -1,8 +1,10 @@
 """Batches for training and evaluation, read from the cohort store by memory map.
 
-Training: one item per labelled anchor and epoch; each epoch draws one of the anchor's segments and a random
-crop of the task's length from it, seeded by (seed, epoch) so a resumed run sees the same data. Evaluation:
-every (anchor, segment) the task scores, cut into the task's crops (``eval.crops``) or its first crop; under
+Training (the task's ``train.sampling``): ``anchor``, one item per labelled anchor and epoch, each epoch
+drawing one of the anchor's segments; or ``pair``, every (anchor, segment) pair once per epoch; either way a
+random crop of the task's length, seeded by (seed, epoch) so a resumed run sees the same data. Evaluation:
+every (anchor, segment) the task scores, cut into the task's crops (``eval.crops``) or its first crop, or a
+seeded subset of at most N segments per anchor (validation between epochs, ``train.val_segments``); under
 several processes each rank takes its contiguous shard of these inputs (:func:`shard_of`).
 Signals are resampled to the task's rate with a polyphase anti-aliasing filter (scipy.signal.resample_poly).
 A dataset item is a whole batch (one gather per shard), so loader workers never loop per sample.
@@ -70,6 +72,18 @@ def shard_of(n: int, rank: int, world: int) -> slice:
     return slice(n * rank // world, n * (rank + 1) // world)
 
 
+def seeded_subset(groups: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """A mask keeping at most ``limit`` items of each group (integer labels, e.g. the anchor row of each
+    input), chosen at random and seeded by ``seed`` (the same subset every call)."""
+    key = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,))).random(len(groups))
+    order = np.lexsort((key, groups))
+    ordered = groups[order]
+    rank = np.arange(len(groups)) - np.searchsorted(ordered, ordered, side="left")
+    keep = np.zeros(len(groups), dtype=bool)
+    keep[order[rank < limit]] = True
+    return keep
+
+
 class _StoreBatches(torch.utils.data.Dataset):
     """Base: opens the store lazily in each loader worker."""
 
@@ -91,8 +105,12 @@ class _StoreBatches(torch.utils.data.Dataset):
 
 
 class TrainBatches(_StoreBatches):
-    """Item k of an epoch: the k-th batch of anchors (shuffled by seed and epoch) with one random segment and
-    crop each, their label rows and tabular rows."""
+    """Item k of an epoch: the k-th batch of the epoch's inputs with a random crop each, their anchors' label
+    rows and tabular rows. The epoch's inputs (``task.spec.train.sampling``): ``anchor``, the anchors shuffled
+    by seed and epoch with one random segment each; ``pair``, every (anchor, segment) pair of the training
+    anchors, shuffled by seed and epoch. Rank ``rank`` of ``world`` takes the epoch's batches rank, rank +
+    world, ...; under several processes the last step is filled up from the start of the epoch's order, so
+    that every rank steps with a full batch (one process: the last batch is shorter)."""
 
     def __init__(
         self,
@@ -117,31 +135,51 @@ class TrainBatches(_StoreBatches):
         position = {a: i for i, a in enumerate(anchors)}
         order = np.argsort(pairs["anchor_id"].map(position).to_numpy(), kind="stable")
         self.segment_ids = self.segment_ids[order]
-        owners = pairs["anchor_id"].map(position).to_numpy()[order]
-        self.first = np.searchsorted(owners, np.arange(len(anchors)), side="left")
-        self.count = np.searchsorted(owners, np.arange(len(anchors)), side="right") - self.first
+        self.owners = pairs["anchor_id"].map(position).to_numpy()[order]  # anchor row of each pair
+        self.first = np.searchsorted(self.owners, np.arange(len(anchors)), side="left")
+        self.count = np.searchsorted(self.owners, np.arange(len(anchors)), side="right") - self.first
         seg = self.cohort.segments.set_index("segment_id")["length"]
         self.segment_length = seg.reindex(self.segment_ids).to_numpy()
+        self.sampling = task.spec.train.sampling
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
-        """Draw this epoch's anchor order, segment choices and crop positions (seeded by seed and epoch)."""
+        """Draw this epoch's order, segment choices and crop positions (seeded by seed and epoch)."""
         rng = np.random.default_rng([self.seed, epoch])
         self.epoch = epoch
+        if self.sampling == "pair":
+            self._order = rng.permutation(len(self.segment_ids))
+            self._crops = rng.random(len(self.segment_ids))
+            return
         self._order = rng.permutation(self.rows)
         self._picks = rng.random(len(self.rows))
         self._crops = rng.random(len(self.rows))
 
-    def __len__(self) -> int:
-        return -(-len(self.rows) // (self.batch_size * self.world))
+    @property
+    def epoch_size(self) -> int:
+        """How many inputs an epoch visits: the training anchors, or their (anchor, segment) pairs."""
+        return len(self.segment_ids) if self.sampling == "pair" else len(self.rows)
 
-    def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
+    def __len__(self) -> int:
+        return -(-self.epoch_size // (self.batch_size * self.world))
+
+    def picks(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Batch k of this rank: its anchor rows, its pairs (indices into ``segment_ids``) and their
+        positions in the epoch's order."""
+        n = self.epoch_size
         start = (k * self.world + self.rank) * self.batch_size
-        chosen = np.arange(start, start + self.batch_size) % len(self.rows)  # every rank gets a full batch
-        if start + self.batch_size > len(self.rows) and self.world == 1:
-            chosen = chosen[: len(self.rows) - start]  # one process: the last batch is simply shorter
+        chosen = np.arange(start, start + self.batch_size) % n  # every rank gets a full batch
+        if start + self.batch_size > n and self.world == 1:
+            chosen = chosen[: n - start]  # one process: the last batch is simply shorter
+        if self.sampling == "pair":
+            which = self._order[chosen]
+            return self.owners[which], which, chosen
         rows = self._order[chosen]
         which = self.first[rows] + np.floor(self._picks[chosen] * self.count[rows]).astype(np.int64)
+        return rows, which, chosen
+
+    def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
+        rows, which, chosen = self.picks(k)
         room = self.segment_length[which] - self.plan.store_samples
         offsets = np.floor(self._crops[chosen] * (room + 1)).astype(np.int64)
         batch = {
@@ -156,7 +194,8 @@ class TrainBatches(_StoreBatches):
 
 class EvalBatches(_StoreBatches):
     """Fixed batches of (anchor row, segment, crop start): crops are non-overlapping and evenly spaced. With
-    ``world`` > 1, only rank ``rank``'s shard of these inputs, in batches of ``batch_size``."""
+    ``max_segments``, only a seeded subset (``subset_seed``) of at most that many of each anchor's segments.
+    With ``world`` > 1, only rank ``rank``'s shard of these inputs, in batches of ``batch_size``."""
 
     def __init__(
         self,
@@ -168,12 +207,17 @@ class EvalBatches(_StoreBatches):
         tabular: np.ndarray | None = None,
         rank: int = 0,
         world: int = 1,
+        max_segments: int | None = None,
+        subset_seed: int = 0,
     ) -> None:
         super().__init__(store, plan)
         pairs = task.eval_inputs(split)
         position = {a: i for i, a in enumerate(task.anchors["anchor_id"].to_numpy())}
         rows = pairs["anchor_id"].map(position).to_numpy()
         segments = pairs["segment_id"].to_numpy()
+        if max_segments is not None:
+            keep = seeded_subset(rows, max_segments, subset_seed)
+            rows, segments = rows[keep], segments[keep]
         lengths = self.cohort.segments.set_index("segment_id")["length"].reindex(segments).to_numpy()
         crops = task.spec.eval.crops or 1
         span = self.plan.store_samples

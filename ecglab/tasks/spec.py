@@ -1,10 +1,10 @@
 """Task specs: declarative, versioned definitions of what a task's inputs and labels are.
 
 A spec names everything that defines its labels (anchors, window or horizon, panel, split, evaluation
-sampling, input contract). Specs live in YAML files under ``ecglab/tasks/specs/`` (or a user's file); a
-``grid``
-in a file expands one spec into several tasks, e.g. one per forecasting horizon, with ``{placeholders}`` in
-the name filled from the grid values. Changing anything that changes labels requires a new ``version``.
+sampling, input contract) and how training samples its inputs (``train``). Specs live in YAML files under
+``ecglab/tasks/specs/`` (or a user's file); a ``grid`` in a file expands one spec into several tasks, e.g.
+one per forecasting horizon, with ``{placeholders}`` in the name filled from the grid values. Changing
+anything that changes labels requires a new ``version``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ KINDS = ("window_estimation", "closest_estimation", "forecast")
 PANELS = ("anyecg_lab", "cardiolab", "csv")
 SPLITS = ("patient", "source", "temporal")
 POOLINGS = ("mean",)
+SAMPLINGS = ("anchor", "pair")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,19 @@ class InputSpec:
 
 
 @dataclass(frozen=True)
+class TrainSpec:
+    """How training visits the training split and scores validation between epochs. ``sampling``: ``anchor``
+    (one random segment per anchor and epoch) or ``pair`` (every (anchor, segment) pair once per epoch, as
+    AnyECG-Lab trained). ``val_segments``: validation during training scores at most this many of each
+    anchor's evaluated segments, one seeded subset for every epoch (null: all of them); the final scoring of
+    validation and test always uses all of them. Left out of :meth:`TaskSpec.to_dict` (and so of the
+    digests) at its defaults, so specs written before it keep their digests."""
+
+    sampling: str = "anchor"
+    val_segments: int | None = None
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     name: str
     version: str
@@ -81,6 +95,7 @@ class TaskSpec:
     input: InputSpec = field(default_factory=InputSpec)
     tabular: bool = False
     tags: tuple[str, ...] = ()
+    train: TrainSpec = field(default_factory=TrainSpec)
 
     def __post_init__(self) -> None:
         problems = []
@@ -101,6 +116,11 @@ class TaskSpec:
             problems.append("eval needs exactly one of max_segments and crops")
         if self.eval.pooling not in POOLINGS:
             problems.append(f"eval.pooling must be one of {POOLINGS}")
+        if self.train.sampling not in SAMPLINGS:
+            problems.append(f"train.sampling must be one of {SAMPLINGS}")
+        limit = self.train.val_segments
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+            problems.append("train.val_segments must be a positive integer or null")
         if not self.version:
             problems.append("version is required")
         if problems:
@@ -111,7 +131,11 @@ class TaskSpec:
         return self.train_window_min or self.window_min
 
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(asdict(self)))
+        """The spec as JSON data; ``train`` only when it is not the default (as specs were before it)."""
+        data = json.loads(json.dumps(asdict(self)))
+        if self.train == TrainSpec():
+            data.pop("train")
+        return data
 
     def digest(self) -> str:
         """Hash of everything that defines the labels and inputs (the description and tags excluded)."""
@@ -141,7 +165,13 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-_NESTED = {"panel": PanelSpec, "split": SplitSpec, "eval": EvalSpec, "input": InputSpec}
+_NESTED = {
+    "panel": PanelSpec,
+    "split": SplitSpec,
+    "eval": EvalSpec,
+    "input": InputSpec,
+    "train": TrainSpec,
+}
 
 
 def _tuples(cls: type, values: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,15 @@ import pytest
 
 from ecglab.tasks import registry
 from ecglab.tasks.registry import get_task, list_tasks, register_spec_file, register_task
-from ecglab.tasks.spec import EvalSpec, InputSpec, PanelSpec, SplitSpec, load_spec_file, spec_from_dict
+from ecglab.tasks.spec import (
+    EvalSpec,
+    InputSpec,
+    PanelSpec,
+    SplitSpec,
+    TrainSpec,
+    load_spec_file,
+    spec_from_dict,
+)
 
 BUILTINS = [
     "anyecg_lab_est_60min",
@@ -122,6 +130,7 @@ def test_registering_a_spec_file_adds_its_tasks(tmp_path: Path, own_registry: No
         ("split: {fraction: [0.8, 0.1, 0.1]}", r"SplitSpec: unknown fields \['fraction'\]"),
         ("eval: {crop: 4}", r"EvalSpec: unknown fields \['crop'\]"),
         ("input: {lead: [II]}", r"InputSpec: unknown fields \['lead'\]"),
+        ("train: {sample: pair}", r"TrainSpec: unknown fields \['sample'\]"),
     ],
 )
 def test_unknown_fields_raise_naming_them_and_the_file(tmp_path: Path, entry: str, message: str) -> None:
@@ -148,6 +157,10 @@ def test_unknown_fields_raise_naming_them_and_the_file(tmp_path: Path, entry: st
         ({"eval": {"pooling": "max"}}, "eval.pooling must be one of"),
         ({"panel": {"kind": "csv"}}, r"csv needs panel.path"),
         ({"version": ""}, "version is required"),
+        ({"train": {"sampling": "pairs"}}, r"train.sampling must be one of \('anchor', 'pair'\)"),
+        ({"train": {"val_segments": 0}}, "train.val_segments must be a positive integer or null"),
+        ({"train": {"val_segments": 2.5}}, "train.val_segments must be a positive integer or null"),
+        ({"train": {"val_segments": True}}, "train.val_segments must be a positive integer or null"),
     ],
 )
 def test_invalid_specs_raise_naming_the_problem(changes: dict[str, Any], message: str) -> None:
@@ -254,3 +267,42 @@ def test_training_digest_is_shared_by_the_anyecg_windows_only() -> None:
     spec = get_task("anyecg_lab_est_60min")
     assert replace(spec, eval=replace(spec.eval, max_segments=50)).training_digest() in anyecg
     assert replace(spec, train_window_min=30).training_digest() not in anyecg
+
+
+# ------------------------------------------------------------------------------------ the train section
+# The shipped specs' digests, as they were before the ``train`` section existed: they key cached tasks and
+# run ids, so a new spec field at its default must leave them alone.
+SHIPPED_DIGESTS = {
+    "anyecg_lab_est_60min": "86c7acc2f88f5c43",
+    "anyecg_lab_est_30min": "e5ae3eed62c75738",
+    "anyecg_lab_est_15min": "fdfbdbc28fe230e1",
+    "cardiolab_est_60min": "049c94948c0cd29d",
+    "cardiolab_forecast_30min": "a7f4e5c757ffcc4f",
+    "cardiolab_forecast_60min": "99d77b5d50eed342",
+    "cardiolab_forecast_120min": "0bd2a725c6c20f12",
+}
+
+
+def test_shipped_specs_keep_their_digests_and_train_as_they_did() -> None:
+    assert {name: get_task(name).digest()[:16] for name in SHIPPED_DIGESTS} == SHIPPED_DIGESTS
+    for name in SHIPPED_DIGESTS:
+        spec = get_task(name)
+        assert spec.train == TrainSpec(sampling="anchor", val_segments=None) and "train" not in spec.to_dict()
+
+
+def test_train_options_change_the_digests_and_an_explicit_default_does_not(tmp_path: Path) -> None:
+    base = get_task("anyecg_lab_est_60min")
+    text = base.to_dict()
+    explicit = spec_from_dict({**text, "train": {"sampling": "anchor", "val_segments": None}})
+    assert explicit == base and explicit.digest() == base.digest()
+    assert explicit.training_digest() == base.training_digest()
+    pair = replace(base, train=TrainSpec(sampling="pair"))
+    subset = replace(base, train=TrainSpec(val_segments=20))
+    assert len({base.digest(), pair.digest(), subset.digest()}) == 3
+    assert len({base.training_digest(), pair.training_digest(), subset.training_digest()}) == 3
+    assert spec_from_dict(pair.to_dict()) == pair and pair.to_dict()["train"]["sampling"] == "pair"
+    yaml_text = (
+        'tasks:\n  - {name: p, version: "1", kind: forecast, horizon_min: 60, train: {sampling: pair}}\n'
+    )
+    (loaded,) = load_spec_file(write_yaml(tmp_path, yaml_text))
+    assert loaded.train == TrainSpec(sampling="pair", val_segments=None)

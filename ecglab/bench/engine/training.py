@@ -1,6 +1,11 @@
 """Training one pairing epoch by epoch: the optimizer and schedule, mixed precision, early stopping on the
 validation macro AUROC, and the ``best.pt`` and ``last.pt`` checkpoints that let ``resume`` continue an
-interrupted run exactly (data order and dropout are seeded by seed and epoch)."""
+interrupted run exactly (data order and dropout are seeded by seed and epoch).
+
+The validation score of each epoch (early stopping, the best epoch and so ``best.pt``, epoch callbacks such
+as pruners, ``val_macro_auroc`` in the history) is computed on the task's ``train.val_segments`` subset of
+the validation inputs when it sets one (the same subset, seeded by the run's seed, every epoch); the final
+scoring of the best checkpoint (:func:`ecglab.bench.engine.evaluate.model_scores`) uses every input."""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from tqdm import tqdm
 
 from ecglab.backbones.registry import get_backbone_info
 from ecglab.bench.config import RunConfig
-from ecglab.bench.data import EvalBatches, TrainBatches, loader
+from ecglab.bench.data import EvalBatches, InputPlan, TrainBatches, loader
 from ecglab.bench.engine.distributed import Distributed, broadcast
 from ecglab.bench.engine.evaluate import macro_auroc, predict
 from ecglab.bench.engine.prepare import build_model, model_input_plan, split_rows, tabular_inputs
@@ -137,7 +142,7 @@ def train_epoch(
     progress: bool,
     started: float,
 ) -> float:
-    """One pass over this epoch's training batches; the mean training loss per anchor."""
+    """One pass over this epoch's training batches; the mean training loss per input (anchor or pair)."""
     loss_fn = loss_function(config)
     total, seen = 0.0, 0
     bar = tqdm(
@@ -161,6 +166,30 @@ def train_epoch(
         seen += len(batch["y"])
         bar.set_postfix(loss=f"{total / seen:.4f}", rate=f"{seen / (time.perf_counter() - started):.0f}/s")
     return total / max(seen, 1)
+
+
+def validation_batches(
+    config: RunConfig,
+    cohort: Cohort,
+    task: TaskData,
+    plan: InputPlan,
+    tabular: np.ndarray | None,
+    where: Distributed,
+) -> EvalBatches:
+    """This rank's shard of the validation inputs scored between epochs: all of them, or the task's seeded
+    subset of at most ``train.val_segments`` per anchor (seeded by the run's seed: the same every epoch)."""
+    return EvalBatches(
+        cohort.path,
+        plan,
+        task,
+        "val",
+        config.batch_size,
+        tabular,
+        where.rank,
+        where.world,
+        max_segments=task.spec.train.val_segments,
+        subset_seed=config.seed,
+    )
 
 
 def validation_score(
@@ -203,9 +232,7 @@ def train(
     batches = TrainBatches(
         cohort.path, plan, task, train_rows, config.batch_size, config.seed, tabular, where.rank, where.world
     )
-    val_batches = EvalBatches(
-        cohort.path, plan, task, "val", config.batch_size, tabular, where.rank, where.world
-    )
+    val_batches = validation_batches(config, cohort, task, plan, tabular, where)
     stale = fit.epochs_since_best() if fit.history else 0
     for epoch in range(fit.start_epoch, config.epochs):
         if stale >= config.patience:
