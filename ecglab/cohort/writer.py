@@ -9,6 +9,11 @@ A store is a folder holding
 - ``cohort.json``: name, source, parameters, row counts, shard and table hashes, a content hash and the
   data-quality report. It is written last; a store without it is not a store.
 
+A table comes whole (``set_table``) or in chunks (``stream_table``: written as Parquet row groups while the
+chunks arrive and hashed from the file at commit, so a table of any size is never gathered in memory; the
+store and its hashes are the same either way). ``scratch_folder`` gives a reader room for spill files in the
+staging folder; it is removed at commit.
+
 Recordings arrive through parts (see :mod:`ecglab.cohort.parts`): the writer's own part for
 ``add_recording``/``add_segments`` in this process, and numbered parts that ingest workers write in parallel.
 With ``resume=True`` the staging folder survives an interruption and finished parts are kept.
@@ -20,16 +25,19 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ecglab.cohort.errors import CohortError
-from ecglab.cohort.hashing import hash_frame
+from ecglab.cohort.hashing import hash_frame, hash_parquet
 from ecglab.cohort.parts import DEFAULT_MAX_SHARD_BYTES, PART_META, PartWriter, is_finished, micros_to_series
 from ecglab.cohort.quality import QualityReport
 from ecglab.cohort.schema import (
@@ -44,6 +52,7 @@ from ecglab.cohort.schema import (
 
 PARAMS_FILE = "parameters.json"
 MAIN_PART = "part-main"
+STREAMED, SCRATCH = "streamed", "scratch"  # staging subfolders: streamed tables, readers' spill files
 
 
 def staging_path(path: Path) -> Path:
@@ -85,6 +94,7 @@ class CohortWriter:
         self._open_staging()
         self._main: PartWriter | None = None
         self._tables: dict[str, pd.DataFrame] = {}
+        self._streamed: dict[str, int] = {}  # table -> rows, its file in staging/streamed
         self._done = False
 
     def _open_staging(self) -> None:
@@ -144,7 +154,36 @@ class CohortWriter:
         if name in ("recordings", "segments"):
             raise CohortError(f"table {name!r} is built by the writer from the recordings it was given")
         validate_table(name, frame, where=f"writing {self.path}")
+        self._forget_stream(name)
         self._tables[name] = frame.reset_index(drop=True)
+
+    def stream_table(self, name: str, frames: Iterable[pd.DataFrame]) -> int:
+        """Write table ``name`` from ``frames`` (chunks in row order; the index is dropped) as row groups of
+        one Parquet file, one chunk in memory at a time; return its rows. Every chunk is checked like
+        ``set_table``'s frame and must have the first chunk's columns, in order, and Arrow types. Integer and
+        boolean columns take no missing values (the content hash could not read them back whole)."""
+        if name in ("recordings", "segments"):
+            raise CohortError(f"table {name!r} is built by the writer from the recordings it was given")
+        where = f"writing {self.path}"
+        folder = self.staging / STREAMED
+        folder.mkdir(exist_ok=True)
+        self._forget_stream(name)
+        self._tables.pop(name, None)
+        rows = _write_row_groups(folder / table_file(name), name, frames, where)
+        self._streamed[name] = rows
+        return rows
+
+    def _forget_stream(self, name: str) -> None:
+        if self._streamed.pop(name, None) is not None:
+            (self.staging / STREAMED / table_file(name)).unlink()
+
+    def scratch_folder(self, name: str) -> Path:
+        """An empty folder in the staging area for a reader's spill files (removed at commit)."""
+        folder = self.staging / SCRATCH / name
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        return folder
 
     def _finished_parts(self) -> list[Path]:
         if self._main is not None:
@@ -241,19 +280,29 @@ class CohortWriter:
     # ----------------------------------------------------------------- commit
     def commit(self, extra: dict[str, Any] | None = None) -> Path:
         """Write the tables and ``cohort.json``, then move the store into place atomically."""
-        missing = [name for name in ("labs", "patients", "visits") if name not in self._tables]
+        given = {*self._tables, *self._streamed}
+        missing = [name for name in ("labs", "patients", "visits") if name not in given]
         if missing:
             raise CohortError(f"cannot commit {self.path}: tables never set: {', '.join(missing)}")
         for name in OPTIONAL_TABLES:
-            self._tables.setdefault(name, empty_table(name))
+            if name not in given:
+                self._tables[name] = empty_table(name)
         recordings, segments, shards, tz = self._merge_parts()
         tables = {"recordings": recordings, "segments": segments, **self._tables}
         table_meta = {}
         for name in TABLES:
-            frame = tables[name]
-            validate_table(name, frame, where=f"writing {self.path}")
-            frame.to_parquet(self.staging / table_file(name), index=False)
-            table_meta[name] = {"file": table_file(name), "rows": len(frame), "hash": hash_frame(frame)}
+            file = self.staging / table_file(name)
+            if name in self._streamed:
+                os.replace(self.staging / STREAMED / table_file(name), file)
+                rows, digest = self._streamed[name], hash_parquet(file, scratch=self.staging)
+            else:
+                frame = tables[name]
+                validate_table(name, frame, where=f"writing {self.path}")
+                frame.to_parquet(file, index=False)
+                rows, digest = len(frame), hash_frame(frame)
+            table_meta[name] = {"file": table_file(name), "rows": rows, "hash": digest}
+        for folder in (STREAMED, SCRATCH):
+            shutil.rmtree(self.staging / folder, ignore_errors=True)
         content = hashlib.sha256()
         for name in sorted(table_meta):
             content.update(f"{name}:{table_meta[name]['hash']}\n".encode())
@@ -317,6 +366,52 @@ class CohortWriter:
                 self._main.abort()
             return  # finished parts stay for the next run
         self.abort()
+
+
+def _write_row_groups(file: Path, name: str, frames: Iterable[pd.DataFrame], where: str) -> int:
+    """``frames`` as row groups of the Parquet file ``file`` (snappy, like ``DataFrame.to_parquet``); rows.
+    A second thread writes each chunk while the next one is made."""
+    writer, schema, rows, first, pending = None, None, 0, None, None
+    with ThreadPoolExecutor(1) as background:
+        try:
+            for frame in frames:
+                validate_table(name, frame, where=where)
+                if first is None:
+                    first = frame
+                if not len(frame):
+                    continue  # an empty chunk's text columns may have no Arrow type to compare
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if writer is None:
+                    schema = table.schema
+                    writer = pq.ParquetWriter(file, schema, compression="snappy")
+                elif not table.schema.equals(schema):
+                    raise CohortError(f"{where}: table {name!r}: {_schema_change(schema, table.schema)}")
+                if pending is not None:
+                    pending.result()
+                pending = background.submit(writer.write_table, table)
+                rows += len(frame)
+            if pending is not None:
+                pending.result()
+        finally:
+            if writer is not None:
+                if pending is not None:
+                    pending.exception()  # wait for it; an error is raised above or superseded
+                writer.close()
+    if first is None:
+        raise CohortError(f"{where}: table {name!r} was streamed no chunk (give an empty one for no rows)")
+    if writer is None:
+        first.to_parquet(file, index=False)
+    return rows
+
+
+def _schema_change(first: pa.Schema, later: pa.Schema) -> str:
+    if first.names != later.names:
+        return f"a chunk has columns {later.names}, the first chunk had {first.names}"
+    column = next(f.name for f, g in zip(first, later, strict=True) if not f.equals(g))
+    return (
+        f"column {column!r} is {later.field(column).type} in a chunk and "
+        f"{first.field(column).type} in the first chunk"
+    )
 
 
 def _package_version() -> str:

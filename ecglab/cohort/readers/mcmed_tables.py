@@ -38,16 +38,18 @@ Labs (:func:`read_mcmed_labs`, stage ``mc-med labs``)
     be categorical" where the value is numeric: so the value is never taken from Component_result.
     ``unit`` = Component_units, ``ref_low``/``ref_high`` = Component_nml_low/high, ``source_flag`` =
     Component_abnormal; ``display_name`` (the order) and ``abnormal`` are kept. Duplicates and same-time
-    conflicts as for MIMIC (:mod:`ecglab.cohort.readers.lab_values`), per visit.
+    conflicts as for MIMIC (:mod:`ecglab.cohort.readers.lab_values`), per visit. :func:`stream_mcmed_labs`
+    gives the same rows in chunks, in bounded memory, for ``CohortWriter.stream_table``.
 Vitals (:func:`read_mcmed_numerics`, stage ``mc-med numerics``)
     ``numerics.csv`` rows of the chosen ``measures`` (other measures are out of scope, not drops): ``measure``
     as MC-MED names it, ``value`` (plain numbers only), ``unit`` (:data:`NUMERIC_UNITS`, from the data
     dictionary), ``time`` (a 60-s mean ending at that time), ``source`` ``Chart`` (nursing) or ``Monitor``.
+    :func:`stream_mcmed_numerics` gives the same rows in chunks, in bounded memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -55,16 +57,16 @@ import pandas as pd
 from ecglab.cohort.errors import CohortError
 from ecglab.cohort.quality import QualityReport
 from ecglab.cohort.readers.lab_values import (
-    drop_duplicate_rows,
+    RowChecks,
+    check_rows,
     examples,
     integer_or_missing,
-    note_conflicts,
     numeric_or_missing,
     parse_lab_values,
     parse_numbers,
     report_non_numeric,
 )
-from ecglab.cohort.readers.mimic_tables import csv_chunks, drop_missing, find_table, read_csv_table
+from ecglab.cohort.readers.mimic_tables import csv_chunks, drop_missing, find_table, keep_rows, read_csv_table
 from ecglab.cohort.readers.timestamps import parse_times
 
 MCMED_TIME = "%Y-%m-%dT%H:%M:%SZ"
@@ -136,6 +138,11 @@ _LAB_COLUMNS = (
 )
 _LAB_OPTIONAL = ("Display_name", "Abnormal")
 _NUMERIC_COLUMNS = ("CSN", "Source", "Measure", "Value", "Time")
+_LAB_KEY = ("patient_id", "visit_id", "lab", "time")
+LAB_CHECKS = RowChecks(
+    STAGE_LABS, (*_LAB_KEY, "value", "censored", "unit"), "patient_id", _LAB_KEY, ("value", "unit")
+)
+NUMERIC_CHECKS = RowChecks(STAGE_NUMERICS, ("visit_id", "measure", "source", "time", "value"), "visit_id")
 
 
 def _name(column: str) -> str:
@@ -273,13 +280,13 @@ def _keep_known_visits(
     patient = chunk["CSN"].map(patient_of)
     known = patient.notna()
     quality.drop(stage, NOT_IN_VISITS, int((~known).sum()), examples(chunk["CSN"], ~known))
-    return chunk[known], patient[known]
+    return keep_rows(chunk, known), keep_rows(patient, known)
 
 
 def _clean_lab_chunk(chunk: pd.DataFrame, patient_of: pd.Series, quality: QualityReport) -> pd.DataFrame:
     chunk, patient = _keep_known_visits(chunk, patient_of, quality, STAGE_LABS)
     time, ok = parse_times(chunk["Order_time"], MCMED_TIME, "Order_time", quality, STAGE_LABS)
-    chunk, patient, time = chunk[ok], patient[ok], time[ok]
+    chunk, patient, time = keep_rows(chunk, ok), keep_rows(patient, ok), keep_rows(time, ok)
     chunk = drop_missing(chunk, "Component_name", quality, STAGE_LABS)
     patient, time = patient[chunk.index], time[chunk.index]
     value, censored, ok = parse_lab_values(chunk["Component_value"])
@@ -289,13 +296,13 @@ def _clean_lab_chunk(chunk: pd.DataFrame, patient_of: pd.Series, quality: Qualit
         chunk["Result_time"], MCMED_TIME, "Result_time", quality, STAGE_LABS, required=False
     )
     out = {
-        "patient_id": patient,
+        "patient_id": patient.array,  # aligned already: no reindexing
         "visit_id": chunk["CSN"],
-        "time": time,
+        "time": time.array,
         "result_time": result_time,
         "lab": chunk["Component_name"],
-        "value": value,
-        "censored": censored,
+        "value": value.array,
+        "censored": censored.array,
         "unit": chunk["Component_units"],
         "ref_low": numeric_or_missing(chunk["Component_nml_low"], quality, STAGE_LABS, "Component_nml_low"),
         "ref_high": numeric_or_missing(
@@ -309,8 +316,30 @@ def _clean_lab_chunk(chunk: pd.DataFrame, patient_of: pd.Series, quality: Qualit
     return pd.DataFrame(out, index=chunk.index)
 
 
-def _empty(columns: Sequence[str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="str") for c in columns})
+def stream_mcmed_labs(
+    root: Path | str,
+    quality: QualityReport,
+    visits: pd.DataFrame,
+    scratch: Path | None = None,
+    *,
+    components: Iterable[str] | None = None,
+    chunk_rows: int = 1_000_000,
+) -> Iterator[pd.DataFrame]:
+    """The rows of :func:`read_mcmed_labs` in chunks, in file order, in bounded memory (spill files under
+    ``scratch``, e.g. ``CohortWriter.scratch_folder``): pass it to ``CohortWriter.stream_table``."""
+    path = find_table(Path(root), "labs", ROOT_HINT)
+    columns = _present(path, _LAB_COLUMNS, _LAB_OPTIONAL)
+    keep = None if components is None else set(components)
+    patient_of = _patient_of(visits)
+
+    def cleaned() -> Iterator[pd.DataFrame]:
+        for chunk in csv_chunks(path, columns, chunk_rows, at_least_one=True):
+            if keep is not None:
+                chunk = chunk[chunk["Component_name"].isin(keep)]
+            yield _clean_lab_chunk(chunk, patient_of, quality)
+
+    for labs in check_rows(cleaned(), LAB_CHECKS, quality, scratch):
+        yield _finish(labs)
 
 
 def read_mcmed_labs(
@@ -321,49 +350,59 @@ def read_mcmed_labs(
     components: Iterable[str] | None = None,
     chunk_rows: int = 1_000_000,
 ) -> pd.DataFrame:
-    """``labs.csv`` -> labs rows, streamed in chunks (cut to ``components`` first when given).
+    """``labs.csv`` -> labs rows, whole, read in chunks (cut to ``components`` first when given).
 
     Columns: patient_id, visit_id, time (Order_time), result_time, lab, value, censored, unit, ref_low,
     ref_high, source_flag, display_name, abnormal, source_row.
     """
-    path = find_table(Path(root), "labs", ROOT_HINT)
-    columns = _present(path, _LAB_COLUMNS, _LAB_OPTIONAL)
-    keep = None if components is None else set(components)
-    patient_of = _patient_of(visits)
-    parts = []
-    for chunk in csv_chunks(path, columns, chunk_rows):
-        if keep is not None:
-            chunk = chunk[chunk["Component_name"].isin(keep)]
-        parts.append(_clean_lab_chunk(chunk, patient_of, quality))
-    if not parts:
-        parts.append(_clean_lab_chunk(_empty(columns), patient_of, quality))
-    labs = pd.concat(parts)
-    key = ("patient_id", "visit_id", "lab", "time")
-    labs = _finish(drop_duplicate_rows(labs, (*key, "value", "censored", "unit"), quality, STAGE_LABS))
-    note_conflicts(labs, key, ("value", "unit"), quality, STAGE_LABS)
-    return labs
+    chunks = stream_mcmed_labs(root, quality, visits, components=components, chunk_rows=chunk_rows)
+    return pd.concat(list(chunks), ignore_index=True)
 
 
 # ---------------------------------------------------------------- numerics -> vitals
 def _clean_numeric_chunk(chunk: pd.DataFrame, patient_of: pd.Series, quality: QualityReport) -> pd.DataFrame:
     chunk, patient = _keep_known_visits(chunk, patient_of, quality, STAGE_NUMERICS)
     time, ok = parse_times(chunk["Time"], MCMED_TIME, "Time", quality, STAGE_NUMERICS)
-    chunk, patient, time = chunk[ok], patient[ok], time[ok]
+    chunk, patient, time = keep_rows(chunk, ok), keep_rows(patient, ok), keep_rows(time, ok)
     value, ok = parse_numbers(chunk["Value"])
     report_non_numeric(quality, STAGE_NUMERICS, chunk["Value"], ok)
-    chunk = chunk[ok]
+    chunk = keep_rows(chunk, ok)
     return pd.DataFrame(
         {
-            "patient_id": patient[ok],
+            "patient_id": keep_rows(patient, ok).array,  # aligned already: no reindexing
             "visit_id": chunk["CSN"],
-            "time": time[ok],
+            "time": keep_rows(time, ok).array,
             "measure": chunk["Measure"],
-            "value": value[ok],
+            "value": keep_rows(value, ok).array,
             "unit": chunk["Measure"].map(NUMERIC_UNITS),
             "source": chunk["Source"],
         },
         index=chunk.index,
     )
+
+
+def stream_mcmed_numerics(
+    root: Path | str,
+    quality: QualityReport,
+    visits: pd.DataFrame,
+    scratch: Path | None = None,
+    measures: Sequence[str] = DEFAULT_MEASURES,
+    *,
+    chunk_rows: int = 1_000_000,
+) -> Iterator[pd.DataFrame]:
+    """The rows of :func:`read_mcmed_numerics` in chunks, in file order, in bounded memory (spill files under
+    ``scratch``): pass it to ``CohortWriter.stream_table``."""
+    unknown = [m for m in measures if m not in NUMERIC_UNITS]
+    if unknown:
+        raise ValueError(f"unknown MC-MED measure(s) {unknown}; known: {', '.join(NUMERIC_UNITS)}")
+    path = find_table(Path(root), "numerics", ROOT_HINT)
+    patient_of = _patient_of(visits)
+    chunks = (
+        _clean_numeric_chunk(chunk[chunk["Measure"].isin(list(measures))], patient_of, quality)
+        for chunk in csv_chunks(path, _NUMERIC_COLUMNS, chunk_rows, at_least_one=True)
+    )
+    for vitals in check_rows(chunks, NUMERIC_CHECKS, quality, scratch):
+        yield _finish(vitals)
 
 
 def read_mcmed_numerics(
@@ -375,18 +414,6 @@ def read_mcmed_numerics(
     chunk_rows: int = 1_000_000,
 ) -> pd.DataFrame:
     """``numerics.csv`` -> vitals rows (patient_id, visit_id, time, measure, value, unit, source,
-    source_row), streamed in chunks cut to ``measures`` first; exact repeats dropped as ``duplicate row``."""
-    unknown = [m for m in measures if m not in NUMERIC_UNITS]
-    if unknown:
-        raise ValueError(f"unknown MC-MED measure(s) {unknown}; known: {', '.join(NUMERIC_UNITS)}")
-    path = find_table(Path(root), "numerics", ROOT_HINT)
-    patient_of = _patient_of(visits)
-    parts = [
-        _clean_numeric_chunk(chunk[chunk["Measure"].isin(list(measures))], patient_of, quality)
-        for chunk in csv_chunks(path, _NUMERIC_COLUMNS, chunk_rows)
-    ]
-    if not parts:
-        parts.append(_clean_numeric_chunk(_empty(_NUMERIC_COLUMNS), patient_of, quality))
-    vitals = pd.concat(parts)
-    key = ("visit_id", "measure", "source", "time", "value")
-    return _finish(drop_duplicate_rows(vitals, key, quality, STAGE_NUMERICS))
+    source_row), whole, read in chunks cut to ``measures`` first; exact repeats dropped (duplicate row)."""
+    chunks = stream_mcmed_numerics(root, quality, visits, measures=measures, chunk_rows=chunk_rows)
+    return pd.concat(list(chunks), ignore_index=True)

@@ -1,23 +1,25 @@
 """MIMIC-IV ``hosp/`` tables -> the cohort store's labs, patients, visits and vitals tables.
 
 ``hosp_dir`` is the ``hosp/`` folder of MIMIC-IV (v2.x, or the open demo) as PhysioNet ships it: each table as
-``<name>.csv.gz`` (or an unpacked ``<name>.csv``). Every column is read as text and converted by the strict,
-counted parsers of :mod:`ecglab.cohort.readers.timestamps` and :mod:`ecglab.cohort.readers.lab_values`.
-Every dropped row is
-counted in the QualityReport by (stage, reason) with examples ``row N: ...``, N being the 1-based data row of
-the file (kept as the ``source_row`` column). A row is counted once, at the first reason that drops it.
+``<name>.csv.gz`` (or an unpacked ``<name>.csv``). Every column is read as text (large tables in chunks of
+``chunk_rows`` by pyarrow's streaming CSV reader: a malformed row, e.g. with too few fields, is a CohortError
+naming the file) and converted by the strict, counted parsers of :mod:`ecglab.cohort.readers.timestamps` and
+:mod:`ecglab.cohort.readers.lab_values`. Every dropped row is counted in the QualityReport by (stage, reason)
+with examples ``row N: ...``, N being the 1-based data row of the file (kept as the ``source_row`` column).
+A row is counted once, at the first reason that drops it.
 
-Labs (:func:`read_mimic_labs`, stage ``mimic labevents``)
-    ``labevents`` is streamed in chunks of ``chunk_rows``; each chunk is cut to ``subjects``/``itemids``
-    before anything else, so memory is bounded by the rows kept (rows outside the selection are out of
-    scope, not drops). Then, in order: ``missing subject_id``, ``missing itemid``; ``missing time
-    (charttime)``, ``unparseable time (charttime)``; ``non-numeric value``: the value is ``valuenum``
-    when that is a number, else the ``value`` text parsed by
+Labs (:func:`stream_mimic_labs` in bounded memory, for ``CohortWriter.stream_table``; :func:`read_mimic_labs`
+the same rows whole; stage ``mimic labevents``)
+    Each chunk of ``labevents`` is cut to ``subjects``/``itemids`` before anything else (rows outside the
+    selection are out of scope, not drops). Then, in order: ``missing subject_id``, ``missing itemid``;
+    ``missing time (charttime)``, ``unparseable time (charttime)``; ``non-numeric value``: the value is
+    ``valuenum`` when that is a number, else the ``value`` text parsed by
     :func:`~ecglab.cohort.readers.lab_values.parse_lab_values`
     (``">300"`` -> 300, censored ``">"``); ``censored`` always comes from the ``value`` text, so ``"<1"``
     with a ``valuenum`` of 1 is censored ``"<"``; ``duplicate row``: same subject, itemid, charttime, value,
     censored and unit as an earlier row (the first in file order is kept). Rows with the same
-    subject/itemid/charttime and different values are all kept and counted as a note.
+    subject/itemid/charttime and different values are all kept and counted as a note (both whole-table
+    rules, applied in bounded memory by :func:`~ecglab.cohort.readers.lab_values.check_rows`).
     Rows without ``hadm_id`` (26% in the demo: outpatient and pre-admission draws) are kept, ``visit_id``
     missing. ``time`` is ``charttime`` (specimen collection) and ``result_time`` is ``storetime``, both
     naive ``datetime64[us]`` (MIMIC's per-patient shifted local times). An unparseable ``storetime`` or
@@ -43,15 +45,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pv
 
 from ecglab.cohort.errors import CohortError
 from ecglab.cohort.quality import QualityReport
 from ecglab.cohort.readers.lab_values import (
+    RowChecks,
     as_text,
+    check_rows,
     drop_duplicate_rows,
     examples,
     integer_or_missing,
-    note_conflicts,
     numeric_or_missing,
     parse_lab_values,
     parse_numbers,
@@ -71,21 +76,15 @@ HOSP_HINT = (
 )
 
 LABEVENT_COLUMNS = (
-    "subject_id",
-    "hadm_id",
-    "specimen_id",
-    "itemid",
-    "charttime",
-    "storetime",
-    "value",
-    "valuenum",
-    "valueuom",
-    "ref_range_lower",
-    "ref_range_upper",
-    "flag",
-    "priority",
+    *("subject_id", "hadm_id", "specimen_id", "itemid", "charttime", "storetime", "value", "valuenum"),
+    *("valueuom", "ref_range_lower", "ref_range_upper", "flag", "priority"),
 )
 LAB_KEY = ("patient_id", "lab", "time")
+LAB_CHECKS = RowChecks(
+    STAGE_LABS, (*LAB_KEY, "value", "censored", "unit"), "patient_id", LAB_KEY, ("value", "unit")
+)
+CSV_BLOCK_BYTES = 1 << 24
+_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 OMR_UNITS = {  # result_name -> (measure, unit)
     "Weight (Lbs)": ("Weight", "lb"),
     "Weight": ("Weight", "lb"),
@@ -109,22 +108,52 @@ def find_table(folder: Path | str, name: str, hint: str) -> Path:
     raise CohortError(f"{folder}: no {candidates[0].name} or {candidates[1].name}{found}; {hint}")
 
 
-def csv_chunks(path: Path, columns: Sequence[str], chunk_rows: int | None) -> Iterator[pd.DataFrame]:
-    """``columns`` of ``path`` as text (missing = ``""``), in chunks, indexed by 1-based data row."""
+def csv_chunks(
+    path: Path, columns: Sequence[str], chunk_rows: int | None, *, at_least_one: bool = False
+) -> Iterator[pd.DataFrame]:
+    """``columns`` of ``path`` as text (missing = ``""``), in chunks, indexed by 1-based data row; one empty
+    chunk for a header-only file if ``at_least_one``."""
     header = pd.read_csv(path, nrows=0).columns
     missing = [c for c in columns if c not in header]
     if missing:
         raise CohortError(f"{path}: no column(s) {', '.join(missing)} (found: {', '.join(header)})")
-    options = {"dtype": str, "keep_default_na": False, "usecols": list(columns)}
     if chunk_rows is None:
-        chunks: Iterable[pd.DataFrame] = [pd.read_csv(path, **options)]
-    else:
-        if chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
-        chunks = pd.read_csv(path, chunksize=chunk_rows, **options)
-    for chunk in chunks:
+        chunk = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=list(columns))
         chunk.index = chunk.index + 1
         yield chunk[list(columns)]
+        return
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
+    text = dict.fromkeys(columns, pa.string())
+    convert = pv.ConvertOptions(include_columns=list(columns), column_types=text, strings_can_be_null=False)
+    pending, rows, start = [], 0, 0
+    try:
+        reader = pv.open_csv(
+            pa.input_stream(str(path), compression="detect"),
+            read_options=pv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+            parse_options=pv.ParseOptions(newlines_in_values=True),
+            convert_options=convert,
+        )
+        for batch in reader:
+            pending.append(batch)
+            rows += len(batch)
+            while rows >= chunk_rows:
+                table = pa.Table.from_batches(pending)
+                yield _text_frame(table.slice(0, chunk_rows), start)
+                pending, rows = table.slice(chunk_rows).to_batches(), rows - chunk_rows
+                start += chunk_rows
+    except pa.ArrowInvalid as err:
+        raise CohortError(f"{path}: not a readable CSV table ({err})") from err
+    if rows:
+        yield _text_frame(pa.Table.from_batches(pending), start)
+    elif at_least_one and not start:
+        yield pd.DataFrame({c: pd.Series(dtype="str") for c in columns})
+
+
+def _text_frame(table: pa.Table, start: int) -> pd.DataFrame:
+    frame = table.to_pandas(types_mapper=lambda _: _TEXT)
+    frame.index = pd.RangeIndex(start + 1, start + 1 + len(frame))
+    return frame
 
 
 def read_csv_table(path: Path, columns: Sequence[str]) -> pd.DataFrame:
@@ -139,13 +168,15 @@ def id_set(ids: Iterable[object] | None) -> set[str] | None:
 
 def drop_missing(frame: pd.DataFrame, column: str, quality: QualityReport, stage: str) -> pd.DataFrame:
     """Drop rows whose ``column`` is empty; count them as ``missing <column>``."""
-    empty = frame[column].str.strip() == ""
+    empty = (frame[column].str.strip() == "").to_numpy()
     quality.drop(stage, f"missing {column}", int(empty.sum()), [f"row {i}" for i in frame.index[empty][:5]])
-    return frame[~empty]
+    return keep_rows(frame, ~empty)
 
 
-def _blank_to_na(values: pd.Series) -> pd.Series:
-    return values.mask(values.str.strip() == "")
+def keep_rows(frame: pd.DataFrame, keep: pd.Series | np.ndarray) -> pd.DataFrame:
+    """``frame[keep]``, or ``frame`` itself when every row is kept (no copy of a large chunk)."""
+    keep = np.asarray(keep, dtype=bool)
+    return frame if keep.all() else frame[keep]
 
 
 def _finish(frame: pd.DataFrame) -> pd.DataFrame:
@@ -167,15 +198,15 @@ def _clean_lab_chunk(chunk: pd.DataFrame, quality: QualityReport) -> pd.DataFram
     chunk = drop_missing(chunk, "subject_id", quality, STAGE_LABS)
     chunk = drop_missing(chunk, "itemid", quality, STAGE_LABS)
     time, ok = parse_times(chunk["charttime"], MIMIC_TIME, "charttime", quality, STAGE_LABS)
-    chunk, time = chunk[ok], time[ok]
+    chunk, time = keep_rows(chunk, ok), keep_rows(time, ok)
 
     valuenum, has_valuenum = parse_numbers(chunk["valuenum"])
     parsed, censored, parsed_ok = parse_lab_values(chunk["value"])
     ok = has_valuenum | parsed_ok
     report_non_numeric(quality, STAGE_LABS, chunk["value"], ok)
-    chunk, time = chunk[ok], time[ok]
-    value = valuenum.where(has_valuenum, parsed)[ok]
-    censored = censored.where(parsed_ok, "")[ok]
+    chunk, time = keep_rows(chunk, ok), keep_rows(time, ok)
+    value = keep_rows(valuenum.where(has_valuenum, parsed), ok)
+    censored = keep_rows(censored.where(parsed_ok, ""), ok)
 
     result_time, _ = parse_times(
         chunk["storetime"], MIMIC_TIME, "storetime", quality, STAGE_LABS, required=False
@@ -183,12 +214,12 @@ def _clean_lab_chunk(chunk: pd.DataFrame, quality: QualityReport) -> pd.DataFram
     return pd.DataFrame(
         {
             "patient_id": chunk["subject_id"],
-            "visit_id": _blank_to_na(chunk["hadm_id"]),
-            "time": time,
+            "visit_id": chunk["hadm_id"].mask(chunk["hadm_id"].str.strip() == ""),
+            "time": time.array,  # aligned already: no reindexing
             "result_time": result_time,
             "lab": chunk["itemid"],
-            "value": value,
-            "censored": censored,
+            "value": value.array,
+            "censored": censored.array,
             "unit": chunk["valueuom"],
             "ref_low": numeric_or_missing(chunk["ref_range_lower"], quality, STAGE_LABS, "ref_range_lower"),
             "ref_high": numeric_or_missing(chunk["ref_range_upper"], quality, STAGE_LABS, "ref_range_upper"),
@@ -202,17 +233,45 @@ def _clean_lab_chunk(chunk: pd.DataFrame, quality: QualityReport) -> pd.DataFram
 
 def _name_labs(labs: pd.DataFrame, items: pd.DataFrame, quality: QualityReport) -> pd.DataFrame:
     """Insert lab_name, fluid and category (from d_labitems; "" for an itemid it lacks, counted as a note)."""
-    named = items.reindex(labs["lab"])
-    unknown = named["label"].isna().to_numpy()
+    codes, itemids = pd.factorize(labs["lab"])  # look each itemid up once
+    named = items.reindex(itemids)
+    unknown = named["label"].isna().to_numpy()[codes]
     reason = "itemid not in d_labitems (kept, no lab_name)"
     quality.note(STAGE_LABS, reason, int(unknown.sum()), examples(labs["lab"], unknown))
     position = labs.columns.get_loc("lab") + 1
     for offset, (column, source) in enumerate(
         (("lab_name", "label"), ("fluid", "fluid"), ("category", "category"))
     ):
-        text = pd.Series(named[source].fillna("").to_numpy(), index=labs.index, dtype="str")
-        labs.insert(position + offset, column, text)
+        text = pd.array(named[source].fillna("").to_numpy(), dtype="str").take(codes)
+        labs.insert(position + offset, column, pd.Series(text, index=labs.index))
     return labs
+
+
+def stream_mimic_labs(
+    hosp_dir: Path | str,
+    quality: QualityReport,
+    scratch: Path | None = None,
+    *,
+    subjects: Iterable[object] | None = None,
+    itemids: Iterable[object] | None = None,
+    chunk_rows: int = 1_000_000,
+) -> Iterator[pd.DataFrame]:
+    """The rows of :func:`read_mimic_labs` in chunks, in file order, in bounded memory (spill files go
+    under ``scratch``, e.g. ``CohortWriter.scratch_folder``): pass it to ``CohortWriter.stream_table``."""
+    path = find_table(hosp_dir, "labevents", HOSP_HINT)
+    items = read_mimic_labitems(hosp_dir)
+    keep_subjects, keep_items = id_set(subjects), id_set(itemids)
+
+    def cleaned() -> Iterator[pd.DataFrame]:
+        for chunk in csv_chunks(path, LABEVENT_COLUMNS, chunk_rows, at_least_one=True):
+            if keep_subjects is not None:
+                chunk = chunk[chunk["subject_id"].isin(keep_subjects)]
+            if keep_items is not None:
+                chunk = chunk[chunk["itemid"].isin(keep_items)]
+            yield _clean_lab_chunk(chunk, quality)
+
+    for labs in check_rows(cleaned(), LAB_CHECKS, quality, scratch):
+        yield _finish(_name_labs(labs, items, quality))
 
 
 def read_mimic_labs(
@@ -223,30 +282,14 @@ def read_mimic_labs(
     itemids: Iterable[object] | None = None,
     chunk_rows: int = 1_000_000,
 ) -> pd.DataFrame:
-    """``labevents`` (+ ``d_labitems`` names) -> labs rows; see the module docstring for every rule.
+    """``labevents`` (+ ``d_labitems`` names) -> labs rows, whole; see the module docstring for every rule.
 
     Columns: patient_id, visit_id, time, result_time, lab (itemid), lab_name, fluid, category, value,
     censored, unit, ref_low, ref_high, source_flag (``flag``: ``"abnormal"`` or ``""``), priority,
     specimen_id, source_row.
     """
-    path = find_table(hosp_dir, "labevents", HOSP_HINT)
-    items = read_mimic_labitems(hosp_dir)
-    keep_subjects, keep_items = id_set(subjects), id_set(itemids)
-    parts = []
-    for chunk in csv_chunks(path, LABEVENT_COLUMNS, chunk_rows):
-        if keep_subjects is not None:
-            chunk = chunk[chunk["subject_id"].isin(keep_subjects)]
-        if keep_items is not None:
-            chunk = chunk[chunk["itemid"].isin(keep_items)]
-        parts.append(_clean_lab_chunk(chunk, quality))
-    if not parts:  # a header-only file
-        empty = pd.DataFrame({c: pd.Series(dtype="str") for c in LABEVENT_COLUMNS})
-        parts.append(_clean_lab_chunk(empty, quality))
-    labs = pd.concat(parts)
-    labs = drop_duplicate_rows(labs, (*LAB_KEY, "value", "censored", "unit"), quality, STAGE_LABS)
-    labs = _finish(_name_labs(labs, items, quality))
-    note_conflicts(labs, LAB_KEY, ("value", "unit"), quality, STAGE_LABS)
-    return labs
+    chunks = stream_mimic_labs(hosp_dir, quality, subjects=subjects, itemids=itemids, chunk_rows=chunk_rows)
+    return pd.concat(list(chunks), ignore_index=True)
 
 
 # ---------------------------------------------------------------- patients and visits

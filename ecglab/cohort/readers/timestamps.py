@@ -5,6 +5,7 @@ Policy
 - Every time column is parsed with an explicit ``strptime`` format. A string matches only if it has exactly
   the shape of the format (two-digit months, no extra text or spaces) and names a real calendar time
   (no month 13, no 30 February, no 24:00). Nothing is guessed and nothing is coerced into a silent NaT.
+  The time is computed from the checked fields (proleptic Gregorian calendar, as ``strptime`` reads it).
 - Times come out as ``datetime64[us]``: MC-MED's shifted years (2100-2300) overflow ``datetime64[ns]``.
   A format ending in a literal ``Z`` (MC-MED: ``%Y-%m-%dT%H:%M:%SZ``) gives UTC-aware times; every other
   format gives naive times (MIMIC-IV's shifted local times).
@@ -17,7 +18,8 @@ Policy
   and ``ok`` stays True: the row is kept.
 
 Supported directives: ``%Y %m %d %H %M %S`` (fixed width, so the check is a vectorised regex plus numeric
-range checks on the strings' bytes; no Python loop per row), ``%%`` and literal ASCII text.
+range checks and arithmetic on the strings' bytes; no Python loop or object per row), ``%%`` and literal
+ASCII text.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ecglab.cohort.quality import MAX_EXAMPLES, QualityReport
 
@@ -39,6 +42,7 @@ _FIELDS = {
     "S": (2, 0, 59),
 }
 _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_SECONDS = {"H": 3600, "M": 60, "S": 1}
 
 
 def _compile(fmt: str) -> tuple[str, dict[str, int], int, bool]:
@@ -72,16 +76,27 @@ def _compile(fmt: str) -> tuple[str, dict[str, int], int, bool]:
     return "".join(pattern), offsets, position, fmt.endswith("Z") and not fmt.endswith("%Z")
 
 
-def _valid_calendar(text: pd.Series, offsets: dict[str, int], width: int) -> np.ndarray:
-    """Range checks of the fields of strings that have the format's shape (so are ASCII and fixed width)."""
-    digits = (
-        text.to_numpy(dtype=object).astype(f"S{width}").view(np.uint8).reshape(-1, width).astype(np.int64)
-        - 48
-    )
+def _digit_matrix(text: pd.Series, width: int) -> np.ndarray:
+    """The bytes of strings that have the format's shape (so ASCII and ``width`` long, back to back in the
+    Arrow buffer) as digits 0-9, one row per string, read straight from the buffer (no object per row)."""
+    arrow = pa.array(text, type=pa.large_string())
+    if isinstance(arrow, pa.ChunkedArray):
+        arrow = arrow.combine_chunks()
+    start = int(np.frombuffer(arrow.buffers()[1], dtype=np.int64)[arrow.offset])
+    data = np.frombuffer(arrow.buffers()[2], dtype=np.uint8)[start : start + width * len(arrow)]
+    return data.reshape(len(arrow), width) - np.uint8(48)
+
+
+def _calendar(text: pd.Series, offsets: dict[str, int], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(valid, microseconds since 1970)`` of strings that have the format's shape: range checks of each
+    field, the day against its month, and the time computed from the fields (proleptic Gregorian)."""
+    digits = _digit_matrix(text, width)
     fields = {}
     for code, start in offsets.items():
-        size = _FIELDS[code][0]
-        fields[code] = digits[:, start : start + size] @ (10 ** np.arange(size - 1, -1, -1))
+        value = np.zeros(len(text), dtype=np.int64)
+        for position in range(start, start + _FIELDS[code][0]):
+            value = value * 10 + digits[:, position]
+        fields[code] = value
     ok = np.ones(len(text), dtype=bool)
     for code, value in fields.items():
         _, low, high = _FIELDS[code]
@@ -89,7 +104,14 @@ def _valid_calendar(text: pd.Series, offsets: dict[str, int], width: int) -> np.
     year, month, day = fields["Y"], fields["m"], fields["d"]
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
     ok &= day <= _DAYS_IN_MONTH[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
-    return ok
+    shifted = year - (month <= 2)  # days from the civil date: H. Hinnant's algorithm
+    era = shifted // 400
+    year_of_era = shifted - era * 400
+    day_of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    days = era * 146_097 + day_of_era - 719_468
+    seconds = days * 86_400 + sum(fields.get(code, 0) * unit for code, unit in _SECONDS.items())
+    return ok, seconds * 1_000_000
 
 
 def _examples(values: pd.Series, mask: np.ndarray) -> list[str]:
@@ -114,23 +136,21 @@ def parse_times(
     <value>``: the table readers index rows by their 1-based data row in the source file.
     """
     regex, offsets, width, utc = _compile(fmt)
-    text = values.astype("str").where(values.notna(), "")
-    missing = (text.str.strip() == "").to_numpy()
-    shaped = text.str.fullmatch(regex).to_numpy(dtype=bool)
+    text = values.astype("str")
+    if text.isna().any():
+        text = text.where(text.notna(), "")
+    codes, uniques = pd.factorize(text)  # each distinct string is checked and parsed once
+    distinct = pd.Series(uniques, dtype="str")
+    missing = (distinct.str.strip() == "").to_numpy()
+    shaped = distinct.str.fullmatch(regex).to_numpy(dtype=bool)
     valid = shaped.copy()
+    times = np.full(len(distinct), np.datetime64("NaT"), dtype="datetime64[us]")
     if shaped.any():
-        valid[shaped] = _valid_calendar(text[shaped], offsets, width)
+        checked, micros = _calendar(distinct[shaped] if not shaped.all() else distinct, offsets, width)
+        valid[shaped] = checked
+        times[valid] = micros[checked].view("datetime64[us]")
+    missing, valid, times = missing[codes], valid[codes], times[codes]
     bad = ~valid & ~missing
-
-    times = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
-    if valid.any():
-        strings = text[valid]
-        if utc:  # parse the wall time, then mark it UTC
-            strings, parse_fmt = strings.str.slice(0, -1), fmt[:-1]
-        else:
-            parse_fmt = fmt
-        parsed = pd.to_datetime(strings, format=parse_fmt)  # errors="raise": the checks above make it safe
-        times[valid] = parsed.to_numpy(dtype="datetime64[us]")
     result = pd.Series(times, index=values.index, name=values.name)
     if utc:
         result = result.dt.tz_localize("UTC")
