@@ -26,6 +26,7 @@ import wfdb
 from ecglab.cohort.readers.wfdb_io import read_digital, read_header, read_physical
 
 LEADS = ["I", "II", "III", "aVR", "aVF", "aVL", "V1", "V2", "V3", "V4", "V5", "V6"]
+BUFFER = np.empty((5000, 12), dtype=np.int16)  # one reused buffer, as an ingest reads into its batch
 
 
 def write_records(directory: Path, n: int) -> list[str]:
@@ -70,6 +71,7 @@ READERS: dict[str, Callable[[str], np.ndarray]] = {
     "wfdb.rdrecord (digital)": lambda p: wfdb.rdrecord(p, physical=False).d_signal,
     "read_header": lambda p: read_header(p).signals,
     "read_header + read_digital": lambda p: read_digital(read_header(p)),
+    "read_header + read_digital(out=)": lambda p: read_digital(read_header(p), out=BUFFER),
     "read_header + read_physical": lambda p: read_physical(read_header(p)),
 }
 

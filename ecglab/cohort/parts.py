@@ -4,16 +4,18 @@ A store is assembled from parts. The in-process writer has one; a parallel inges
 worker process into ``parts/part-NNNNNN/`` of the staging folder. A part is finished by renaming its
 ``.tmp`` folder into place, so a finished part is complete and an interrupted ingest resumes by redoing only
 the parts that never finished.
+
+Recordings of one length and leads can be stored as one block at once (``add_recording_block``) or a few
+at a time (:class:`RecordingBlock`: a reader then needs no buffer for the whole block); both store the same
+bytes and rows. Shard files are written by :class:`ecglab.cohort.shards.Shard`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import pandas as pd
 
 from ecglab.cohort.errors import CohortError
 from ecglab.cohort.quality import QualityReport
+from ecglab.cohort.shards import Shard
 
 DEFAULT_MAX_SHARD_BYTES = 1 << 28  # 256 MiB
 SUPPORTED_DTYPES = ("int16", "float16")
@@ -45,45 +48,6 @@ def micros_to_series(micros: np.ndarray, tz: str | None) -> pd.Series:
     return series.dt.tz_localize("UTC").dt.tz_convert(tz) if tz else series
 
 
-@dataclass
-class _Shard:
-    index: int
-    file: str
-    dtype: str
-    leads: tuple[str, ...]
-    n_samples: int = 0
-    digest: Any = field(default_factory=hashlib.sha256)
-    handle: Any = None
-
-    @property
-    def n_bytes(self) -> int:
-        return self.n_samples * len(self.leads) * np.dtype(self.dtype).itemsize
-
-    def append(self, data: np.ndarray) -> None:
-        """Write samples x leads (contiguous, little-endian) at the end of the shard, without a copy."""
-        view = memoryview(data).cast("B")
-        self.handle.write(view)
-        self.digest.update(view)
-        self.n_samples += data.shape[0]
-
-    def close(self) -> None:
-        if self.handle is not None:
-            self.handle.flush()
-            os.fsync(self.handle.fileno())
-            self.handle.close()
-            self.handle = None
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "file": self.file,
-            "dtype": self.dtype,
-            "leads": list(self.leads),
-            "n_samples": self.n_samples,
-            "sha256": self.digest.hexdigest(),
-        }
-
-
 class PartWriter:
     """Writes recordings (stored once, contiguously) and segment index rows into the folder ``final``.
 
@@ -98,8 +62,8 @@ class PartWriter:
         self.folder.mkdir(parents=True)
         self.max_shard_bytes = max_shard_bytes
         self.quality = QualityReport()
-        self._shards: list[_Shard] = []
-        self._open: dict[tuple[tuple[str, ...], str], _Shard] = {}
+        self._shards: list[Shard] = []
+        self._open: dict[tuple[tuple[str, ...], str], Shard] = {}
         self._recordings: list[dict[str, Any]] = []
         self._segments: list[dict[str, np.ndarray]] = []
         self._n_segments = 0
@@ -109,7 +73,7 @@ class PartWriter:
     def n_recordings(self) -> int:
         return len(self._recordings)
 
-    def _shard_for(self, leads: tuple[str, ...], dtype: str, n_bytes: int) -> _Shard:
+    def _shard_for(self, leads: tuple[str, ...], dtype: str, n_bytes: int) -> Shard:
         key = (leads, dtype)
         shard = self._open.get(key)
         if shard is not None and shard.n_samples and shard.n_bytes + n_bytes > self.max_shard_bytes:
@@ -117,8 +81,8 @@ class PartWriter:
             shard = None
         if shard is None:
             index = len(self._shards)
-            shard = _Shard(index=index, file=f"shard-{index:05d}.{dtype}", dtype=dtype, leads=leads)
-            shard.handle = open(self.folder / shard.file, "wb")  # noqa: SIM115 - closed by _Shard.close
+            shard = Shard(index=index, file=f"shard-{index:05d}.{dtype}", dtype=dtype, leads=leads)
+            shard.handle = open(self.folder / shard.file, "wb")  # noqa: SIM115 - closed by Shard.close
             self._shards.append(shard)
             self._open[key] = shard
         return shard
@@ -214,25 +178,42 @@ class PartWriter:
             )
         if gains.shape != (n, len(leads)) or baselines.shape != (n, len(leads)):
             raise CohortError("recording block: one gain and one baseline per recording and lead expected")
-        if not np.all(np.isfinite(gains)) or np.any(gains == 0):
-            raise CohortError("recording block: gains must be finite and non-zero")
-        if not all(isinstance(p, str) for p in patient_ids) or not all(
-            v is None or isinstance(v, str) for v in visit_ids
-        ):
-            raise CohortError("recording block: patient ids must be text and visit ids text or None")
+        _check_block_rows(gains, patient_ids, visit_ids)
         if n == 0:
             return np.zeros(0, dtype=np.int64)
-        if self._tz is False:
-            self._tz = time_zone
-        elif self._tz != time_zone:
-            raise CohortError(f"recording block: time zone {time_zone} differs from earlier ({self._tz})")
+        self._block_time_zone(time_zone)
         data = np.ascontiguousarray(digital, dtype=digital.dtype.newbyteorder("<"))
         shard = self._shard_for(leads, digital.dtype.name, data.nbytes)
         first_offset = shard.n_samples
         shard.append(data.reshape(n * length, len(leads)))
+        return self._index_block(
+            shard, first_offset, length, fs, patient_ids, visit_ids, start_us, gains, baselines, extra or {}
+        )
+
+    def _block_time_zone(self, time_zone: str | None) -> None:
+        if self._tz is False:
+            self._tz = time_zone
+        elif self._tz != time_zone:
+            raise CohortError(f"recording block: time zone {time_zone} differs from earlier ({self._tz})")
+
+    def _index_block(
+        self,
+        shard: Shard,
+        first_offset: int,
+        length: int,
+        fs: float,
+        patient_ids: Sequence[str],
+        visit_ids: Sequence[str | None],
+        start_us: Sequence[int] | np.ndarray,
+        gains: Sequence[Any],
+        baselines: Sequence[Any],
+        extra: dict[str, Sequence[Any]],
+    ) -> np.ndarray:
+        """Recording rows and one segment each for ``len(patient_ids)`` recordings stored one after another
+        in ``shard`` from sample ``first_offset``; returns their indices in this part."""
+        n = len(patient_ids)
         first = len(self._recordings)
-        extra = extra or {}
-        joined = ",".join(leads)
+        joined = ",".join(shard.leads)
         offsets = first_offset + np.arange(n, dtype=np.int64) * length
         for i in range(n):
             self._recordings.append(
@@ -283,7 +264,7 @@ class PartWriter:
     def finish(self) -> Path:
         """Close shards, write the part's tables and metadata, and rename the part into place."""
         for shard in self._shards:
-            shard.close()
+            shard.flush_in_background()  # the disk catches up while the tables are written
         recordings = pd.DataFrame(self._recordings)
         if recordings.empty:
             recordings = pd.DataFrame(columns=["patient_id", "visit_id", "start_us", "fs", "leads", "shard"])
@@ -298,6 +279,8 @@ class PartWriter:
             }
         )
         segments.to_parquet(self.folder / "segments.parquet", index=False)
+        for shard in self._shards:
+            shard.close()
         meta = {
             "shards": [shard.describe() for shard in self._shards],
             "time_zone": self._tz if self._tz is not False else None,
@@ -315,11 +298,91 @@ class PartWriter:
 
     def abort(self) -> None:
         for shard in self._shards:
-            if shard.handle is not None:
-                shard.handle.close()
-                shard.handle = None
+            shard.discard()
         if self.folder.exists():
             shutil.rmtree(self.folder)
+
+
+def _check_block_rows(gains: np.ndarray, patient_ids: Sequence[Any], visit_ids: Sequence[Any]) -> None:
+    if not np.all(np.isfinite(gains)) or np.any(gains == 0):
+        raise CohortError("recording block: gains must be finite and non-zero")
+    if not all(isinstance(p, str) for p in patient_ids) or any(
+        v is not None and not isinstance(v, str) for v in visit_ids
+    ):
+        raise CohortError("recording block: patient ids must be text and visit ids text or None")
+
+
+class RecordingBlock:
+    """Recordings of one length and set of leads added a few at a time to one shard of ``part``, which
+    stores exactly what one ``add_recording_block`` call with all of them would: the samples back to back in
+    one shard, one row and one segment each. The shard is picked as for a block of ``n_bytes`` (the most it
+    may hold). Samples are hashed and written when added; ``close`` adds the rows. Close it before adding
+    anything else to the part."""
+
+    def __init__(
+        self,
+        part: PartWriter,
+        *,
+        leads: Sequence[str],
+        length: int,
+        dtype: str,
+        fs: float,
+        time_zone: str | None,
+        n_bytes: int,
+    ) -> None:
+        if dtype not in SUPPORTED_DTYPES:
+            raise CohortError(f"recording block: dtype {dtype} not storable (use one of {SUPPORTED_DTYPES})")
+        self.part, self.leads, self.length, self.dtype = part, tuple(map(str, leads)), length, dtype
+        self.fs, self.time_zone, self.n_bytes = fs, time_zone, n_bytes
+        self._shard: Shard | None = None
+        self._first_offset = 0
+        self._rows: list[list[Any]] = [[], [], [], [], []]  # patient, visit, start, gain, baseline
+        self._extra: list[dict[str, Any]] = []
+
+    def extend(
+        self,
+        digital: np.ndarray,
+        *,
+        patient_ids: Sequence[str],
+        visit_ids: Sequence[str | None],
+        start_us: Sequence[int],
+        gains: np.ndarray,
+        baselines: np.ndarray,
+        extra: Sequence[dict[str, Any]] | None = None,
+    ) -> None:
+        """Store recordings now (``digital``: recordings x samples x leads, C-contiguous little-endian of
+        the block's dtype; ``gains``, ``baselines``: recordings x leads; ``extra``: one dict each)."""
+        n = len(patient_ids)
+        shape = (n, self.length, len(self.leads))
+        if digital.shape != shape or digital.dtype != np.dtype(self.dtype).newbyteorder("<"):
+            raise CohortError(
+                f"recording block: {shape} {self.dtype} expected, got {digital.shape} {digital.dtype}"
+            )
+        if gains.shape != shape[::2] or baselines.shape != shape[::2]:
+            raise CohortError("recording block: one gain and one baseline per recording and lead expected")
+        if len(visit_ids) != n or len(start_us) != n or (extra is not None and len(extra) != n):
+            raise CohortError("recording block: one patient, visit, start and extra per recording expected")
+        _check_block_rows(gains, patient_ids, visit_ids)
+        if n == 0:
+            return
+        if self._shard is None:
+            self.part._block_time_zone(self.time_zone)
+            self._shard = self.part._shard_for(self.leads, self.dtype, self.n_bytes)
+            self._first_offset = self._shard.n_samples
+        self._shard.append(np.ascontiguousarray(digital).reshape(n * self.length, len(self.leads)))
+        for rows, values in zip(
+            self._rows, (patient_ids, visit_ids, start_us, gains, baselines), strict=True
+        ):
+            rows.extend(values)
+        self._extra.extend(extra or [{}] * n)
+
+    def close(self) -> np.ndarray:
+        """Add the rows of the recordings stored; returns their indices in the part."""
+        if self._shard is None:
+            return np.zeros(0, dtype=np.int64)
+        extra = {key: [row[key] for row in self._extra] for key in self._extra[0]}
+        rows, self._rows, self._extra = self._rows, [[], [], [], [], []], []
+        return self.part._index_block(self._shard, self._first_offset, self.length, self.fs, *rows, extra)
 
 
 def is_finished(part: Path) -> bool:
@@ -358,7 +421,7 @@ def write_index_part(
         or (seg_end > rec_end[seg_rec]).any()
     ):
         raise CohortError("waveform bank: a segment falls outside its recording")
-    shard = _Shard(index=0, file=f"shard-00000.{data.dtype.name}", dtype=data.dtype.name, leads=tuple(leads))
+    shard = Shard(index=0, file=f"shard-00000.{data.dtype.name}", dtype=data.dtype.name, leads=tuple(leads))
     with open(folder / shard.file, "wb") as handle:
         shard.handle = handle
         shard.append(data)

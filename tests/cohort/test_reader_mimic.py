@@ -167,7 +167,7 @@ def test_an_interrupted_ingest_resumes_without_rereading_finished_records(
     data = require_shared_data()
     _write_small_tree(tmp_path / "ecg", 6)
     reads: list[str] = []
-    real_read = mimic_reader.read_record
+    real_read = mimic_reader.read_header
 
     def counting_read(path: Path) -> object:
         reads.append(Path(path).name)
@@ -175,7 +175,7 @@ def test_an_interrupted_ingest_resumes_without_rereading_finished_records(
             raise KeyboardInterrupt  # the user presses Ctrl-C while the third part is being read
         return real_read(path)
 
-    monkeypatch.setattr(mimic_reader, "read_record", counting_read)
+    monkeypatch.setattr(mimic_reader, "read_header", counting_read)
     resumed = False
     with pytest.raises(KeyboardInterrupt):
         build_mimic_cohort(

@@ -11,15 +11,24 @@ expressions, a line at a time. Behaviour copied from wfdb 4.3.1 (``wfdb/io/_head
   does (``(size - byte_offset) // (bytes per sample x samples per frame of that file)``).
 Fields wfdb leaves as None when absent are given the WFDB defaults here: adc_resolution 0 (unspecified),
 adc_zero 0, init_value adc_zero, checksum 0, block_size 0, sig_name "".
+
+Speed: a signal line with all nine fields and a plain format (``16``, not ``16x2:3+24``), the form
+MIMIC-IV-ECG and most writers use, is split on whitespace and each field checked against its part of the
+signal-line pattern (the conversion of the fields that lines of a dataset share is memoised); any other
+line goes through the full pattern. The two give the same fields: each field of the pattern is delimited by
+whitespace and only the description may contain it (``tests/cohort/test_wfdb_header_fast.py`` checks many
+random lines against the pattern).
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -57,6 +66,11 @@ _SIGNAL_LINE = re.compile(
     r"(?:\s+(?P<desc>.*))?"
 )
 _SEGMENT_LINE = re.compile(r"(?P<name>\S+)\s+(?P<length>\d+)")
+# The gain field of a signal line on its own: gain[(baseline)][/units].
+_GAIN_FIELD = re.compile(rf"(?P<gain>{_FLOAT})(?:\((?P<baseline>{_INT})\))?(?:/(?P<units>\S*))?")
+_MEMO_SIZE = 4096
+_fixed_memo: dict[tuple[str, ...], tuple | None] = {}
+_new_tuple = tuple.__new__
 
 
 class WfdbError(EcglabError):
@@ -70,9 +84,9 @@ class WfdbError(EcglabError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class SignalSpec:
-    """One signal line of a header, with WFDB defaults filled in."""
+class SignalSpec(NamedTuple):
+    """One signal line of a header, with WFDB defaults filled in (immutable; a named tuple because a header
+    has one per signal and building a frozen dataclass costs several times more)."""
 
     file_name: str
     fmt: str
@@ -92,9 +106,11 @@ class SignalSpec:
 
 @dataclass(frozen=True)
 class WfdbHeader:
-    """A parsed WFDB header. ``segments`` holds (name, length) of a multi-segment header's segment lines."""
+    """A parsed WFDB header. ``segments`` holds (name, length) of a multi-segment header's segment lines.
+    ``file`` is the .hea file's path as text, the same as ``str(path)`` (``path`` is built when asked for:
+    building a Path per record costs more than parsing a signal line)."""
 
-    path: Path
+    file: str
     record_name: str
     n_sig: int
     fs: float
@@ -107,7 +123,11 @@ class WfdbHeader:
     base_counter: float | None = None
     segments: tuple[tuple[str, int], ...] = ()
 
-    @property
+    @functools.cached_property
+    def path(self) -> Path:
+        return Path(self.file)
+
+    @functools.cached_property
     def sig_names(self) -> tuple[str, ...]:
         return tuple(s.sig_name for s in self.signals)
 
@@ -134,6 +154,14 @@ def _parse_time(text: str | None) -> datetime.time:
     fields = [int(part) for part in whole.split(":")]
     hour, minute, second = [0] * (3 - len(fields)) + fields
     return datetime.time(hour, minute, second, int(fraction.ljust(6, "0")) if fraction else 0)
+
+
+def _as_path_text(text: str) -> str:
+    """``str(Path(text))``: ``text`` itself when Path would not change it (no empty or ``.`` parts, no
+    trailing slash), which is the usual case and saves building a Path."""
+    if os.sep == "/" and text and "//" not in text and "/./" not in f"/{text}/" and text[-1] != "/":
+        return text
+    return str(Path(text))
 
 
 def _hea_path(path: str | Path) -> str:
@@ -184,7 +212,8 @@ def read_header(path: str | Path) -> WfdbHeader:
         record["n_samples"] = (
             sum(length for _, length in segments) if n_seg else _infer_n_samples(hea, signals)
         )
-    return WfdbHeader(path=Path(hea), signals=signals, comments=tuple(comments), segments=segments, **record)
+    file = _as_path_text(hea)
+    return WfdbHeader(file=file, signals=signals, comments=tuple(comments), segments=segments, **record)
 
 
 def _parse_record_line(hea: str, number: int, line: str) -> dict:
@@ -220,7 +249,84 @@ def _parse_record_line(hea: str, number: int, line: str) -> dict:
     }
 
 
+def _is_int(token: str) -> bool:
+    """``token`` (non-empty, ASCII) matches ``[-+]?\\d+``."""
+    return (token[1:] if token[0] in "+-" else token).isdigit()
+
+
+def _fixed_fields(key: tuple[str, ...]) -> tuple | None:
+    """Format, gain, baseline, units, resolution, zero and block size of a signal line from its format,
+    gain, resolution, zero and block-size fields, converted as ``_parse_signal_line`` does; None when a
+    field is not of its part of the pattern. Memoised in ``_fixed_memo``: a dataset's lines mostly share
+    these fields."""
+    fmt, gain_field, res, zero, block = key
+    fixed = None
+    match = _GAIN_FIELD.fullmatch(gain_field)
+    if match is not None and fmt.isdigit() and res.isdigit() and block.isdigit() and _is_int(zero):
+        gain, baseline, units = match.groups()
+        adc_zero = int(zero)
+        # gain has digits (never 0.0 by absence); 0 means the default, as in wfdb
+        fixed = (fmt, float(gain) or 200.0, int(baseline) if baseline else adc_zero, units or "mV")
+        fixed += (int(res), adc_zero, int(block))
+    if len(_fixed_memo) >= _MEMO_SIZE:
+        _fixed_memo.clear()
+    _fixed_memo[key] = fixed
+    return fixed
+
+
+def _split_signal_line(line: str) -> SignalSpec | None:
+    """The signal line parsed by splitting on whitespace, when it has all nine fields (the description
+    may be absent) and a plain format; None for any other line (the caller then uses the pattern).
+
+    The same fields as the pattern: the file is the first whitespace-free run; a format of digits only
+    leaves samples per frame, skew and offset absent; the gain field matches on its own exactly when the
+    pattern matches it followed by whitespace; the five integer fields are single tokens; the description
+    is the rest of the (stripped) line after the whitespace that follows the block size."""
+    tokens = line.split(None, 8)
+    if len(tokens) < 8:
+        return None
+    init, checksum = tokens[5], tokens[6]  # [-+]?\d+ each, checked inline (once per line of every header)
+    if not (init[1:] if init[0] in "+-" else init).isdigit():
+        return None
+    if not (checksum[1:] if checksum[0] in "+-" else checksum).isdigit():
+        return None
+    key = (tokens[1], tokens[2], tokens[3], tokens[4], tokens[7])
+    fixed = _fixed_memo.get(key, False)
+    if fixed is False:
+        fixed = _fixed_fields(key)
+    if fixed is None:
+        return None
+    fmt, adc_gain, baseline, units, res, adc_zero, block = fixed
+    desc = tokens[8] if len(tokens) == 9 else ""
+    # tuple.__new__ skips the named tuple's Python-level __new__ (the fields are all given, in order)
+    return _new_tuple(
+        SignalSpec,
+        (
+            tokens[0],
+            fmt,
+            1,
+            0,
+            0,
+            adc_gain,
+            baseline,
+            units,
+            res,
+            adc_zero,
+            int(init),
+            int(checksum),
+            block,
+            desc,
+        ),
+    )
+
+
 def _parse_signal_line(hea: str, number: int, line: str) -> SignalSpec:
+    spec = _split_signal_line(line) if line.isascii() else None
+    return spec if spec is not None else _pattern_signal_line(hea, number, line)
+
+
+def _pattern_signal_line(hea: str, number: int, line: str) -> SignalSpec:
+    """Any signal line, parsed with the full pattern."""
     match = _SIGNAL_LINE.fullmatch(line)
     if match is None:
         raise WfdbError(

@@ -4,8 +4,10 @@ The header comes from :mod:`ecglab.cohort.readers.wfdb_header` (re-exported here
 ``WfdbHeader``, ``SignalSpec``, ``WfdbError``); the signal files are read with ``numpy.fromfile``. Records
 are read fast when they are single-segment, every signal is in format 16, 212, 80, 24 or 32
 (little-endian), has one sample per frame and no skew, and the signals of each file are consecutive and
-share one format (``can_read_fast``). ``read_record`` hands every other record to ``wfdb.rdrecord``: the
-choice is made from the header, never after an error.
+share one format (``can_read_fast``). ``read_record`` (``read_signals`` for a header already read) hands
+every other record to ``wfdb.rdrecord``: the choice is made from the header, never after an error. A record
+whose signals all lie in one format-16 file (``can_read_into``) can be read straight into the caller's int16
+array (``read_digital(header, out=...)``), which saves a copy per record when an ingest fills a block.
 
 Behaviour copied from wfdb 4.3.1 (``wfdb/io/_signal.py``, ``record.py``):
 - the byte offset and format of a signal file are those of its first signal;
@@ -16,7 +18,9 @@ Behaviour copied from wfdb 4.3.1 (``wfdb/io/_signal.py``, ``record.py``):
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,15 +34,19 @@ __all__ = [
     "WfdbError",
     "WfdbHeader",
     "can_read_fast",
+    "can_read_into",
     "read_digital",
     "read_header",
     "read_physical",
     "read_record",
+    "read_signals",
+    "record_path",
 ]
 
 FAST_FORMATS = frozenset({"16", "212", "80", "24", "32"})
 
 INVALID_SAMPLE = {"16": -(2**15), "212": -(2**11), "80": -(2**7), "24": -(2**23), "32": -(2**31)}
+_NATIVE_INT16 = np.dtype(np.int16)
 _OUT_DTYPE = {"16": np.int16, "212": np.int16, "80": np.int16, "24": np.int32, "32": np.int32}
 
 
@@ -76,22 +84,49 @@ def can_read_fast(header: WfdbHeader) -> bool:
     return _why_not_fast(header) is None
 
 
-def read_digital(header: WfdbHeader) -> np.ndarray:
+def can_read_into(header: WfdbHeader) -> bool:
+    """True when ``read_digital(header, out=...)`` can fill an int16 array: read fast, every signal in
+    format 16, all in one signal file (as MIMIC-IV-ECG stores them)."""
+    signals = header.signals  # what _why_not_fast checks, for one file of format 16
+    if sys.byteorder != "little" or header.segments or not signals or len(signals) != header.n_sig:
+        return False
+    file_name = signals[0].file_name
+    return file_name != "~" and all(
+        s.fmt == "16" and s.file_name == file_name and s.samples_per_frame == 1 and not s.skew
+        for s in signals
+    )
+
+
+def read_digital(header: WfdbHeader, out: np.ndarray | None = None) -> np.ndarray:
     """(n_samples, n_sig) digital samples: int16 for formats 16/212/80 (80 as stored value - 128), int32
-    for 24/32 (and for a record mixing those with 16/212/80). Same values as wfdb's ``d_signal``."""
+    for 24/32 (and for a record mixing those with 16/212/80). Same values as wfdb's ``d_signal``.
+
+    ``out``: a C-contiguous native int16 array of shape (n_samples, n_sig) to read into and return, for a
+    record that ``can_read_into`` (a ValueError otherwise); on a WfdbError its contents are undefined."""
+    directory = os.path.dirname(header.file)
+    if out is not None:
+        if not can_read_into(header):
+            raise ValueError(f"{header.file}: out= needs every signal in format 16 in one signal file")
+        if out.shape != (header.n_samples, header.n_sig) or out.dtype != _NATIVE_INT16:
+            wanted = f"{header.n_samples} x {header.n_sig} int16"
+            raise ValueError(f"out must be {wanted}, not {out.shape} {out.dtype}")
+        if not out.flags.c_contiguous:
+            raise ValueError("out must be C-contiguous")
+        first = header.signals[0]
+        _read_into(header.file, os.path.join(directory, first.file_name), first.byte_offset, out)
+        return out
     why = _why_not_fast(header)
     if why is not None:
         raise WfdbError(
-            f"{header.path}: not readable with NumPy because {why}; use read_record",
+            f"{header.file}: not readable with NumPy because {why}; use read_record",
             reason="unsupported format",
         )
-    directory = os.path.dirname(header.path)
     blocks = []
     for file_name, indices in _file_groups(header):
         first = header.signals[indices[0]]
         path = os.path.join(directory, file_name)
         blocks.append(
-            _read_file(header.path, path, first.fmt, first.byte_offset, header.n_samples, len(indices))
+            _read_file(header.file, path, first.fmt, first.byte_offset, header.n_samples, len(indices))
         )
     if len(blocks) == 1:
         return blocks[0]
@@ -103,7 +138,7 @@ def read_digital(header: WfdbHeader) -> np.ndarray:
     return out
 
 
-def _read_file(hea: Path, path: str, fmt: str, offset: int, n_samples: int, n_channels: int) -> np.ndarray:
+def _read_file(hea: str, path: str, fmt: str, offset: int, n_samples: int, n_channels: int) -> np.ndarray:
     n_values = n_samples * n_channels
     numerator, denominator = BYTES_PER_SAMPLE[fmt]
     n_bytes = -(-n_values * numerator // denominator)
@@ -139,6 +174,38 @@ def _read_file(hea: Path, path: str, fmt: str, offset: int, n_samples: int, n_ch
     else:
         values = raw.astype(_OUT_DTYPE[fmt], copy=False)
     return values.reshape(n_samples, n_channels)
+
+
+def _read_into(hea: str, path: str, offset: int, out: np.ndarray) -> None:
+    """Fill ``out`` (format 16, little-endian on disk and in memory) from ``path`` at byte ``offset``; the
+    same errors as ``_read_file``."""
+    view = memoryview(out).cast("B")
+    try:
+        with open(path, "rb", buffering=0) as handle:
+            if offset:
+                handle.seek(offset)
+            filled = 0
+            while filled < view.nbytes:
+                got = handle.readinto(view[filled:])
+                if not got:
+                    break
+                filled += got
+    except FileNotFoundError:
+        raise WfdbError(
+            f"{path}: signal file not found (named in {hea})", reason="missing signal file"
+        ) from None
+    except OSError as exc:
+        raise WfdbError(
+            f"{path}: cannot read the signal file: {exc.strerror}", reason="unreadable signal file"
+        ) from exc
+    if filled < view.nbytes:
+        n_samples, n_channels = out.shape
+        available = max(0, os.path.getsize(path) - offset)
+        raise WfdbError(
+            f"{path}: truncated signal file: {n_samples} samples x {n_channels} signals in format 16 "
+            f"need {view.nbytes} bytes after byte offset {offset}, the file has {available}",
+            reason="truncated signal file",
+        )
 
 
 def _decode_212(raw: np.ndarray, n_values: int) -> np.ndarray:
@@ -192,17 +259,45 @@ def _per_channel(values: list, dtype: type | np.dtype) -> np.ndarray:
     return np.array(values, dtype=dtype)
 
 
+def record_path(root: str, path: str) -> str:
+    """``str(Path(root) / path)``, joined as text when that gives the same (an absolute, normalised root and
+    a relative path without empty or ``.`` parts), which saves building Paths once per record."""
+    plain = (
+        os.sep == "/"
+        and _plain_root(root)
+        and path
+        and path[0] != "/"
+        and path[-1] != "/"
+        and "//" not in path
+        and "/./" not in f"/{path}/"
+    )
+    if not plain:
+        return str(Path(root) / path)
+    return root + path if root == "/" else f"{root}/{path}"
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_root(root: str) -> bool:
+    return root.startswith("/") and not root.startswith("//") and str(Path(root)) == root
+
+
 def read_record(path: str | Path) -> tuple[WfdbHeader, np.ndarray, str]:
     """Header, digital samples and the reader used: "numpy" when ``can_read_fast``, else "wfdb"
     (``wfdb.rdrecord(physical=False, return_res=32)``, int32). The choice depends on the header only."""
     header = read_header(path)
+    digital, how = read_signals(header)
+    return header, digital, how
+
+
+def read_signals(header: WfdbHeader) -> tuple[np.ndarray, str]:
+    """The digital samples of a record whose header is read, and the reader used (as ``read_record``)."""
     if can_read_fast(header):
-        return header, read_digital(header), "numpy"
+        return read_digital(header), "numpy"
     import wfdb  # slow to import; only records outside the fast formats need it
 
-    record_path = str(header.path)[: -len(".hea")]
+    record_path = header.file[: -len(".hea")]
     try:
         record = wfdb.rdrecord(record_path, physical=False, return_res=32)
     except (OSError, ValueError) as exc:
-        raise WfdbError(f"{header.path}: wfdb.rdrecord failed: {exc}", reason="unreadable by wfdb") from exc
-    return header, record.d_signal, "wfdb"
+        raise WfdbError(f"{header.file}: wfdb.rdrecord failed: {exc}", reason="unreadable by wfdb") from exc
+    return record.d_signal, "wfdb"
