@@ -13,8 +13,10 @@ Two ingest figures: "overall" is all records over the whole run, which includes 
 record list and the lab, patient, visit and vitals tables, and committing them), so it depends on how many
 records there are; "each further record" is the difference of the two runs (all records less the first half,
 same patients and tables), which removes the fixed costs: the per-record throughput of a large ingest. The
-goal (>= 30x wfdb per core) is for the second, per worker. Also checks that every store holds the same
-content (cohort.json content hash) whatever the worker count. Prints figures only.
+goal (>= 30x wfdb per core) is for the second, per worker. On a shared machine other programs' load slows
+wall time unevenly, so the CPU time (user + system, of every process of the run) per further record is
+printed too, against wfdb's CPU time per record. Also checks that every store holds the same content
+(cohort.json content hash) whatever the worker count. Prints figures only.
 """
 
 from __future__ import annotations
@@ -69,14 +71,33 @@ def peak_mib(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def time_ingest(mimic_iv: Path, source: Path, out: Path, workers: int) -> tuple[float, int, str]:
-    """Seconds to build a store from ``source``, the recordings stored and its content hash."""
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (an ingest's workers are joined at its end)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def time_ingest(mimic_iv: Path, source: Path, out: Path, workers: int) -> tuple[float, float, int, str]:
+    """Wall and CPU seconds to build a store from ``source``, the recordings stored and its content hash."""
     shutil.rmtree(out, ignore_errors=True)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     store = build_mimic_cohort(mimic_iv, source, out, workers=workers, progress=False)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     content = json.loads((store / "cohort.json").read_text())["content_hash"]
-    return seconds, len(open_cohort(store).recordings), content
+    return seconds, cpu, len(open_cohort(store).recordings), content
+
+
+def report(workers: int, half: tuple[float, float, int], full: tuple[float, float, int], wfdb: float) -> None:
+    """Print one worker count's figures; ``half``/``full``: best wall s, best CPU s, records stored;
+    ``wfdb``: wfdb's seconds per record (wall; CPU is printed separately)."""
+    (t_half, _, n_half), (t_all, _, n_all) = half, full
+    overall, marginal = n_all / t_all, (n_all - n_half) / (t_all - t_half)
+    fixed = t_all - n_all / marginal
+    print(
+        f"ingest, {workers} worker(s), {n_all} records stored in {t_all:.2f} s: {overall:6.0f} records/s "
+        f"overall ({overall * wfdb:4.1f}x wfdb, fixed costs included: about {fixed:.1f} s); "
+        f"each further record {marginal:6.0f} records/s = {marginal / workers * wfdb:4.1f}x wfdb per core"
+    )
 
 
 def main() -> None:
@@ -104,34 +125,40 @@ def main() -> None:
         cores = os.cpu_count() or 1
         runs = [(workers, source) for workers in sorted({1, cores}) for source in (half, root)]
         wfdb_paths = paths[: args.wfdb_records]
-        wfdb_seconds = float("inf")
-        best: dict[tuple[int, Path], tuple[float, int, str]] = {}
+        wfdb_wall = wfdb_cpu = float("inf")
+        wall: dict[tuple[int, Path], float] = {}
+        cpu: dict[tuple[int, Path], float] = {}
+        stored: dict[tuple[int, Path], tuple[int, str]] = {}
         for _ in range(args.repeats):
-            start = time.perf_counter()
+            start, used = time.perf_counter(), cpu_seconds()
             for path in wfdb_paths:
                 wfdb.rdrecord(path)
-            wfdb_seconds = min(wfdb_seconds, time.perf_counter() - start)
-            for workers, source in runs:
-                out = Path(tmp) / f"store-{workers}-{source.name}"
-                timing = time_ingest(args.mimic_iv, source, out, workers)
-                best[workers, source] = min(best.get((workers, source), timing), timing)
-        wfdb_rate = len(wfdb_paths) / wfdb_seconds
+            wfdb_wall = min(wfdb_wall, time.perf_counter() - start)
+            wfdb_cpu = min(wfdb_cpu, cpu_seconds() - used)
+            for run in runs:
+                seconds, used, n, content = time_ingest(args.mimic_iv, run[1], Path(tmp) / "store", run[0])
+                wall[run], cpu[run] = min(wall.get(run, seconds), seconds), min(cpu.get(run, used), used)
+                stored[run] = (n, content)
+        n_wfdb = len(wfdb_paths)
         print(
-            f"wfdb.rdrecord loop: {wfdb_rate:8.0f} records/s (1 core; best of {args.repeats} turns over "
-            f"{len(wfdb_paths)} records)"
+            f"wfdb.rdrecord loop: {n_wfdb / wfdb_wall:8.0f} records/s (1 core; best of {args.repeats} turns "
+            f"over {n_wfdb} records); CPU {1e3 * wfdb_cpu / n_wfdb:.1f} ms/record"
         )
         for workers in sorted({1, cores}):
-            (t_half, n_half, _), (t_all, n_all, _) = best[workers, half], best[workers, root]
-            overall, marginal = n_all / t_all, (n_all - n_half) / (t_all - t_half)
-            fixed = t_all - n_all / marginal
-            print(
-                f"ingest, {workers} worker(s), {n_all} records stored in {t_all:.2f} s: {overall:6.0f} "
-                f"records/s overall ({overall / wfdb_rate:4.1f}x wfdb, fixed costs included: about "
-                f"{fixed:.1f} s); each further record {marginal:6.0f} records/s = "
-                f"{marginal / workers / wfdb_rate:4.1f}x wfdb per core"
+            half_run, full_run = (workers, half), (workers, root)
+            report(
+                workers,
+                (wall[half_run], cpu[half_run], stored[half_run][0]),
+                (wall[full_run], cpu[full_run], stored[full_run][0]),
+                wfdb_wall / n_wfdb,
             )
-        full = {content for (_, source), (_, _, content) in best.items() if source == root}
-        print(f"content hash of the full store the same for every worker count: {len(full) == 1}")
+            extra_cpu = (cpu[full_run] - cpu[half_run]) / (stored[full_run][0] - stored[half_run][0])
+            print(
+                f"    CPU time (all processes) of each further record: {1e6 * extra_cpu:.0f} us = "
+                f"{wfdb_cpu / n_wfdb / extra_cpu:4.1f}x wfdb's CPU time per record"
+            )
+        same = len({stored[workers, root][1] for workers in sorted({1, cores})}) == 1
+        print(f"content hash of the full store the same for every worker count: {same}")
         print(
             f"peak resident memory: this process {peak_mib(resource.RUSAGE_SELF):.0f} MiB, "
             f"largest worker {peak_mib(resource.RUSAGE_CHILDREN):.0f} MiB"
