@@ -168,9 +168,16 @@ class TrainBatches(_StoreBatches):
         positions in the epoch's order."""
         n = self.epoch_size
         start = (k * self.world + self.rank) * self.batch_size
-        chosen = np.arange(start, start + self.batch_size) % n  # every rank gets a full batch
-        if start + self.batch_size > n and self.world == 1:
-            chosen = chosen[: n - start]  # one process: the last batch is simply shorter
+        chosen = np.arange(start, start + self.batch_size)
+        step_start = k * self.world * self.batch_size
+        if step_start + self.world * self.batch_size > n:  # the last step: what is left of the epoch
+            # shared out among the ranks, so that the step's global batch is one process's last batch (the
+            # loss is normalised by the global batch's counts); a rank left without any (fewer positions
+            # than ranks) takes one from the start of the epoch's order
+            left = np.arange(step_start, n)
+            chosen = left[shard_of(len(left), self.rank, self.world)]
+            if len(chosen) == 0:
+                chosen = np.array([self.rank % n])
         if self.sampling == "pair":
             which = self._order[chosen]
             return self.owners[which], which, chosen

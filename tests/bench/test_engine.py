@@ -26,6 +26,7 @@ from ecglab.bench.engine.distributed import gather_to_main, single_process
 from ecglab.bench.engine.evaluate import local_pool, pooled_scores, predict
 from ecglab.bench.engine.prepare import build_model, model_input_plan, prepare, split_rows
 from ecglab.bench.losses import masked_bce, masked_focal
+from ecglab.bench.resample_file import digest_of_test_set, resample_aurocs
 from ecglab.bench.run_folder import RunRecordError, read_record, record_from_dict, run_folder
 from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
 from ecglab.cohort.synth.labs import NULL_LABS
@@ -118,6 +119,28 @@ def test_a_tiny_backbone_finds_planted_labs_and_no_signal_in_null_labs(trained: 
     assert len(nulls) >= 3
     covers_half = (nulls["auroc_low"] < 0.5) & (nulls["auroc_high"] > 0.5)
     assert covers_half.mean() >= 0.75, nulls[["auroc", "auroc_low", "auroc_high"]]
+
+
+def test_the_run_stores_its_per_resample_aurocs_as_a_leaderboard_computes_them(trained: Path) -> None:
+    """test_resamples.npz: on the task's resamples (one seed for every run), equal to what the leaderboard
+    computes from predictions.parquet, so a leaderboard over many runs can read it instead."""
+    from ecglab.bench.resample_file import read_resample_file
+    from ecglab.leaderboards.inputs import load_run_folder
+    from ecglab.leaderboards.resamples import load_predictions, stored_aurocs
+
+    record = read_record(trained)
+    assert record.bootstrap is not None and record.bootstrap.seed == 0
+    assert record.bootstrap.file.endswith(f"bootstrap_test_seed0_n{record.config.n_boot}.npy")
+    stored = read_resample_file(trained)
+    assert stored is not None and stored.bootstrap_file == record.bootstrap.file
+    run = load_run_folder(trained)
+    assert stored_aurocs(run) is not None
+    predictions = load_predictions(run)
+    counts = np.load(trained.parent / record.bootstrap.file)
+    recomputed = resample_aurocs(predictions.labels, predictions.scores, counts)
+    np.testing.assert_array_equal(stored.aurocs, recomputed)
+    assert np.isfinite(stored.aurocs).any()
+    assert stored.test_digest == digest_of_test_set(predictions.anchors, predictions.labels)
 
 
 def test_run_folder_holds_typed_results_predictions_and_provenance(trained: Path) -> None:
@@ -232,10 +255,10 @@ def free_port() -> int:
 
 def test_two_nodes_train_and_score_sharded_as_one_process_scores(setup: dict[str, Path]) -> None:
     """Two torchrun launchers of one process each, on loopback: DDP training, sharded evaluation, and the
-    world size in the record and the run id. Training at a global batch of 2 x 32 is not the one-process
-    training at 64 to the last bit (each rank's loss is normalised by its own observed labels, dropout is
-    drawn per rank), so the check is on evaluation: the sharded scores of the run's best checkpoint equal the
-    ones a single process computes from it."""
+    world size in the record and the run id. Without dropout (drawn per rank, so never the same as one
+    process's), training at a global batch of 2 x 32 gives the one-process training at 64 within float
+    tolerance (the loss is normalised by the global batch's observed labels, the last step shared out); and
+    the sharded scores of the run's best checkpoint equal the ones a single process computes from it."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     port = free_port()
     runs = setup["root"] / "ddp"
@@ -248,6 +271,7 @@ def test_two_nodes_train_and_score_sharded_as_one_process_scores(setup: dict[str
                 *("-m", "ecglab.bench.cli", "train", "--backbone", "s4", "--task", "engine_closest_15min"),
                 *("--cohort", str(setup["store"]), "--task-spec", str(setup["spec"]), "--epochs", "1"),
                 *("--batch-size", "32", "--n-boot", "20", "--runs-dir", str(runs), "--no-track", "--quiet"),
+                *("--option", "dropout=0"),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -277,3 +301,6 @@ def test_two_nodes_train_and_score_sharded_as_one_process_scores(setup: dict[str
         np.testing.assert_allclose(sharded[column], single[column], atol=1e-6, equal_nan=True)
     val = single.loc[single["split"] == "val", "auroc"]
     assert history[0]["val_macro_auroc"] == pytest.approx(float(np.nanmean(val)), abs=1e-6)
+    one = run_pairing(replace(config, batch_size=64), runs_dir=runs, track=False, progress=False)
+    one_scores = pd.read_parquet(one / "predictions.parquet")["score"].to_numpy()
+    np.testing.assert_allclose(sharded_scores, one_scores, rtol=1e-4, atol=1e-6)

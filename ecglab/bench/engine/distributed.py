@@ -58,6 +58,15 @@ def broadcast(value: float, where: Distributed) -> float:
     return float(box[0])
 
 
+def all_reduce_sum(tensor: torch.Tensor, where: Distributed) -> torch.Tensor:
+    """The sum of every rank's ``tensor`` (same shape on every rank), on every rank; not differentiated."""
+    if where.world == 1:
+        return tensor
+    total = tensor.detach().clone()
+    dist.all_reduce(total, op=dist.ReduceOp.SUM)
+    return total
+
+
 def gather_to_main(value: Any, where: Distributed) -> list[Any] | None:
     """Every rank's ``value`` (any picklable object) on rank 0, in rank order; None on the other ranks."""
     if where.world == 1:

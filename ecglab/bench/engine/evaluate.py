@@ -17,10 +17,17 @@ from ecglab.bench.data import EvalBatches, loader
 from ecglab.bench.engine.distributed import Distributed, gather_to_main, sync_buffers
 from ecglab.bench.engine.prepare import evaluated_splits, model_input_plan, split_rows, tabular_inputs
 from ecglab.bench.model import LabModel
+from ecglab.bench.resample_file import (
+    ResampleAurocs,
+    digest_of_test_set,
+    resample_aurocs,
+    write_resample_file,
+)
 from ecglab.bench.run_folder import write_parquet
 from ecglab.cohort.store import Cohort
 from ecglab.tasks.build import TaskData, task_folder
 
+RESAMPLE_SEED = 0  # the test set's bootstrap resamples are the task's, not the run's: one seed for all
 Pool = tuple[np.ndarray, np.ndarray, np.ndarray]  # anchor rows, their sums of probabilities, their counts
 
 
@@ -94,9 +101,11 @@ def model_scores(
 
 
 def bootstrap_file(task: TaskData, cohort: Cohort, runs_dir: Path, config: RunConfig) -> Path:
-    """Where the test set's bootstrap resamples (a resamples x test anchors count matrix) are stored."""
+    """Where the test set's bootstrap resamples (a resamples x test anchors count matrix) are stored: one
+    file per task test set and resample count, drawn with ``RESAMPLE_SEED`` whatever the run's seed, so that
+    every run of the task, of every backbone and seed, is scored on the same resamples."""
     folder = task_folder(Path(runs_dir) / "tasks", task.spec, cohort)
-    return folder / f"bootstrap_test_seed{config.seed}_n{config.n_boot}.npy"
+    return folder / f"bootstrap_test_seed{RESAMPLE_SEED}_n{config.n_boot}.npy"
 
 
 def stored_resamples(
@@ -109,7 +118,7 @@ def stored_resamples(
     if path.is_file():
         return np.load(path)
     groups = task.anchors["patient_id"].to_numpy(dtype=object)[rows]
-    counts = metrics.bootstrap_resamples(len(rows), n_boot=config.n_boot, seed=config.seed, groups=groups)
+    counts = metrics.bootstrap_resamples(len(rows), n_boot=config.n_boot, seed=RESAMPLE_SEED, groups=groups)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npy")
     np.save(tmp, counts)
@@ -207,3 +216,30 @@ def write_results(
     )
     write_parquet(run_dir / "results.parquet", result_rows(task, scores, config, identifier, counts))
     write_parquet(run_dir / "predictions.parquet", prediction_table(task, scores, evaluated_splits(config)))
+    if counts is not None:
+        write_resample_aurocs(task, cohort, scores, config, runs_dir, run_dir, counts)
+
+
+def write_resample_aurocs(
+    task: TaskData,
+    cohort: Cohort,
+    scores: np.ndarray,
+    config: RunConfig,
+    runs_dir: Path,
+    run_dir: Path,
+    counts: np.ndarray,
+) -> None:
+    """``test_resamples.npz``: every target's AUROC on every stored resample, which a leaderboard reads
+    instead of recomputing it (see :mod:`ecglab.bench.resample_file`)."""
+    test = split_rows(task, "test")
+    labels = task.labels[test]
+    stored = ResampleAurocs(
+        aurocs=resample_aurocs(labels, scores[test], counts),
+        bootstrap_file=str(bootstrap_file(task, cohort, runs_dir, config).relative_to(runs_dir)),
+        n_boot=config.n_boot,
+        seed=RESAMPLE_SEED,
+        test_digest=digest_of_test_set(task.anchors["anchor_id"].to_numpy()[test], labels),
+        n_anchors=len(test),
+        targets=tuple(task.kept_targets),
+    )
+    write_resample_file(run_dir, stored)

@@ -16,7 +16,7 @@ from ecglab.backbones.registry import get_backbone_info
 from ecglab.bench.config import RunConfig
 from ecglab.bench.engine.baselines import baseline_scores
 from ecglab.bench.engine.distributed import Distributed, distributed, single_process
-from ecglab.bench.engine.evaluate import bootstrap_file, model_scores, write_results
+from ecglab.bench.engine.evaluate import RESAMPLE_SEED, bootstrap_file, model_scores, write_results
 from ecglab.bench.engine.prepare import RunError, build_model, prepare, tabular_inputs
 from ecglab.bench.engine.training import EpochCallback, PrunedRun, train
 from ecglab.bench.run_folder import (
@@ -145,7 +145,7 @@ def execute(
     if config.evaluate_test:
         resamples = bootstrap_file(task, cohort, runs_dir, config)
         bootstrap = BootstrapFile(
-            file=str(resamples.relative_to(runs_dir)), n_boot=config.n_boot, seed=config.seed
+            file=str(resamples.relative_to(runs_dir)), n_boot=config.n_boot, seed=RESAMPLE_SEED
         )
     finished = record.replace(
         status="finished",

@@ -24,10 +24,10 @@ from tqdm import tqdm
 from ecglab.backbones.registry import get_backbone_info
 from ecglab.bench.config import RunConfig
 from ecglab.bench.data import EvalBatches, InputPlan, TrainBatches, loader
-from ecglab.bench.engine.distributed import Distributed, broadcast
+from ecglab.bench.engine.distributed import Distributed, all_reduce_sum, broadcast
 from ecglab.bench.engine.evaluate import macro_auroc, predict
 from ecglab.bench.engine.prepare import build_model, model_input_plan, split_rows, tabular_inputs
-from ecglab.bench.losses import masked_bce, masked_focal
+from ecglab.bench.losses import masked_bce, masked_focal, observed_counts
 from ecglab.bench.model import LabModel, optimizer_groups, set_backbone_trainable
 from ecglab.cohort.store import Cohort
 from ecglab.tasks.build import TaskData
@@ -156,8 +156,15 @@ def train_epoch(
         with autocast(config, where.device):
             tab = batch.get("tabular")
             logits = wrapped(batch["x"].to(where.device), None if tab is None else tab.to(where.device))
-        loss = loss_fn(logits.float(), batch["y"].to(where.device))
+        labels = batch["y"].to(where.device)
         fit.optimizer.zero_grad(set_to_none=True)
+        if where.world > 1:
+            # normalised by the global batch's observed counts: DDP's average of the ranks' gradients is
+            # then the gradient of the global batch's loss, as one process with the global batch computes it
+            counts = all_reduce_sum(observed_counts(labels), where)
+            loss = loss_fn(logits.float(), labels, counts=counts) * where.world
+        else:
+            loss = loss_fn(logits.float(), labels)
         loss.backward()
         if config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(fit.model.parameters(), config.grad_clip)
