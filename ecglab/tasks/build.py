@@ -29,6 +29,7 @@ from ecglab.cohort.quality import QualityReport
 from ecglab.cohort.store import Cohort, open_cohort
 from ecglab.tasks import labels as lab_labels
 from ecglab.tasks.errors import TaskError
+from ecglab.tasks.lab_rows import LabRows
 from ecglab.tasks.panels import resolve_panel
 from ecglab.tasks.registry import get_task
 from ecglab.tasks.spec import TaskSpec, spec_from_dict
@@ -185,6 +186,8 @@ class _Builder:
         self.report = QualityReport()
         self.stage = f"task {spec.name}"
         self.notes: dict[str, Any] = {}
+        self._lab_rows: LabRows | None = None
+        self._label_cache: dict = {}
 
     def drop(self, reason: str, count: int, examples: Any = ()) -> None:
         self.report.drop(self.stage, reason, int(count), examples)
@@ -210,8 +213,8 @@ class _Builder:
         self, targets: pd.DataFrame, segments: pd.DataFrame
     ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
         usable = targets[targets["drop_reason"] == ""].reset_index(drop=True)
-        labs = self._panel_labs(targets)
         if self.spec.kind == "window_estimation":
+            labs = self._panel_labs(targets)
             anchors, test_of_row = lab_labels.blood_tests(labs)
             matrix = lab_labels.blood_test_labels(labs, test_of_row, len(anchors), usable)
             inputs = lab_labels.segments_in_windows(segments, anchors, self.spec.train_window)
@@ -225,10 +228,15 @@ class _Builder:
             }
         )
         ecgs = segments.rename(columns={})
-        if self.spec.kind == "closest_estimation":
-            matrix = lab_labels.closest_labels(labs, ecgs, usable, self.spec.window_min)
-        else:
-            matrix = lab_labels.forecast_labels(labs, ecgs, usable, self.spec.horizon_min)
+        if self._lab_rows is None:  # every lab row, indexed once: the relabelling pass reuses the joins
+            self._lab_rows = LabRows.of(self.cohort.labs)
+        label = (
+            lab_labels.closest_labels
+            if self.spec.kind == "closest_estimation"
+            else lab_labels.forecast_labels
+        )
+        minutes = self.spec.window_min if self.spec.kind == "closest_estimation" else self.spec.horizon_min
+        matrix = label(self._lab_rows, ecgs, usable, minutes, cache=self._label_cache)
         inputs = pd.DataFrame(
             {"anchor_id": anchors["anchor_id"], "segment_id": anchors["anchor_id"], "dt_s": 0.0}
         )

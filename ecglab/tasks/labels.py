@@ -17,18 +17,10 @@ import numpy as np
 import pandas as pd
 
 from ecglab.tasks.intervals import codes, count_before, prefix_sums, range_sums, sort_events, window_ranges
+from ecglab.tasks.lab_rows import LabRows
+from ecglab.tasks.lab_rows import times_us as to_us
 
 UNKNOWN = -1
-
-
-def to_us(times: pd.Series) -> np.ndarray:
-    """Microseconds since the epoch, for naive or tz-aware datetimes of any year."""
-    if times.dt.tz is not None:
-        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
-    values = times.dt.as_unit("us").to_numpy()
-    if np.isnat(values).any():
-        raise ValueError("missing times (NaT) cannot be labelled; the readers drop and count them")
-    return values.view(np.int64)
 
 
 def classify(values: np.ndarray, censored: np.ndarray, direction: str, threshold: float) -> np.ndarray:
@@ -58,10 +50,6 @@ def agree(group: np.ndarray, classes: np.ndarray, n_groups: int) -> np.ndarray:
     return np.where(low == high, low, UNKNOWN).astype(np.int8)
 
 
-def _rows_of(labs: pd.DataFrame, lab_codes: tuple[str, ...]) -> np.ndarray:
-    return np.flatnonzero(labs["lab"].isin(lab_codes).to_numpy())
-
-
 def blood_tests(labs: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """Blood tests: the results of one visit (or one patient, where the visit is unknown) drawn at one time.
     Returns the tests (anchor_id, patient_id, visit_id, time) and each lab row's test."""
@@ -82,12 +70,13 @@ def blood_test_labels(
 ) -> np.ndarray:
     """Label matrix (tests x targets) of the results within each blood test."""
     labels = np.full((n_tests, len(targets)), UNKNOWN, dtype=np.int8)
-    values = labs["value"].to_numpy(np.float64)
-    censored = labs["censored"].to_numpy(dtype=object)
+    lab_rows = LabRows.of(labs)
     for j, target in enumerate(targets.itertuples(index=False)):
-        rows = _rows_of(labs, target.lab_codes)
+        rows = lab_rows.rows(target.lab_codes)
         if len(rows):
-            classes = classify(values[rows], censored[rows], target.direction, target.threshold)
+            classes = classify(
+                lab_rows.values[rows], lab_rows.censored[rows], target.direction, target.threshold
+            )
             labels[:, j] = agree(test_of_row[rows], classes, n_tests)
     return labels
 
@@ -118,64 +107,82 @@ def segments_in_windows(segments: pd.DataFrame, anchors: pd.DataFrame, minutes: 
     )
 
 
-def _lab_events(
-    labs: pd.DataFrame, rows: np.ndarray, group_of_patient: dict[str, int]
-) -> tuple[np.ndarray, ...]:
-    patients = pd.Index(list(group_of_patient))
-    group = patients.get_indexer(labs["patient_id"].iloc[rows]).astype(np.int64)  # -1: patient has no ECG
-    time = to_us(labs["time"].iloc[rows])
-    return group, time
-
-
-def _per_lab_events(labs: pd.DataFrame, ecgs: pd.DataFrame, targets: pd.DataFrame) -> tuple[Any, ...]:
-    """ECG patient codes and times, and per lab (the targets sharing its codes): the member targets and the
-    lab rows of patients with ECGs, with their patient codes and times."""
-    patient_codes = {p: i for i, p in enumerate(pd.unique(ecgs["patient_id"]))}
-    ecg_group = np.fromiter((patient_codes[p] for p in ecgs["patient_id"]), dtype=np.int64, count=len(ecgs))
+def _per_lab_events(
+    lab_rows: LabRows, ecgs: pd.DataFrame, targets: pd.DataFrame, cache: dict
+) -> tuple[Any, ...]:
+    """ECG patient codes and times, and per lab (the targets sharing its codes): its codes, the member
+    targets and the lab rows of patients with ECGs, with their patient codes and times. ``cache`` keeps them
+    for another call on the same lab rows and ECGs."""
+    if "ecg" not in cache:
+        patients = pd.Index(pd.unique(ecgs["patient_id"].to_numpy(dtype=object)))
+        ecg_group = patients.get_indexer(ecgs["patient_id"].to_numpy(dtype=object)).astype(np.int64)
+        lab_group = patients.get_indexer(lab_rows.patient).astype(np.int64)  # -1: patient has no ECG
+        cache["ecg"] = (ecg_group, to_us(ecgs["start_time"]), lab_group)
+    ecg_group, ecg_time, lab_group = cache["ecg"]
     per_lab = []
     for lab_codes, members in targets.groupby("lab_codes", sort=False).groups.items():
-        rows = _rows_of(labs, lab_codes)
-        group, time = _lab_events(labs, rows, patient_codes)
-        keep = group >= 0
-        per_lab.append((members, rows[keep], group[keep], time[keep]))
-    return ecg_group, to_us(ecgs["start_time"]), per_lab
+        key = ("events", tuple(lab_codes))
+        if key not in cache:
+            rows = lab_rows.rows(lab_codes)
+            rows = rows[lab_group[rows] >= 0]
+            cache[key] = (rows, lab_group[rows], lab_rows.time[rows])
+        per_lab.append((tuple(lab_codes), members, *cache[key]))
+    return ecg_group, ecg_time, per_lab
+
+
+def _closest_moments(
+    group: np.ndarray, time: np.ndarray, ecg_group: np.ndarray, ecg_time: np.ndarray, width: int
+) -> tuple[np.ndarray, ...]:
+    """Per ECG, the lab's moments (one per patient and time) just before and after it, and whether each is
+    within ``width`` and at least as close as the other."""
+    moments = codes(group, time)  # one event per (patient, time): duplicates decide together
+    first = pd.Series(np.arange(len(group))).groupby(moments).min().to_numpy()
+    m_group, m_time = group[first], time[first]
+    order = sort_events(m_group, m_time)
+    s_group, s_time = m_group[order], m_time[order]
+    before = count_before(s_group, s_time, ecg_group, ecg_time, inclusive=True) - 1
+    after = count_before(s_group, s_time, ecg_group, ecg_time, inclusive=False)
+    has_before = (before >= 0) & (s_group[np.maximum(before, 0)] == ecg_group)
+    has_after = (after < len(order)) & (s_group[np.minimum(after, len(order) - 1)] == ecg_group)
+    gap_before = np.where(has_before, ecg_time - s_time[np.maximum(before, 0)], np.iinfo(np.int64).max)
+    gap_after = np.where(
+        has_after, s_time[np.minimum(after, len(order) - 1)] - ecg_time, np.iinfo(np.int64).max
+    )
+    use_before = has_before & (gap_before <= width) & (gap_before <= gap_after)
+    use_after = has_after & (gap_after <= width) & (gap_after <= gap_before)
+    before, after = np.maximum(before, 0), np.minimum(after, len(order) - 1)
+    return moments, int(moments.max()) + 1, order, before, after, use_before, use_after
 
 
 def closest_labels(
-    labs: pd.DataFrame, ecgs: pd.DataFrame, targets: pd.DataFrame, minutes: float
+    labs: pd.DataFrame | LabRows,
+    ecgs: pd.DataFrame,
+    targets: pd.DataFrame,
+    minutes: float,
+    cache: dict | None = None,
 ) -> np.ndarray:
     """Label matrix (ECGs x targets): per lab, the measurement closest in time within +/- minutes decides;
-    measurements equally close (before and after, or at the same time) decide together."""
+    measurements equally close (before and after, or at the same time) decide together. ``cache`` (a dict)
+    may be shared by calls on the same labs and ECGs (targets with other thresholds): the joins are reused."""
+    lab_rows = labs if isinstance(labs, LabRows) else LabRows.of(labs)
+    cache = {} if cache is None else cache
     labels = np.full((len(ecgs), len(targets)), UNKNOWN, dtype=np.int8)
-    ecg_group, ecg_time, lab_groups = _per_lab_events(labs, ecgs, targets)
+    ecg_group, ecg_time, lab_groups = _per_lab_events(lab_rows, ecgs, targets, cache)
     width = round(minutes * 60e6)
-    values = labs["value"].to_numpy(np.float64)
-    censored = labs["censored"].to_numpy(dtype=object)
-    for members, rows, group, time in lab_groups:
+    for lab_codes, members, rows, group, time in lab_groups:
         if not len(rows):
             continue
-        moments = codes(group, time)  # one event per (patient, time): duplicates decide together
-        n_moments = int(moments.max()) + 1
-        first = pd.Series(np.arange(len(rows))).groupby(moments).min().to_numpy()
-        m_group, m_time = group[first], time[first]
-        order = sort_events(m_group, m_time)
-        s_group, s_time = m_group[order], m_time[order]
-        before = count_before(s_group, s_time, ecg_group, ecg_time, inclusive=True) - 1
-        after = count_before(s_group, s_time, ecg_group, ecg_time, inclusive=False)
-        has_before = (before >= 0) & (s_group[np.maximum(before, 0)] == ecg_group)
-        has_after = (after < len(order)) & (s_group[np.minimum(after, len(order) - 1)] == ecg_group)
-        gap_before = np.where(has_before, ecg_time - s_time[np.maximum(before, 0)], np.iinfo(np.int64).max)
-        gap_after = np.where(
-            has_after, s_time[np.minimum(after, len(order) - 1)] - ecg_time, np.iinfo(np.int64).max
-        )
-        use_before = has_before & (gap_before <= width) & (gap_before <= gap_after)
-        use_after = has_after & (gap_after <= width) & (gap_after <= gap_before)
+        key = ("closest", width, lab_codes)
+        if key not in cache:
+            cache[key] = _closest_moments(group, time, ecg_group, ecg_time, width)
+        moments, n_moments, order, before, after, use_before, use_after = cache[key]
+        values, censored = lab_rows.values[rows], lab_rows.censored[rows]
         for j in members:
             target, column = targets.loc[j], targets.index.get_loc(j)
-            classes = classify(values[rows], censored[rows], target["direction"], target["threshold"])
+            classes = classify(values, censored, target["direction"], target["threshold"])
             per_moment = agree(moments, classes, n_moments)[order]  # in sorted order
-            from_before = np.where(use_before, per_moment[np.maximum(before, 0)], 2)
-            from_after = np.where(use_after, per_moment[np.minimum(after, len(order) - 1)], 2)
+            from_before = np.where(use_before, per_moment[before], 2)
+            from_after = np.where(use_after, per_moment[after], 2)
             both = use_before & use_after
             label = np.where(use_before, from_before, np.where(use_after, from_after, UNKNOWN))
             label = np.where(both & (from_before != from_after), UNKNOWN, label)
@@ -184,17 +191,21 @@ def closest_labels(
 
 
 def forecast_labels(
-    labs: pd.DataFrame, ecgs: pd.DataFrame, targets: pd.DataFrame, minutes: float
+    labs: pd.DataFrame | LabRows,
+    ecgs: pd.DataFrame,
+    targets: pd.DataFrame,
+    minutes: float,
+    cache: dict | None = None,
 ) -> np.ndarray:
     """Label matrix (ECGs x targets): 1 if any value of the lab in [t, t + minutes] is in the target class;
     -1 when no value falls there, when both a low and a high value occur (for labs with both targets), or
     when only censored values that cannot decide remain; else 0."""
+    lab_rows = labs if isinstance(labs, LabRows) else LabRows.of(labs)
     labels = np.full((len(ecgs), len(targets)), UNKNOWN, dtype=np.int8)
-    ecg_group, ecg_time, lab_groups = _per_lab_events(labs, ecgs, targets)
+    ecg_group, ecg_time, lab_groups = _per_lab_events(lab_rows, ecgs, targets, {} if cache is None else cache)
     width = round(minutes * 60e6)
-    values = labs["value"].to_numpy(np.float64)
-    censored = labs["censored"].to_numpy(dtype=object)
-    for members, rows, group, time in lab_groups:
+    values, censored = lab_rows.values, lab_rows.censored
+    for _, members, rows, group, time in lab_groups:
         order = sort_events(group, time)
         start, stop = window_ranges(group[order], time[order], ecg_group, ecg_time, ecg_time + width)
         n_values = stop - start
