@@ -22,6 +22,13 @@ def times_us(times: pd.Series) -> np.ndarray:
     return values.view(np.int64)
 
 
+def censoring(censored: pd.Series) -> np.ndarray:
+    """The ``censored`` column ("<", ">" or empty) as a one-character string array."""
+    below = censored.eq("<").to_numpy(dtype=bool, na_value=False)
+    above = censored.eq(">").to_numpy(dtype=bool, na_value=False)
+    return np.where(below, "<", np.where(above, ">", "")).astype("U1")
+
+
 @dataclass(frozen=True)
 class LabRows:
     """A labs table's rows grouped by lab code (row numbers ascending within a code) and its columns as
@@ -29,10 +36,10 @@ class LabRows:
 
     order: np.ndarray  # row numbers, by lab code then row number
     bounds: dict[str, tuple[int, int]]  # lab code -> [start, stop) into order
-    patient: np.ndarray  # object
+    patient: pd.Series  # the table's own column: no Python string per row
     time: np.ndarray  # int64 microseconds
     values: np.ndarray  # float64
-    censored: np.ndarray  # object
+    censored: np.ndarray  # "<", ">" or "" as one-character strings (4 bytes a row, not a Python object)
 
     @classmethod
     def of(cls, labs: pd.DataFrame) -> LabRows:
@@ -43,10 +50,10 @@ class LabRows:
         return cls(
             order=order,
             bounds=bounds,
-            patient=labs["patient_id"].to_numpy(dtype=object),
+            patient=labs["patient_id"],
             time=times_us(labs["time"]),
             values=labs["value"].to_numpy(np.float64),
-            censored=labs["censored"].to_numpy(dtype=object),
+            censored=censoring(labs["censored"]),
         )
 
     def rows(self, lab_codes: Sequence[str]) -> np.ndarray:

@@ -116,7 +116,9 @@ def _per_lab_events(
     if "ecg" not in cache:
         patients = pd.Index(pd.unique(ecgs["patient_id"].to_numpy(dtype=object)))
         ecg_group = patients.get_indexer(ecgs["patient_id"].to_numpy(dtype=object)).astype(np.int64)
-        lab_group = patients.get_indexer(lab_rows.patient).astype(np.int64)  # -1: patient has no ECG
+        lab_code, lab_patients = pd.factorize(lab_rows.patient)
+        mapped = patients.get_indexer(lab_patients).astype(np.int64)
+        lab_group = np.where(lab_code >= 0, mapped[lab_code], -1)  # -1: the patient has no ECG
         cache["ecg"] = (ecg_group, to_us(ecgs["start_time"]), lab_group)
     ecg_group, ecg_time, lab_group = cache["ecg"]
     per_lab = []
