@@ -170,6 +170,10 @@ def build_mcmed_cohort(
         )
         writer.set_table("patients", patients)
         writer.set_table("visits", visits)
-        writer.set_table("labs", mcmed_tables.read_mcmed_labs(root, writer.quality, visits))
-        writer.set_table("vitals", mcmed_tables.read_mcmed_numerics(root, writer.quality, visits))
+        labs = mcmed_tables.stream_mcmed_labs(root, writer.quality, visits, writer.scratch_folder("labs"))
+        writer.stream_table("labs", labs)  # streamed to Parquet, as numerics: never gathered whole
+        vitals = mcmed_tables.stream_mcmed_numerics(
+            root, writer.quality, visits, writer.scratch_folder("vitals")
+        )
+        writer.stream_table("vitals", vitals)
         return writer.commit(extra={"mcmed": {"waveform_records": len(jobs)}})

@@ -332,7 +332,10 @@ def build_mimic_cohort(
         )
         writer.set_table("patients", patients)
         writer.set_table("visits", visits)
-        writer.set_table("labs", mimic_tables.read_mimic_labs(hosp, writer.quality, subjects=ecg_subjects))
+        labs = mimic_tables.stream_mimic_labs(
+            hosp, writer.quality, writer.scratch_folder("labs"), subjects=ecg_subjects
+        )
+        writer.stream_table("labs", labs)  # streamed to Parquet: labevents is never gathered whole
         writer.set_table("vitals", mimic_tables.read_mimic_omr(hosp, writer.quality, subjects=ecg_subjects))
         return writer.commit(
             extra={
