@@ -47,23 +47,21 @@ def crops_in_mv(
     baseline: np.ndarray,
 ) -> np.ndarray:
     """The crops of :func:`copy_crops` converted by :func:`physical_crops` (crops x leads x samples, float32).
-    On the float32 path each crop is converted straight from the shard into the output, in one pass."""
+    On the float32 path each crop is cast while it is copied from the shard into the output, which is then
+    converted in place in one pass over the batch."""
     if not exact_in_float32(gain, baseline):
         return physical_crops(copy_crops(shard, starts, length, columns), gain, baseline)
     all_leads = columns == list(range(shard.shape[1]))
     shard = shard.view(np.ndarray)
     out = np.empty((len(starts), len(columns), length), dtype=np.float32)
     by_sample = out.transpose(0, 2, 1)  # crops x samples x leads, a view of out
-    gain32, baseline32 = gain.astype(np.float32), baseline.astype(np.float32)
-    no_baseline = not baseline32.any()
     for i, start in enumerate(starts.tolist()):
         rows = shard[start : start + length]
-        rows = rows if all_leads else rows[:, columns]
-        if no_baseline:
-            np.divide(rows, gain32[i], out=by_sample[i])
-        else:
-            np.subtract(rows, baseline32[i], out=by_sample[i])
-            by_sample[i] /= gain32[i]
+        by_sample[i] = rows if all_leads else rows[:, columns]  # int16 -> float32 on the copy (exact)
+    baseline32 = baseline.astype(np.float32)[:, :, None]
+    if baseline32.any():
+        out -= baseline32
+    out /= gain.astype(np.float32)[:, :, None]  # one contiguous pass over the batch
     return out
 
 
