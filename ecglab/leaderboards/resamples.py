@@ -16,9 +16,9 @@ import pandas as pd
 
 from ecglab.bench.resample_file import (
     ResampleAurocs,
+    digest_of_test_set,
     read_resample_file,
     resample_aurocs,
-    digest_of_test_set,
 )
 from ecglab.leaderboards.errors import RunRefused
 from ecglab.leaderboards.inputs import RunResult
