@@ -30,14 +30,8 @@ from typing import Any
 
 import numpy as np
 from scale_measures import MEASURES
+from scale_runs import ANYECG_TASKS, CARDIOLAB_TASKS
 
-ANYECG_TASKS = ("anyecg_lab_est_60min", "anyecg_lab_est_30min", "anyecg_lab_est_15min")
-CARDIOLAB_TASKS = (
-    "cardiolab_est_60min",
-    "cardiolab_forecast_30min",
-    "cardiolab_forecast_60min",
-    "cardiolab_forecast_120min",
-)
 GOALS = {
     "build": "< 5 min and < 8 GiB (floor < 15 min, < 16 GiB)",
     "loader": ">= 50% of the NumPy copy's bytes/s (warm)",

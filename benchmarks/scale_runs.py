@@ -38,15 +38,14 @@ from ecglab.bench.run_folder import (
 from ecglab.leaderboards.board import build_leaderboard, write_leaderboard
 from ecglab.tasks.registry import get_task
 
-TASKS = (
-    "anyecg_lab_est_60min",
-    "anyecg_lab_est_30min",
-    "anyecg_lab_est_15min",
+ANYECG_TASKS = ("anyecg_lab_est_60min", "anyecg_lab_est_30min", "anyecg_lab_est_15min")
+CARDIOLAB_TASKS = (
     "cardiolab_est_60min",
     "cardiolab_forecast_30min",
     "cardiolab_forecast_60min",
     "cardiolab_forecast_120min",
 )
+TASKS = ANYECG_TASKS + CARDIOLAB_TASKS
 BACKBONES = {"ecgfounder": 1.2, "s4": 1.0, "transformer": 0.9, "ecg_features": 0.3}
 TARGETS = tuple(f"lab{j:02d}_high" for j in range(20))
 N_BOOT = 1000

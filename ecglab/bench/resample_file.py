@@ -19,24 +19,26 @@ from pathlib import Path
 
 import numpy as np
 
-from ecglab.bench.metrics import bootstrap_aurocs
+from ecglab.bench.metrics import auroc_ci_and_resamples
 
 RESAMPLE_FILE = "test_resamples.npz"
 FILE_VERSION = 1
+
+
+def masked(labels: np.ndarray, *scores: np.ndarray) -> np.ndarray:
+    """Labels with rows whose score (of any of ``scores``) is not finite marked unobserved (-1), as the engine
+    does when it computes results."""
+    keep = np.ones(labels.shape, dtype=bool)
+    for s in scores:
+        keep &= np.isfinite(s)
+    return np.where(keep, labels, -1).astype(np.int8)
 
 
 def resample_aurocs(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """targets x resamples AUROCs of (anchors x targets) labels in {1, 0, -1} and scores on ``counts``
     (resamples x anchors). Rows whose score is not finite count as unobserved; a target with one class among
     its observed rows gets NaN on every resample."""
-    labels = np.where(np.isfinite(scores), labels, -1).astype(np.int8)
-    out = np.full((labels.shape[1], counts.shape[0]), np.nan)
-    for j in range(labels.shape[1]):
-        observed = labels[:, j] != -1
-        n_pos = int((labels[observed, j] == 1).sum())
-        if 0 < n_pos < int(observed.sum()):
-            out[j] = bootstrap_aurocs(labels[:, j], scores[:, j], counts)
-    return out
+    return auroc_ci_and_resamples(masked(labels, scores), scores, counts)[1]
 
 
 def digest_of_test_set(anchors: np.ndarray, labels: np.ndarray) -> str:

@@ -181,16 +181,18 @@ class Cohort:
         n_leads = {len(cols) for cols in columns_by_shard.values()}
         if len(n_leads) > 1:
             raise CohortError("segments with different lead sets: pass leads= to select common leads")
-        out = np.empty((len(positions), n_leads.pop() if n_leads else 0, length), dtype=np.float32)
+        parts = []
         for shard, columns in columns_by_shard.items():
             rows = np.flatnonzero(shards == shard)
             first = arrays["offset"][positions[rows]] + starts[rows]
             rec_pos = arrays["rec_pos"][positions[rows]]
             gain = np.stack(arrays["gain"][rec_pos])[:, columns]
             baseline = np.stack(arrays["baseline"][rec_pos])[:, columns]
-            physical = crops_in_mv(self._shard(shard), first, length, columns, gain, baseline)
-            if len(rows) == len(positions):
-                return physical
+            parts.append((rows, crops_in_mv(self._shard(shard), first, length, columns, gain, baseline)))
+        if len(parts) == 1:
+            return parts[0][1]  # one shard (the usual batch): its crops are the batch, in order
+        out = np.empty((len(positions), n_leads.pop() if n_leads else 0, length), dtype=np.float32)
+        for rows, physical in parts:
             out[rows] = physical
         return out
 

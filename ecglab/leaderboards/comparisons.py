@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from ecglab.bench import metrics
+from ecglab.bench.resample_file import masked
 from ecglab.leaderboards.errors import RunRefused
-from ecglab.leaderboards.resamples import TaskData, interval, masked
+from ecglab.leaderboards.resamples import TaskData, interval
 from ecglab.leaderboards.scoring import Scored, macro_vector
 from ecglab.leaderboards.tables import MACRO, PER_TARGET_STATS
 

@@ -59,15 +59,6 @@ def load_predictions(run: RunResult) -> Predictions:
     return Predictions(np.asarray(anchors), labels, scores)
 
 
-def masked(labels: np.ndarray, *scores: np.ndarray) -> np.ndarray:
-    """Labels with rows whose score (of any of ``scores``) is not finite marked unobserved, as the engine
-    does when it computes results."""
-    keep = np.ones(labels.shape, dtype=bool)
-    for s in scores:
-        keep &= np.isfinite(s)
-    return np.where(keep, labels, -1).astype(np.int8)
-
-
 def interval(values: np.ndarray, alpha: float) -> tuple[float, float, int]:
     """The percentile interval of per-resample values (NaN resamples skipped), and how many were used."""
     used = values[~np.isnan(values)]

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import ecglab.bench.engine as engine
+from ecglab.bench import metrics
 from ecglab.bench.config import RunConfig, run_id
 from ecglab.bench.data import EvalBatches, shard_of
 from ecglab.bench.engine import run as engine_run
@@ -140,6 +141,9 @@ def test_the_run_stores_its_per_resample_aurocs_as_a_leaderboard_computes_them(t
     recomputed = resample_aurocs(predictions.labels, predictions.scores, counts)
     np.testing.assert_array_equal(stored.aurocs, recomputed)
     assert np.isfinite(stored.aurocs).any()
+    for j in np.flatnonzero(np.isfinite(stored.aurocs).any(axis=1))[:3]:  # one target at a time, too
+        one = metrics.bootstrap_aurocs(predictions.labels[:, j], predictions.scores[:, j], counts)
+        np.testing.assert_array_equal(stored.aurocs[j], one)
     assert stored.test_digest == digest_of_test_set(predictions.anchors, predictions.labels)
 
 

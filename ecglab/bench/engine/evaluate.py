@@ -17,12 +17,7 @@ from ecglab.bench.data import EvalBatches, loader
 from ecglab.bench.engine.distributed import Distributed, gather_to_main, sync_buffers
 from ecglab.bench.engine.prepare import evaluated_splits, model_input_plan, split_rows, tabular_inputs
 from ecglab.bench.model import LabModel
-from ecglab.bench.resample_file import (
-    ResampleAurocs,
-    digest_of_test_set,
-    resample_aurocs,
-    write_resample_file,
-)
+from ecglab.bench.resample_file import ResampleAurocs, digest_of_test_set, write_resample_file
 from ecglab.bench.run_folder import write_parquet
 from ecglab.cohort.store import Cohort
 from ecglab.tasks.build import TaskData, task_folder
@@ -127,15 +122,15 @@ def stored_resamples(
 
 
 def result_rows(
-    task: TaskData, scores: np.ndarray, config: RunConfig, identifier: str, counts: np.ndarray | None
+    task: TaskData, scores: np.ndarray, config: RunConfig, identifier: str, ci: pd.DataFrame | None
 ) -> pd.DataFrame:
-    """One row per (target, split) with floats: AUROC with bootstrap (by patient) and DeLong intervals,
-    AUPRC, and threshold metrics at the threshold chosen on validation."""
+    """One row per (target, split) with floats: AUROC with bootstrap (by patient; ``ci`` from
+    ``metrics.auroc_ci_and_resamples`` on the test rows, None when the test split is not evaluated) and
+    DeLong intervals, AUPRC, and threshold metrics at the threshold chosen on validation."""
     val, test = split_rows(task, "val"), split_rows(task, "test")
     rows = []
-    splits = [("val", val), ("test", test)] if counts is not None else [("val", val)]
-    if counts is not None:
-        ci = metrics.auroc_ci_matrix(task.labels[test], scores[test], counts)
+    splits = [("val", val), ("test", test)] if ci is not None else [("val", val)]
+    if ci is not None:
         delong = metrics.delong_matrix(task.labels[test], scores[test])
     for j, target in enumerate(task.kept_targets):
         threshold = chosen_threshold(task.labels[val, j], scores[val, j], config)
@@ -207,39 +202,26 @@ def write_results(
     runs_dir: Path,
     run_dir: Path,
 ) -> None:
-    """``results.parquet`` and ``predictions.parquet`` of the run folder (test rows scored on the stored
-    resamples when the test split is evaluated)."""
-    counts = (
-        stored_resamples(task, cohort, runs_dir, config, split_rows(task, "test"))
-        if config.evaluate_test
-        else None
-    )
-    write_parquet(run_dir / "results.parquet", result_rows(task, scores, config, identifier, counts))
+    """``results.parquet``, ``predictions.parquet`` and, when the test split is evaluated,
+    ``test_resamples.npz`` of the run folder (the test rows scored on the stored resamples, once: the
+    intervals and the per-resample AUROCs a leaderboard reads come from the same pass)."""
+    ci = None
+    if config.evaluate_test:
+        test = split_rows(task, "test")
+        counts = stored_resamples(task, cohort, runs_dir, config, test)
+        ci, resampled = metrics.auroc_ci_and_resamples(task.labels[test], scores[test], counts)
+    write_parquet(run_dir / "results.parquet", result_rows(task, scores, config, identifier, ci))
     write_parquet(run_dir / "predictions.parquet", prediction_table(task, scores, evaluated_splits(config)))
-    if counts is not None:
-        write_resample_aurocs(task, cohort, scores, config, runs_dir, run_dir, counts)
-
-
-def write_resample_aurocs(
-    task: TaskData,
-    cohort: Cohort,
-    scores: np.ndarray,
-    config: RunConfig,
-    runs_dir: Path,
-    run_dir: Path,
-    counts: np.ndarray,
-) -> None:
-    """``test_resamples.npz``: every target's AUROC on every stored resample, which a leaderboard reads
-    instead of recomputing it (see :mod:`ecglab.bench.resample_file`)."""
-    test = split_rows(task, "test")
-    labels = task.labels[test]
-    stored = ResampleAurocs(
-        aurocs=resample_aurocs(labels, scores[test], counts),
-        bootstrap_file=str(bootstrap_file(task, cohort, runs_dir, config).relative_to(runs_dir)),
-        n_boot=config.n_boot,
-        seed=RESAMPLE_SEED,
-        test_digest=digest_of_test_set(task.anchors["anchor_id"].to_numpy()[test], labels),
-        n_anchors=len(test),
-        targets=tuple(task.kept_targets),
-    )
-    write_resample_file(run_dir, stored)
+    if config.evaluate_test:
+        bootstrap = str(bootstrap_file(task, cohort, runs_dir, config).relative_to(runs_dir))
+        labels = task.labels[test]
+        stored = ResampleAurocs(
+            aurocs=resampled,
+            bootstrap_file=bootstrap,
+            n_boot=config.n_boot,
+            seed=RESAMPLE_SEED,
+            test_digest=digest_of_test_set(task.anchors["anchor_id"].to_numpy()[test], labels),
+            n_anchors=len(test),
+            targets=tuple(task.kept_targets),
+        )
+        write_resample_file(run_dir, stored)  # read by leaderboards instead of recomputing the bootstrap

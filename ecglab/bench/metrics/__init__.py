@@ -22,6 +22,7 @@ from ecglab.bench.metrics.intervals import (
     AurocCI,
     PairedDiff,
     auroc_ci,
+    auroc_ci_and_resamples,
     auroc_ci_matrix,
     paired_bootstrap_diff,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "auprc",
     "auroc",
     "auroc_ci",
+    "auroc_ci_and_resamples",
     "auroc_ci_matrix",
     "bootstrap_aurocs",
     "bootstrap_resamples",

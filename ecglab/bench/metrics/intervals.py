@@ -99,11 +99,20 @@ def auroc_ci_matrix(
     observed rows (label != -1). Columns: target (column index), n, n_pos, auroc, low, high, n_boot_used,
     n_boot_skipped. A target whose observed rows hold a single class gets NaN auroc and bounds (it is
     undefined) and all resamples skipped."""
+    return auroc_ci_and_resamples(labels, scores, counts, alpha)[0]
+
+
+def auroc_ci_and_resamples(
+    labels: ArrayLike, scores: ArrayLike, counts: ArrayLike, alpha: float = 0.05
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`auroc_ci_matrix`'s table and, from the same pass, every target's AUROC on every resample
+    (targets x resamples; NaN rows for targets with a single class among their observed rows)."""
     check_alpha(alpha)
     y, s = check_matrices(labels, scores)
     c = check_counts(counts, y.shape[0])
     by_row = by_row_counts(c)
     records = []
+    resampled = np.full((y.shape[1], c.shape[0]), np.nan)
     for target in range(y.shape[1]):
         rows, positive, score = observed_rows(y[:, target], s[:, target])
         n_pos = int(positive.sum())
@@ -112,9 +121,10 @@ def auroc_ci_matrix(
         if 0 < n_pos < rows.size:
             plan = pooling_plan(rows, positive, score, y.shape[0], by_row)
             point = plan.auroc
-            low, high, used, skipped = percentile_interval(plan_aurocs(plan, by_row), alpha)
+            resampled[target] = plan_aurocs(plan, by_row)
+            low, high, used, skipped = percentile_interval(resampled[target], alpha)
         records.append((target, rows.size, n_pos, point, low, high, used, skipped))
-    return pd.DataFrame.from_records(records, columns=MATRIX_COLUMNS)
+    return pd.DataFrame.from_records(records, columns=MATRIX_COLUMNS), resampled
 
 
 class PairedDiff(NamedTuple):

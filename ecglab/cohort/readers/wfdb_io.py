@@ -21,6 +21,8 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -148,23 +150,10 @@ def _read_file(hea: str, path: str, fmt: str, offset: int, n_samples: int, n_cha
         dtype = np.dtype("<i4")
     else:
         dtype = np.dtype(np.uint8)
-    try:
+    with _signal_file(hea, path):
         raw = np.fromfile(path, dtype=dtype, count=n_bytes // dtype.itemsize, offset=offset)
-    except FileNotFoundError:
-        raise WfdbError(
-            f"{path}: signal file not found (named in {hea})", reason="missing signal file"
-        ) from None
-    except OSError as exc:
-        raise WfdbError(
-            f"{path}: cannot read the signal file: {exc.strerror}", reason="unreadable signal file"
-        ) from exc
     if raw.nbytes < n_bytes:
-        available = max(0, os.path.getsize(path) - offset)
-        raise WfdbError(
-            f"{path}: truncated signal file: {n_samples} samples x {n_channels} signals in format {fmt} "
-            f"need {n_bytes} bytes after byte offset {offset}, the file has {available}",
-            reason="truncated signal file",
-        )
+        raise _truncated(path, n_samples, n_channels, fmt, n_bytes, offset)
     if fmt == "212":
         values = _decode_212(raw, n_values)
     elif fmt == "24":
@@ -180,16 +169,24 @@ def _read_into(hea: str, path: str, offset: int, out: np.ndarray) -> None:
     """Fill ``out`` (format 16, little-endian on disk and in memory) from ``path`` at byte ``offset``; the
     same errors as ``_read_file``."""
     view = memoryview(out).cast("B")
+    filled = 0
+    with _signal_file(hea, path), open(path, "rb", buffering=0) as handle:
+        if offset:
+            handle.seek(offset)
+        while filled < view.nbytes:
+            got = handle.readinto(view[filled:])
+            if not got:
+                break
+            filled += got
+    if filled < view.nbytes:
+        raise _truncated(path, *out.shape, "16", view.nbytes, offset)
+
+
+@contextmanager
+def _signal_file(hea: str, path: str) -> Iterator[None]:
+    """Reading ``path``: a missing or unreadable signal file becomes a WfdbError with its reason."""
     try:
-        with open(path, "rb", buffering=0) as handle:
-            if offset:
-                handle.seek(offset)
-            filled = 0
-            while filled < view.nbytes:
-                got = handle.readinto(view[filled:])
-                if not got:
-                    break
-                filled += got
+        yield
     except FileNotFoundError:
         raise WfdbError(
             f"{path}: signal file not found (named in {hea})", reason="missing signal file"
@@ -198,14 +195,15 @@ def _read_into(hea: str, path: str, offset: int, out: np.ndarray) -> None:
         raise WfdbError(
             f"{path}: cannot read the signal file: {exc.strerror}", reason="unreadable signal file"
         ) from exc
-    if filled < view.nbytes:
-        n_samples, n_channels = out.shape
-        available = max(0, os.path.getsize(path) - offset)
-        raise WfdbError(
-            f"{path}: truncated signal file: {n_samples} samples x {n_channels} signals in format 16 "
-            f"need {view.nbytes} bytes after byte offset {offset}, the file has {available}",
-            reason="truncated signal file",
-        )
+
+
+def _truncated(path: str, n_samples: int, n_channels: int, fmt: str, n_bytes: int, offset: int) -> WfdbError:
+    available = max(0, os.path.getsize(path) - offset)
+    return WfdbError(
+        f"{path}: truncated signal file: {n_samples} samples x {n_channels} signals in format {fmt} "
+        f"need {n_bytes} bytes after byte offset {offset}, the file has {available}",
+        reason="truncated signal file",
+    )
 
 
 def _decode_212(raw: np.ndarray, n_values: int) -> np.ndarray:
