@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,10 +107,9 @@ class TaskData:
     def save(self, folder: Path) -> Path:
         """Write the task atomically to ``folder`` (Parquet tables and task.json)."""
         folder = Path(folder)
-        staging = folder.with_name(folder.name + ".partial")
-        if staging.exists():
-            shutil.rmtree(staging)
-        staging.mkdir(parents=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        # a staging folder of this writer alone: two workers building the same task must not share one
+        staging = Path(tempfile.mkdtemp(prefix=folder.name + ".partial-", dir=folder.parent))
         self.anchors.to_parquet(staging / "anchors.parquet", index=False)
         self.targets.assign(lab_codes=self.targets["lab_codes"].map(list)).to_parquet(
             staging / "targets.parquet", index=False
@@ -130,9 +130,7 @@ class TaskData:
             "notes": self.notes,
         }
         (staging / "task.json").write_text(json.dumps(meta, indent=2))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
+        _publish(staging, folder)
         return folder
 
     @classmethod
@@ -158,6 +156,25 @@ class TaskData:
             report=QualityReport.from_dict(meta["report"]),
             notes=meta["notes"],
         )
+
+
+def _publish(staging: Path, folder: Path) -> None:
+    """Move ``staging`` to ``folder``. A complete task another worker published there first is kept (a task
+    folder is named by its spec and cohort digests, so both are the same task) and never removed under its
+    readers; an incomplete leftover is moved aside first."""
+    if (folder / "task.json").is_file():
+        shutil.rmtree(staging)
+        return
+    if folder.exists():
+        aside = Path(tempfile.mkdtemp(prefix=folder.name + ".stale-", dir=folder.parent))
+        os.replace(folder, aside / "task")
+        shutil.rmtree(aside)
+    try:
+        os.rename(staging, folder)
+    except OSError:  # another worker published between the check and the rename
+        if not (folder / "task.json").is_file():
+            raise
+        shutil.rmtree(staging)
 
 
 def task_folder(cache_dir: Path, spec: TaskSpec, cohort: Cohort) -> Path:

@@ -146,3 +146,19 @@ def test_build_save_load_round_trip(built: TaskData, tmp_path: Path) -> None:
     assert loaded.notes == built.notes
     pd.testing.assert_frame_equal(loaded.label_table(), built.label_table())
     pd.testing.assert_frame_equal(loaded.eval_inputs("test"), built.eval_inputs("test"))
+
+
+def test_a_second_writer_keeps_the_published_task(built: TaskData, tmp_path: Path) -> None:
+    folder = built.save(tmp_path / "task")
+    first = (folder / "task.json").stat().st_ino
+    built.save(folder)  # another worker finishing the same build later
+    assert (folder / "task.json").stat().st_ino == first  # not removed under its readers
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["task"]
+
+
+def test_an_incomplete_leftover_folder_is_replaced(built: TaskData, tmp_path: Path) -> None:
+    leftover = tmp_path / "task"
+    leftover.mkdir()
+    (leftover / "anchors.parquet").write_bytes(b"torn")
+    TaskData.load(built.save(leftover))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["task"]
