@@ -27,6 +27,17 @@ SPOOL_BYTES = 1 << 26  # what one column's later byte streams may hold in memory
 _OFFSET_KINDS = (b"text", b"list")
 
 
+def content_hash(tables: dict[str, dict[str, Any]], shards: list[dict[str, Any]]) -> str:
+    """A store's content hash from its tables' and shards' recorded hashes (``cohort.json``'s ``tables`` and
+    ``shards``): what the writer records and what opening a store checks, without reading any data."""
+    digest = hashlib.sha256()
+    for name in sorted(tables):
+        digest.update(f"{name}:{tables[name]['hash']}\n".encode())
+    for shard in shards:
+        digest.update(f"{shard['file']}:{shard['dtype']}:{shard['sha256']}\n".encode())
+    return digest.hexdigest()
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from ecglab.cohort.crops import crops_in_mv
 from ecglab.cohort.errors import CohortError
-from ecglab.cohort.hashing import hash_frame, sha256_file
+from ecglab.cohort.hashing import content_hash, hash_parquet, sha256_file
 from ecglab.cohort.quality import QualityReport
 from ecglab.cohort.schema import FORMAT_NAME, FORMAT_VERSION, TABLES, table_file, validate_table
 
@@ -23,6 +23,7 @@ class Cohort:
     """An opened cohort store. Tables load lazily; waveforms are read from memory-mapped shards."""
 
     def __init__(self, path: Path, meta: dict[str, Any]) -> None:
+        check_recorded_hashes(path, meta)
         self.path = path
         self.meta = meta
         self._maps: dict[int, np.memmap] = {}
@@ -198,14 +199,47 @@ class Cohort:
 
     # ----------------------------------------------------------------- integrity
     def verify(self) -> None:
-        """Re-hash every shard and table against cohort.json; raise CohortError naming what differs."""
+        """Re-hash every shard file and table file against cohort.json (tables one column of one row group at
+        a time) and check that each shard holds the leads and samples its recordings say; raise one
+        CohortError naming everything that differs."""
+        problems = []
         for spec in self.meta["shards"]:
             file = self.path / spec["file"]
             if sha256_file(file) != spec["sha256"]:
-                raise CohortError(f"{file}: content differs from its recorded hash; the shard is corrupt")
+                problems.append(f"{file}: content differs from its recorded hash; the shard is corrupt")
         for name, spec in self.meta["tables"].items():
-            if hash_frame(self.table(name)) != spec["hash"]:
-                raise CohortError(f"{self.path / spec['file']}: content differs from its recorded hash")
+            file = self.path / table_file(name)
+            try:
+                digest = hash_parquet(file)
+            except (OSError, pa.ArrowException, ValueError) as err:  # damaged or not written by ecglab
+                problems.append(f"{file}: unreadable Parquet table ({err})")
+                continue
+            if digest != spec["hash"]:
+                problems.append(f"{file}: content differs from its recorded hash")
+        if not problems:
+            problems = self._shard_contents()
+        if problems:
+            raise CohortError("; ".join(problems) + "; rebuild the store")
+
+    def _shard_contents(self) -> list[str]:
+        """Problems where a shard's recorded leads or length disagree with the recordings stored in it."""
+        rec = self.recordings
+        problems = []
+        for index, spec in enumerate(self.meta["shards"]):
+            mine = rec[rec["shard"].to_numpy() == index]
+            leads = set(mine["leads"])
+            if leads and leads != {",".join(spec["leads"])}:
+                problems.append(
+                    f"{self.path / spec['file']}: cohort.json says leads {spec['leads']}, its recordings "
+                    f"say {sorted(leads)}"
+                )
+            end = int((mine["offset"] + mine["length"]).max()) if len(mine) else 0
+            if end > spec["n_samples"]:
+                problems.append(
+                    f"{self.path / spec['file']}: recordings reach sample {end}, the shard has "
+                    f"{spec['n_samples']}"
+                )
+        return problems
 
     def summary(self) -> dict[str, Any]:
         seg = self.segments
@@ -227,6 +261,38 @@ class Cohort:
         }
 
 
+def check_recorded_hashes(path: Path, meta: dict[str, Any]) -> None:
+    """Recompute ``row_counts`` and ``content_hash`` from cohort.json's own table and shard records (no data
+    is read) and raise CohortError naming the store and what differs: run ids, task caches and leaderboards
+    trust these two. ``ecglab cohort verify`` checks the records against the data."""
+    where = path / "cohort.json"
+    try:
+        tables, shards = meta["tables"], meta["shards"]
+        recorded_counts, recorded_hash = meta["row_counts"], meta["content_hash"]
+        counts = {name: tables[name]["rows"] for name in tables}
+        recomputed = content_hash(tables, shards)
+    except (KeyError, TypeError, AttributeError) as err:
+        problem = f"{type(err).__name__}: {err}"
+        raise CohortError(f"{where}: malformed store record ({problem}); rebuild the store") from err
+    if set(tables) != set(TABLES):
+        raise CohortError(f"{where}: records tables {sorted(tables)}, a store has {sorted(TABLES)}")
+    if recorded_counts != counts:
+        differ = [
+            f"{name} {recorded_counts.get(name)} vs {counts.get(name)}"
+            for name in sorted({*counts, *recorded_counts})
+            if recorded_counts.get(name) != counts.get(name)
+        ]
+        raise CohortError(
+            f"{where}: row_counts disagree with the tables' recorded rows ({', '.join(differ)}); "
+            "the store record was edited or damaged, rebuild it"
+        )
+    if recorded_hash != recomputed:
+        raise CohortError(
+            f"{where}: content_hash {str(recorded_hash)[:12]} is not the hash of its recorded table and "
+            f"shard hashes ({recomputed[:12]}); the store record was edited or damaged, rebuild it"
+        )
+
+
 def open_cohort(path: str | Path) -> Cohort:
     """Open the cohort store at ``path``; raise CohortError with what to do if it is not a complete store."""
     path = Path(path)
@@ -243,21 +309,26 @@ def open_cohort(path: str | Path) -> Cohort:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise CohortError(f"{meta_path}: not valid JSON ({err}); the store is damaged, rebuild it") from err
-    if meta.get("format") != FORMAT_NAME:
-        raise CohortError(f"{meta_path}: not an ecglab cohort (format {meta.get('format')!r})")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise CohortError(f"{meta_path}: not an ecglab cohort (format {found!r})")
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
         raise CohortError(
             f"{meta_path}: store format version {version!r}, this ecglab reads version {FORMAT_VERSION}; "
             "rebuild the store with this version of ecglab, or use the ecglab version that wrote it"
         )
+    check_recorded_hashes(path, meta)
     for name in TABLES:
         file = path / table_file(name)
         if not file.is_file():
             raise CohortError(f"{path}: table {file.name} is missing; the store is incomplete, rebuild it")
     for spec in meta["shards"]:
-        file = path / spec["file"]
-        expected = spec["n_samples"] * len(spec["leads"]) * np.dtype(spec["dtype"]).itemsize
+        try:
+            file = path / spec["file"]
+            expected = spec["n_samples"] * len(spec["leads"]) * np.dtype(spec["dtype"]).itemsize
+        except (KeyError, TypeError) as err:
+            raise CohortError(f"{meta_path}: malformed shard record {spec!r}; rebuild the store") from err
         if not file.is_file():
             raise CohortError(f"{file}: waveform shard is missing; the store is incomplete, rebuild it")
         actual = file.stat().st_size

@@ -21,7 +21,6 @@ With ``resume=True`` the staging folder survives an interruption and finished pa
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -37,7 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ecglab.cohort.errors import CohortError
-from ecglab.cohort.hashing import hash_frame, hash_parquet
+from ecglab.cohort.hashing import content_hash, hash_frame, hash_parquet
 from ecglab.cohort.parts import DEFAULT_MAX_SHARD_BYTES, PART_META, PartWriter, is_finished, micros_to_series
 from ecglab.cohort.quality import QualityReport
 from ecglab.cohort.schema import (
@@ -303,11 +302,6 @@ class CohortWriter:
             table_meta[name] = {"file": table_file(name), "rows": rows, "hash": digest}
         for folder in (STREAMED, SCRATCH):
             shutil.rmtree(self.staging / folder, ignore_errors=True)
-        content = hashlib.sha256()
-        for name in sorted(table_meta):
-            content.update(f"{name}:{table_meta[name]['hash']}\n".encode())
-        for shard in shards:
-            content.update(f"{shard['file']}:{shard['dtype']}:{shard['sha256']}\n".encode())
         meta = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
@@ -321,7 +315,7 @@ class CohortWriter:
             "row_counts": {name: meta["rows"] for name, meta in table_meta.items()},
             "tables": table_meta,
             "shards": shards,
-            "content_hash": content.hexdigest(),
+            "content_hash": content_hash(table_meta, shards),
             "quality": self.quality.to_dict(),
             "extra": extra or {},
         }

@@ -141,3 +141,57 @@ def test_a_truncated_table_file_is_refused_on_read(store: Path) -> None:
     cohort = open_cohort(store)
     with raises_naming(labs_file, "unreadable"):
         _ = cohort.labs
+
+
+# ===================================================================== a store record that cannot lie
+
+
+def test_an_edited_content_hash_is_refused_on_open(store: Path) -> None:
+    edit_meta(store, content_hash="0" * 64)
+    with raises_naming(store / "cohort.json", "content_hash 000000000000", "edited"):
+        open_cohort(store)
+
+
+def test_edited_row_counts_are_refused_on_open(store: Path) -> None:
+    counts = json.loads((store / "cohort.json").read_text())["row_counts"]
+    edit_meta(store, row_counts={**counts, "labs": counts["labs"] + 1})
+    with raises_naming(store / "cohort.json", "row_counts", f"labs {counts['labs'] + 1} vs {counts['labs']}"):
+        open_cohort(store)
+
+
+def test_an_edited_table_hash_is_refused_on_open(store: Path) -> None:
+    meta = json.loads((store / "cohort.json").read_text())
+    meta["tables"]["labs"]["hash"] = "f" * 64
+    edit_meta(store, tables=meta["tables"])
+    with raises_naming(store / "cohort.json", "content_hash"):
+        open_cohort(store)
+
+
+def test_a_consistently_rewritten_record_opens_but_verify_rehashes_the_data(store: Path) -> None:
+    from ecglab.cohort.hashing import content_hash
+
+    meta = json.loads((store / "cohort.json").read_text())
+    meta["tables"]["labs"]["hash"] = "f" * 64
+    meta["shards"][0]["sha256"] = "e" * 64
+    edit_meta(store, tables=meta["tables"], shards=meta["shards"])
+    edit_meta(store, content_hash=content_hash(meta["tables"], meta["shards"]))
+    cohort = open_cohort(store)  # the record agrees with itself: only the data can tell
+    with raises_naming(store / "labs.parquet", "differs", str(store / meta["shards"][0]["file"]), "corrupt"):
+        cohort.verify()
+
+
+def test_verify_catches_shard_leads_that_disagree_with_the_recordings(store: Path) -> None:
+    meta = json.loads((store / "cohort.json").read_text())
+    shard = next(s for s in meta["shards"] if s["leads"] == ["II"])
+    shard["leads"] = ["V1"]
+    edit_meta(store, shards=meta["shards"])  # the leads are not part of the content hash
+    with raises_naming(store / shard["file"], "leads ['V1']", "'II'"):
+        open_cohort(store).verify()
+
+
+def test_a_record_without_row_counts_is_refused(store: Path) -> None:
+    meta = json.loads((store / "cohort.json").read_text())
+    del meta["row_counts"]
+    (store / "cohort.json").write_text(json.dumps(meta))
+    with raises_naming(store / "cohort.json", "malformed", "row_counts"):
+        open_cohort(store)
