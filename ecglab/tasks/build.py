@@ -6,7 +6,9 @@ Order of work (each step counted in the task's report):
 2. inputs: segments of the patient within the training window of a blood test (or the ECG itself); anchors
    without any input are dropped;
 3. provisional labels (CardioLab thresholds from all patients) to stratify the patient split;
-4. the split; then final thresholds from the training patients only, and final labels;
+4. the split of every patient with an anchor (stored with the task: ``patients.parquet``, kept whether or
+   not the patient keeps an anchor later, since the training patients' labs set the CardioLab thresholds);
+   then final thresholds from the training patients only, and final labels;
 5. evaluation windows: val/test anchors keep only inputs within the task's window, else they are dropped;
 6. anchors without any observed label are dropped; targets with too few positives or negatives in val or
    test are dropped and reported;
@@ -16,8 +18,6 @@ Order of work (each step counted in the task's report):
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +32,14 @@ from ecglab.tasks import labels as lab_labels
 from ecglab.tasks.errors import TaskError
 from ecglab.tasks.lab_rows import LabRows
 from ecglab.tasks.panels import resolve_panel
+from ecglab.tasks.publish import publish
 from ecglab.tasks.registry import get_task
 from ecglab.tasks.spec import TaskSpec, spec_from_dict
 from ecglab.tasks.splits import SPLITS, stratified_patient_split, temporal_patient_split
 from ecglab.tasks.tabular import impute, raw_features
+from ecglab.tasks.target_report import no_target_message
 
-TASK_FORMAT_VERSION = 1
+TASK_FORMAT_VERSION = 2  # 2: patients.parquet (every split patient's split)
 
 
 @dataclass
@@ -54,6 +56,16 @@ class TaskData:
     tabular: pd.DataFrame | None = None
     report: QualityReport = field(default_factory=QualityReport)
     notes: dict[str, Any] = field(default_factory=dict)
+    # patient_id, split: every patient the split assigned (those whose anchors all dropped later too); a
+    # patient of a source split may have one row per split the source puts them in
+    patients: pd.DataFrame | None = None
+
+    @property
+    def train_patients(self) -> set[str]:
+        """The patients whose labs set training-split statistics (CardioLab thresholds, tabular medians
+        come from the anchors kept)."""
+        table = self.patients if self.patients is not None else self.anchors
+        return set(table.loc[table["split"] == "train", "patient_id"])
 
     @property
     def kept_targets(self) -> list[str]:
@@ -120,6 +132,8 @@ class TaskData:
         self.inputs.to_parquet(staging / "inputs.parquet", index=False)
         if self.tabular is not None:
             self.tabular.to_parquet(staging / "tabular.parquet", index=False)
+        if self.patients is not None:
+            self.patients.to_parquet(staging / "patients.parquet", index=False)
         meta = {
             "format_version": TASK_FORMAT_VERSION,
             "spec": self.spec.to_dict(),
@@ -130,20 +144,22 @@ class TaskData:
             "notes": self.notes,
         }
         (staging / "task.json").write_text(json.dumps(meta, indent=2))
-        _publish(staging, folder)
+        publish(staging, folder)
         return folder
 
     @classmethod
     def load(cls, folder: Path) -> TaskData:
+        """A task saved by :meth:`save`; TaskError for a folder of another task format."""
         folder = Path(folder)
         meta = json.loads((folder / "task.json").read_text())
         if meta.get("format_version") != TASK_FORMAT_VERSION:
-            raise ValueError(
-                f"{folder}: task format {meta.get('format_version')}, expected {TASK_FORMAT_VERSION}"
+            raise TaskError(
+                f"{folder}: task format {meta.get('format_version')}, this ecglab reads "
+                f"{TASK_FORMAT_VERSION}; remove the folder and the task is rebuilt"
             )
         targets = pd.read_parquet(folder / "targets.parquet")
         targets["lab_codes"] = targets["lab_codes"].map(tuple)
-        tabular = folder / "tabular.parquet"
+        tabular, patients = folder / "tabular.parquet", folder / "patients.parquet"
         return cls(
             spec=spec_from_dict(meta["spec"]),
             cohort_name=meta["cohort_name"],
@@ -155,30 +171,14 @@ class TaskData:
             tabular=pd.read_parquet(tabular) if tabular.exists() else None,
             report=QualityReport.from_dict(meta["report"]),
             notes=meta["notes"],
+            patients=pd.read_parquet(patients) if patients.exists() else None,
         )
 
 
-def _publish(staging: Path, folder: Path) -> None:
-    """Move ``staging`` to ``folder``. A complete task another worker published there first is kept (a task
-    folder is named by its spec and cohort digests, so both are the same task) and never removed under its
-    readers; an incomplete leftover is moved aside first."""
-    if (folder / "task.json").is_file():
-        shutil.rmtree(staging)
-        return
-    if folder.exists():
-        aside = Path(tempfile.mkdtemp(prefix=folder.name + ".stale-", dir=folder.parent))
-        os.replace(folder, aside / "task")
-        shutil.rmtree(aside)
-    try:
-        os.rename(staging, folder)
-    except OSError:  # another worker published between the check and the rename
-        if not (folder / "task.json").is_file():
-            raise
-        shutil.rmtree(staging)
-
-
 def task_folder(cache_dir: Path, spec: TaskSpec, cohort: Cohort) -> Path:
-    return Path(cache_dir) / spec.name / f"v{spec.version}-{spec.digest()[:10]}-{cohort.content_hash[:12]}"
+    """Where ``spec`` built on ``cohort`` is cached (by spec digest, cohort content hash and task format)."""
+    name = f"v{spec.version}-{spec.digest()[:10]}-{cohort.content_hash[:12]}-f{TASK_FORMAT_VERSION}"
+    return Path(cache_dir) / spec.name / name
 
 
 def build_task(
@@ -264,8 +264,9 @@ class _Builder:
         if split.kind == "source":
             visits = self.cohort.visits.set_index("visit_id")
             if split.column not in visits.columns:
-                raise ValueError(
-                    f"{self.cohort.path}: visits have no column {split.column!r} for a source split"
+                raise TaskError(
+                    f"task {self.spec.name}: {self.cohort.path}: visits have no column {split.column!r} "
+                    f"for a source split (split.column; visits have {list(visits.columns)})"
                 )
             values = visits[split.column].reindex(anchors["visit_id"]).to_numpy(dtype=object)
             per_patient = (
@@ -279,8 +280,9 @@ class _Builder:
         if split.kind == "temporal":
             table = self.cohort.patients.set_index("patient_id")
             if split.column is None or split.column not in table.columns:
-                raise ValueError(
-                    f"a temporal split needs split.column, a patients column (have {list(table.columns)})"
+                raise TaskError(
+                    f"task {self.spec.name}: a temporal split needs split.column, a patients column "
+                    f"(have {list(table.columns)})"
                 )
             keys = table[split.column].reindex(patients)
             if keys.isna().any():
@@ -318,8 +320,13 @@ class _Builder:
         no_split = anchors["split"].isna().to_numpy()
         self.drop("anchor without a split in the source", int(no_split.sum()))
         anchors, matrix = anchors[~no_split].reset_index(drop=True), matrix[~no_split]
-
-        train_patients = set(anchors.loc[anchors["split"] == "train", "patient_id"])
+        patients = (
+            anchors[["patient_id", "split"]]
+            .drop_duplicates()
+            .sort_values(["patient_id", "split"], kind="stable")
+            .reset_index(drop=True)
+        )
+        train_patients = set(patients.loc[patients["split"] == "train", "patient_id"])
         targets = resolve_panel(spec.panel, self.cohort.source, self.cohort.labs, train_patients)
         if spec.panel.kind == "cardiolab":  # final thresholds from training patients only: relabel
             split_of = dict(zip(anchors["anchor_id"], anchors["split"], strict=True))
@@ -342,9 +349,11 @@ class _Builder:
         self.drop("anchor without any observed target label", int((~observed).sum()))
         anchors, matrix = anchors[observed].reset_index(drop=True), matrix[observed]
         inputs = inputs[inputs["anchor_id"].isin(anchors["anchor_id"])].reset_index(drop=True)
-        if anchors.empty or not len(self.kept(targets)):
+        if not len(self.kept(targets)):
+            raise TaskError(f"task {spec.name} on {self.cohort.path}: {no_target_message(targets, spec)}")
+        if anchors.empty:
             raise TaskError(
-                f"task {spec.name} has no usable {'anchors' if anchors.empty else 'targets'} on "
+                f"task {spec.name} has no usable anchors on "
                 f"{self.cohort.path}: " + "; ".join(self.report.summary_lines())
             )
         tabular = self._tabular(anchors) if spec.tabular else None
@@ -359,6 +368,7 @@ class _Builder:
             tabular=tabular,
             report=self.report,
             notes=self.notes,
+            patients=patients,
         )
 
     @staticmethod

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ecglab.tasks.catalogue import anyecg_lab_panel, cardiolab_thresholds
+from ecglab.tasks.errors import TaskError
 from ecglab.tasks.spec import PanelSpec
 
 TARGET_COLUMNS = ("target", "lab", "lab_codes", "direction", "threshold", "unit")
@@ -60,6 +61,11 @@ def resolve_panel(
 
 def _cardiolab_targets(labs: pd.DataFrame, train_patients: Iterable[str] | None) -> pd.DataFrame:
     patients = None if train_patients is None else set(train_patients)
+    if patients is not None and not patients & set(labs["patient_id"]):
+        raise TaskError(
+            f"no training patient has a lab result ({len(patients)} training patients): the CardioLab "
+            "thresholds come from the training split; use a larger cohort or another split.fractions"
+        )
     thresholds = cardiolab_thresholds(labs, patient_ids=patients)
     names = labs.drop_duplicates("lab").set_index("lab")
     rows = []
@@ -82,18 +88,34 @@ def _cardiolab_targets(labs: pd.DataFrame, train_patients: Iterable[str] | None)
     return _frame(rows)
 
 
+def _number(value: object) -> float:
+    """A threshold cell as a float; NaN (refused with its row) where it is not a number."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def _csv_targets(path: Path, measured: set[str]) -> pd.DataFrame:
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: panel CSV not found (columns: target, lab, direction, threshold)")
-    raw = pd.read_csv(path, dtype={"target": str, "lab": str, "direction": str})
+        raise TaskError(f"{path}: panel CSV not found (columns: target, lab, direction, threshold)")
+    try:
+        raw = pd.read_csv(path, dtype={"target": str, "lab": str, "direction": str})
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise TaskError(f"{path}: unreadable panel CSV ({' '.join(str(err).split())})") from err
     missing = {"target", "lab", "direction", "threshold"} - set(raw.columns)
     if missing:
-        raise ValueError(f"{path}: panel CSV lacks columns {sorted(missing)}")
-    bad = ~raw["direction"].isin(["low", "high"]) | ~np.isfinite(pd.to_numeric(raw["threshold"]))
+        raise TaskError(f"{path}: panel CSV lacks columns {sorted(missing)}")
+    if raw.empty:
+        raise TaskError(f"{path}: the panel CSV names no targets")
+    threshold = raw["threshold"].map(_number).to_numpy(np.float64)
+    bad = ~raw["direction"].isin(["low", "high"]) | ~np.isfinite(threshold) | raw["lab"].isna()
     if bad.any():
-        raise ValueError(f"{path}: rows {list(raw.index[bad] + 2)} need direction low|high and a number")
-    if raw["target"].duplicated().any():
-        raise ValueError(
+        raise TaskError(
+            f"{path}: rows {list(raw.index[bad] + 2)} need a lab, direction low|high and a number"
+        )
+    if raw["target"].isna().any() or raw["target"].duplicated().any():
+        raise TaskError(
             f"{path}: duplicated target ids {sorted(raw.loc[raw['target'].duplicated(), 'target'])}"
         )
     rows = []

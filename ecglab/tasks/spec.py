@@ -9,14 +9,19 @@ anything that changes labels requires a new ``version``.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ecglab.cohort.schema import STANDARD_LEADS
+from ecglab.tasks.errors import TaskSpecError
 
 KINDS = ("window_estimation", "closest_estimation", "forecast")
 PANELS = ("anyecg_lab", "cardiolab", "csv")
@@ -98,19 +103,28 @@ class TaskSpec:
     train: TrainSpec = field(default_factory=TrainSpec)
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = _type_problems(self)
         if self.kind not in KINDS:
             problems.append(f"kind must be one of {KINDS}")
-        if self.kind in ("window_estimation", "closest_estimation") and not self.window_min:
-            problems.append("window_min is required")
-        if self.kind == "forecast" and not self.horizon_min:
-            problems.append("horizon_min is required")
+        for key, kinds in (
+            ("window_min", ("window_estimation", "closest_estimation")),
+            ("horizon_min", ("forecast",)),
+        ):
+            value = getattr(self, key)
+            if self.kind in kinds and value is None:
+                problems.append(f"{key} is required")
         if self.panel.kind not in PANELS or (self.panel.kind == "csv" and not self.panel.path):
             problems.append(f"panel.kind must be one of {PANELS} (csv needs panel.path)")
         if self.split.kind not in SPLITS or (self.split.kind == "source" and not self.split.column):
             problems.append(f"split.kind must be one of {SPLITS} (source needs split.column)")
         fractions = self.split.fractions
-        if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-9 or min(fractions) < 0:
+        if (
+            not isinstance(fractions, tuple)
+            or len(fractions) != 3
+            or not all(_is_number(f) for f in fractions)
+            or abs(sum(fractions) - 1.0) > 1e-9
+            or min(fractions) < 0
+        ):
             problems.append("split.fractions must be three non-negative numbers summing to 1")
         if (self.eval.max_segments is None) == (self.eval.crops is None):
             problems.append("eval needs exactly one of max_segments and crops")
@@ -124,7 +138,7 @@ class TaskSpec:
         if not self.version:
             problems.append("version is required")
         if problems:
-            raise ValueError(f"task {self.name!r}: " + "; ".join(problems))
+            raise TaskSpecError(f"task {self.name!r}: " + "; ".join(problems))
 
     @property
     def train_window(self) -> float | None:
@@ -154,6 +168,61 @@ class TaskSpec:
         return hashlib.sha256(json.dumps(_canonical(data), sort_keys=True).encode()).hexdigest()
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_count(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _texts(value: Any) -> bool:
+    return isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+
+
+def _type_problems(spec: TaskSpec) -> list[str]:
+    """Keys of the wrong type or out of range: windows and horizons positive minutes, counts positive
+    integers, text where text belongs, a non-empty list of known leads."""
+    problems = []
+    if not isinstance(spec.name, str) or not spec.name:
+        problems.append("name must be non-empty text")
+    if not isinstance(spec.version, str | int) or isinstance(spec.version, bool):
+        problems.append('version must be text (e.g. version: "1")')
+    for key in ("description", "kind"):
+        if not isinstance(getattr(spec, key), str):
+            problems.append(f"{key} must be text")
+    for key in ("window_min", "train_window_min", "horizon_min"):
+        value = getattr(spec, key)
+        if value is not None and not (_is_number(value) and value > 0):
+            problems.append(f"{key} must be a positive number of minutes, got {value!r}")
+    if not isinstance(spec.tabular, bool):
+        problems.append(f"tabular must be true or false, got {spec.tabular!r}")
+    if not _texts(spec.tags):
+        problems.append("tags must be a list of text")
+    for key in ("min_positives", "min_negatives"):
+        if not _is_count(getattr(spec.panel, key), 1):
+            problems.append(f"panel.{key} must be a positive integer, got {getattr(spec.panel, key)!r}")
+    if spec.panel.path is not None and not isinstance(spec.panel.path, str):
+        problems.append("panel.path must be text (a CSV file)")
+    for key, value in (("split.seed", spec.split.seed), ("eval.seed", spec.eval.seed)):
+        if not _is_count(value, 0):
+            problems.append(f"{key} must be a non-negative integer, got {value!r}")
+    for key in ("max_segments", "crops"):
+        value = getattr(spec.eval, key)
+        if value is not None and not _is_count(value, 1):
+            problems.append(f"eval.{key} must be a positive integer or null, got {value!r}")
+    leads = spec.input.leads
+    if not _texts(leads) or not leads:
+        problems.append(f"input.leads must be a non-empty list of lead names, got {leads!r}")
+    elif unknown := [lead for lead in leads if lead not in STANDARD_LEADS]:
+        problems.append(f"input.leads: unknown leads {unknown} (known: {', '.join(STANDARD_LEADS)})")
+    for key in ("fs", "seconds"):
+        value = getattr(spec.input, key)
+        if not (_is_number(value) and value > 0):
+            problems.append(f"input.{key} must be a positive number, got {value!r}")
+    return problems
+
+
 def _canonical(value: Any) -> Any:
     """The same JSON for equal numbers whatever their type (60 and 60.0), so that equal specs hash alike."""
     if isinstance(value, float) and value.is_integer():
@@ -178,16 +247,40 @@ def _tuples(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     names = {f.name for f in fields(cls)}
     unknown = set(values) - names
     if unknown:
-        raise ValueError(f"{cls.__name__}: unknown fields {sorted(unknown)} (known: {sorted(names)})")
+        close = {k: difflib.get_close_matches(str(k), names, n=1) for k in sorted(unknown, key=str)}
+        hints = [f"{k!r} -> {m[0]!r}" for k, m in close.items() if m]
+        hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+        raise TaskSpecError(
+            f"{cls.__name__}: unknown fields {sorted(unknown, key=str)}{hint} (known: {sorted(names)})"
+        )
     return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
 
 
+def _fields_of(cls: type, values: Any, key: str) -> dict[str, Any]:
+    """The keyword arguments of ``cls`` from ``values``, or a TaskSpecError for a value that is not a
+    mapping, an unknown key or a missing required one."""
+    if not isinstance(values, dict):
+        raise TaskSpecError(f"{key} must be a mapping of {cls.__name__} fields, got {values!r}")
+    required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+    missing = [name for name in required if name not in values]
+    if missing:
+        raise TaskSpecError(f"missing required keys {missing}")
+    return _tuples(cls, values)
+
+
 def spec_from_dict(data: dict[str, Any]) -> TaskSpec:
+    """A TaskSpec from JSON/YAML data; TaskSpecError (a ValueError) names the task and the bad key."""
+    if not isinstance(data, dict):
+        raise TaskSpecError(f"a task spec must be a mapping, got {data!r}")
     data = dict(data)
-    for key, cls in _NESTED.items():
-        if key in data:
-            data[key] = cls(**_tuples(cls, data[key] or {}))
-    return TaskSpec(**_tuples(TaskSpec, data))
+    try:
+        for key, cls in _NESTED.items():
+            if key in data:
+                data[key] = cls(**_fields_of(cls, data[key] or {}, key))
+        values = _fields_of(TaskSpec, data, "the task")
+    except TaskSpecError as err:
+        raise TaskSpecError(f"task {data.get('name')!r}: {err}") from err
+    return TaskSpec(**values)
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -207,33 +300,78 @@ def _fill(value: Any, params: dict[str, Any]) -> Any:
     return value
 
 
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise TaskSpecError(f"{path}: task spec file not found") from err
+    except UnicodeDecodeError as err:
+        raise TaskSpecError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
+    except yaml.YAMLError as err:
+        raise TaskSpecError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from err
+
+
+def _expand(path: Path, entry: Any, defaults: dict[str, Any]) -> list[TaskSpec]:
+    """The specs of one ``tasks:`` entry: its grid expanded, ``{placeholders}`` filled."""
+    if not isinstance(entry, dict):
+        raise TaskSpecError(f"{path}: each entry of 'tasks' must be a mapping, got {entry!r}")
+    entry = _merge(defaults, entry)
+    grid = entry.pop("grid", {}) or {}
+    if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
+        raise TaskSpecError(
+            f"{path}: task {entry.get('name')!r}: grid must map fields to non-empty lists, got {grid!r}"
+        )
+    keys, specs = list(grid), []
+    for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
+        params = dict(zip(keys, combo, strict=True))
+        try:
+            filled = _fill(entry, params)
+        except (KeyError, IndexError, ValueError) as err:
+            raise TaskSpecError(
+                f"{path}: task {entry.get('name')!r}: placeholder {err} is not a grid field "
+                f"(grid: {keys}); write literal braces as {{{{ and }}}}"
+            ) from err
+        filled.update(params)
+        try:
+            spec = spec_from_dict(filled)
+        except TaskSpecError as err:
+            raise TaskSpecError(f"{path}: {err}") from err
+        _check_csv_panel(path, spec)
+        specs.append(spec)
+    return specs
+
+
+def _check_csv_panel(path: Path, spec: TaskSpec) -> None:
+    """A CSV panel must exist and name at least one target (an empty panel builds nothing)."""
+    if spec.panel.kind != "csv" or spec.panel.path is None:
+        return
+    panel = Path(spec.panel.path)
+    where = f"{path}: task {spec.name!r}: panel.path {panel}"
+    if not panel.is_file():
+        raise TaskSpecError(f"{where}: no such file (columns: target, lab, direction, threshold)")
+    try:
+        lines = [line for line in panel.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError as err:
+        raise TaskSpecError(f"{where}: not UTF-8 text ({err.reason})") from err
+    if len(lines) < 2:
+        raise TaskSpecError(f"{where}: the panel names no targets (a header and one row per target)")
+
+
 def load_spec_file(path: str | Path) -> list[TaskSpec]:
     """Specs of a YAML file: a mapping with ``tasks:`` (a list of specs), optional ``defaults:`` merged into
-    each, and per spec an optional ``grid:`` of ``field: [values]`` expanded into one task per combination."""
+    each, and per spec an optional ``grid:`` of ``field: [values]`` expanded into one task per combination.
+    Any problem is a TaskSpecError naming the file, the task and the key."""
     path = Path(path)
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = _read_yaml(path)
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
-        raise ValueError(f"{path}: expected a mapping with a 'tasks' list")
-    specs = []
-    for entry in data["tasks"]:
-        entry = _merge(data.get("defaults", {}), entry)
-        grid = entry.pop("grid", {}) or {}
-        keys = list(grid)
-        for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
-            params = dict(zip(keys, combo, strict=True))
-            try:
-                filled = _fill(entry, params)
-            except (KeyError, IndexError, ValueError) as err:
-                raise ValueError(
-                    f"{path}: task {entry.get('name')!r}: placeholder {err} is not a grid field "
-                    f"(grid: {keys}); write literal braces as {{{{ and }}}}"
-                ) from err
-            filled.update(params)
-            try:
-                specs.append(spec_from_dict(filled))
-            except (TypeError, ValueError) as err:
-                raise ValueError(f"{path}: {err}") from err
-    return specs
+        raise TaskSpecError(f"{path}: expected a mapping with a 'tasks' list")
+    unknown = sorted(set(data) - {"tasks", "defaults"}, key=str)
+    if unknown:
+        raise TaskSpecError(f"{path}: unknown top-level keys {unknown} (known: defaults, tasks)")
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise TaskSpecError(f"{path}: defaults must be a mapping, got {defaults!r}")
+    return [spec for entry in data["tasks"] for spec in _expand(path, entry, defaults)]
 
 
 def with_changes(spec: TaskSpec, **changes: Any) -> TaskSpec:

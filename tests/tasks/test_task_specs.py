@@ -306,3 +306,82 @@ def test_train_options_change_the_digests_and_an_explicit_default_does_not(tmp_p
     )
     (loaded,) = load_spec_file(write_yaml(tmp_path, yaml_text))
     assert loaded.train == TrainSpec(sampling="pair", val_segments=None)
+
+
+# ------------------------------------------------------------------------------------ types and ranges
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"horizon_min": -30}, r"horizon_min must be a positive number of minutes, got -30"),
+        ({"horizon_min": 0}, r"horizon_min must be a positive number of minutes, got 0"),
+        ({"horizon_min": "sixty"}, r"horizon_min must be a positive number of minutes, got 'sixty'"),
+        ({"kind": "closest_estimation", "window_min": -5}, r"window_min must be a positive number"),
+        ({"kind": "closest_estimation", "window_min": 0}, r"window_min must be a positive number"),
+        ({"train_window_min": True}, r"train_window_min must be a positive number"),
+        ({"tabular": "yes"}, r"tabular must be true or false"),
+        ({"tags": "cardiolab"}, r"tags must be a list of text"),
+        ({"version": 1.5}, r"version must be text"),
+        ({"panel": {"min_positives": 0}}, r"panel.min_positives must be a positive integer, got 0"),
+        ({"panel": {"min_negatives": 2.5}}, r"panel.min_negatives must be a positive integer"),
+        ({"split": {"seed": -1}}, r"split.seed must be a non-negative integer"),
+        ({"split": {"fractions": 0.7}}, r"split.fractions must be three non-negative numbers"),
+        ({"split": {"fractions": ["a", "b", "c"]}}, r"split.fractions must be three non-negative numbers"),
+        ({"eval": {"max_segments": 0}}, r"eval.max_segments must be a positive integer or null, got 0"),
+        ({"eval": {"max_segments": None, "crops": -4}}, r"eval.crops must be a positive integer or null"),
+        ({"input": {"leads": []}}, r"input.leads must be a non-empty list of lead names"),
+        ({"input": {"leads": "II"}}, r"input.leads must be a non-empty list of lead names"),
+        ({"input": {"leads": ["II", "X7"]}}, r"input.leads: unknown leads \['X7'\]"),
+        ({"input": {"fs": 0}}, r"input.fs must be a positive number, got 0"),
+        ({"input": {"seconds": -10}}, r"input.seconds must be a positive number, got -10"),
+        ({"panel": "cardiolab"}, r"panel must be a mapping of PanelSpec fields, got 'cardiolab'"),
+    ],
+)
+def test_wrong_types_and_ranges_raise_task_spec_errors(changes: dict[str, Any], message: str) -> None:
+    from ecglab.tasks.errors import TaskSpecError
+
+    with pytest.raises(TaskSpecError, match=message) as caught:
+        spec_from_dict(forecast_dict(**changes))
+    assert "task 't'" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_unknown_fields_get_a_did_you_mean() -> None:
+    with pytest.raises(
+        ValueError, match=r"unknown fields \['horizon_mins'\] \(did you mean 'horizon_mins' -> "
+    ):
+        spec_from_dict(forecast_dict(horizon_mins=60))
+
+
+def test_a_missing_required_key_names_it() -> None:
+    data = forecast_dict()
+    del data["kind"]
+    with pytest.raises(ValueError, match=r"task 't': missing required keys \['kind'\]"):
+        spec_from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("tasks: [\n  - {name: x\n", "not valid YAML"),
+        ("tasks: [not-a-mapping]\n", "each entry of 'tasks' must be a mapping"),
+        ("task: []\n", "expected a mapping with a 'tasks' list"),
+        ("tasks: []\ndefault: {}\n", r"unknown top-level keys \['default'\]"),
+        ("defaults: [1]\ntasks: []\n", "defaults must be a mapping"),
+        ('tasks:\n  - {name: x, version: "1", kind: forecast, grid: {horizon_min: 60}}\n', "grid must map"),
+    ],
+)
+def test_a_malformed_file_names_itself(tmp_path: Path, text: str, message: str) -> None:
+    path = write_yaml(tmp_path, text)
+    with pytest.raises(ValueError, match=message) as caught:
+        load_spec_file(path)
+    assert str(path) in str(caught.value)
+
+
+def test_a_missing_spec_file_and_an_empty_csv_panel_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="task spec file not found"):
+        load_spec_file(tmp_path / "nowhere.yaml")
+    panel = tmp_path / "panel.csv"
+    panel.write_text("target,lab,direction,threshold\n")
+    entry = f'{{name: x, version: "1", kind: forecast, horizon_min: 60, panel: {{kind: csv, path: {panel}}}}}'
+    text = f"tasks:\n  - {entry}\n"
+    with pytest.raises(ValueError, match=r"panel.path .*panel.csv: the panel names no targets"):
+        load_spec_file(write_yaml(tmp_path, text))
