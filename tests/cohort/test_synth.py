@@ -174,3 +174,63 @@ def test_null_labs_are_independent_of_ecg_features(first_draw_features: pd.DataF
     for feature in features:
         rho, p = _spearman(first_draw_features, lab, feature)
         assert p > 0.05 / n_tests, (lab, feature, rho, p)  # Bonferroni over all null-lab tests
+
+
+# ------------------------------------------------------------------------------------ resuming by parts
+SMALL = SynthConfig(n_patients=4, seed=7, fs=100.0, bout_minutes=(0.2, 0.3))
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, fail_at: int | None = None) -> list[int]:
+    """Count the patients simulated (in this process: workers=1); raise KeyboardInterrupt at ``fail_at``."""
+    from ecglab.cohort.synth import cohort as synth_module
+
+    seen: list[int] = []
+
+    def counted(config: SynthConfig, index: int) -> object:
+        if index == fail_at:
+            raise KeyboardInterrupt
+        seen.append(index)
+        return simulate_patient(config, index)
+
+    monkeypatch.setattr(synth_module, "simulate_patient", counted)
+    return seen
+
+
+def _meta_without_time(store: Path) -> dict:
+    meta = dict(open_cohort(store).meta)
+    meta.pop("created_at")
+    return meta
+
+
+def test_an_interrupted_synth_resumes_from_its_parts_and_writes_the_same_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = build_synthetic_cohort(tmp_path / "whole", SMALL, workers=1, progress=False, patients_per_part=1)
+    target = tmp_path / "resumed"
+    _counting(monkeypatch, fail_at=2)
+    with pytest.raises(KeyboardInterrupt):
+        build_synthetic_cohort(target, SMALL, workers=1, progress=False, patients_per_part=1)
+    assert not target.exists() and (tmp_path / ".resumed.partial").is_dir()
+    seen = _counting(monkeypatch)
+    build_synthetic_cohort(target, SMALL, workers=1, progress=False, patients_per_part=1)
+    assert seen == [2, 3]  # patients 0 and 1 came from their finished parts
+    assert _meta_without_time(target) == _meta_without_time(whole)
+    assert not (tmp_path / ".resumed.partial").exists()
+
+
+def test_a_rerun_with_other_arguments_starts_over_and_a_store_is_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "c"
+    _counting(monkeypatch, fail_at=2)
+    with pytest.raises(KeyboardInterrupt):
+        build_synthetic_cohort(target, SMALL, workers=1, progress=False, patients_per_part=1)
+    seen = _counting(monkeypatch)
+    other = SynthConfig(**{**SMALL.__dict__, "seed": 8})
+    build_synthetic_cohort(target, other, workers=1, progress=False, patients_per_part=1)
+    assert seen == [0, 1, 2, 3] and open_cohort(target).meta["parameters"]["seed"] == 8
+    from ecglab.cohort.errors import CohortError
+
+    with pytest.raises(CohortError, match="already holds a cohort store"):
+        build_synthetic_cohort(target, SMALL, workers=1, progress=False)
+    assert open_cohort(target).meta["parameters"]["seed"] == 8

@@ -31,7 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     synth = verbs.add_parser("synth", help="write the synthetic cohort with planted physiology")
     synth.add_argument("--out", required=True, type=Path, help="store folder to create")
     synth.add_argument("--patients", type=int, default=200, help="number of patients (default 200)")
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument(
+        "--seed", type=int, default=0, help="random seed (default 0): equal seeds, equal stores"
+    )
     synth.add_argument(
         "--leads",
         type=parse_leads,
@@ -63,7 +65,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "needs --fraction small enough for <= 8 GiB of samples)",
     )
     synth.add_argument("--workers", type=int, default=None, help="processes (default: up to 4 cores)")
+    synth.add_argument(
+        "--restart",
+        action="store_true",
+        help="discard the finished parts of an interrupted synth instead of resuming it",
+    )
     synth.add_argument("--overwrite", action="store_true", help="replace an existing store at --out")
+    synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(run=run_synth)
 
     mimic = verbs.add_parser("mimic", help="read MIMIC-IV (hosp) + MIMIC-IV-ECG into a store")
@@ -87,18 +95,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     generic.add_argument("--wfdb", required=True, type=Path, help="folder the records' paths start from")
     generic.add_argument("--patients", type=Path, help="optional patients CSV/Parquet (patient_id, sex)")
     generic.add_argument("--fs", type=float, default=500.0, help="store sampling rate (default 500 Hz)")
-    generic.add_argument("--segment-seconds", type=float, default=10.0)
+    generic.add_argument(
+        "--segment-seconds", type=float, default=10.0, help="length of a stored segment (default 10 s)"
+    )
     generic.add_argument("--leads", type=parse_leads, default=None, help="default: each record's leads")
     _ingest_options(generic)
     generic.set_defaults(run=run_generic)
 
     info = verbs.add_parser("info", help="summarise a store: counts, leads, labs, dropped rows")
-    info.add_argument("store", type=Path)
+    info.add_argument("store", type=Path, help="cohort store folder")
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
     info.set_defaults(run=run_info)
 
-    verify = verbs.add_parser("verify", help="re-hash every shard and table of a store")
-    verify.add_argument("store", type=Path)
+    verify = verbs.add_parser(
+        "verify", help="re-hash every shard and table of a store against the hashes cohort.json records"
+    )
+    verify.add_argument("store", type=Path, help="cohort store folder")
     verify.set_defaults(run=run_verify)
 
 
@@ -178,6 +190,7 @@ def run_synth(args: argparse.Namespace) -> int:
     from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
     from ecglab.cohort.synth.scale import build_scale_cohort, check_fraction
 
+    _check_synth_numbers(args)
     if args.scale is not None:
         fraction = check_fraction(args.fraction)
         path = build_scale_cohort(
@@ -196,10 +209,28 @@ def run_synth(args: argparse.Namespace) -> int:
     if args.bout_minutes:
         options["bout_minutes"] = tuple(args.bout_minutes)
     path = build_synthetic_cohort(
-        args.out, SynthConfig(**options), overwrite=args.overwrite, workers=args.workers
+        args.out,
+        SynthConfig(**options),
+        overwrite=args.overwrite,
+        workers=args.workers,
+        progress=not args.quiet,
+        restart=args.restart,
     )
     print_summary(open_cohort(path).summary())
     return 0
+
+
+def _check_synth_numbers(args: argparse.Namespace) -> None:
+    """One-line errors for counts and ranges `cohort synth` cannot use."""
+    if args.seed < 0:
+        raise CohortError(f"--seed must be >= 0, got {args.seed}")
+    if args.patients < 1:
+        raise CohortError(f"--patients must be >= 1, got {args.patients}")
+    if args.workers is not None and args.workers < 1:
+        raise CohortError(f"--workers must be >= 1, got {args.workers}")
+    if args.bout_minutes and not 0 < args.bout_minutes[0] <= args.bout_minutes[1]:
+        low, high = args.bout_minutes
+        raise CohortError(f"--bout-minutes needs 0 < MIN <= MAX, got {low:g} {high:g}")
 
 
 def run_info(args: argparse.Namespace) -> int:

@@ -12,14 +12,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     listing = verbs.add_parser("list", help="the registered tasks")
     listing.add_argument("pattern", nargs="?", help="shell-style filter, e.g. 'cardiolab_*'")
-    listing.add_argument("--spec", type=Path, action="append", default=[], help="also load tasks from a YAML")
+    listing.add_argument(
+        "--spec", type=Path, action="append", default=[], help="also load tasks from a YAML file (repeatable)"
+    )
     listing.set_defaults(run=run_list)
     show = verbs.add_parser(
         "show", help="anchors, positives and prevalence per split and target; dropped ones"
     )
-    show.add_argument("name")
+    show.add_argument("name", help="task name (see `ecglab tasks list`)")
     show.add_argument("--cohort", required=True, type=Path, help="cohort store")
-    show.add_argument("--spec", type=Path, action="append", default=[], help="also load tasks from a YAML")
+    show.add_argument(
+        "--spec", type=Path, action="append", default=[], help="also load tasks from a YAML file (repeatable)"
+    )
     show.add_argument("--cache", type=Path, help="folder of built tasks (reused when present)")
     show.add_argument("--json", action="store_true", help="print the summary as JSON")
     show.set_defaults(run=run_show)

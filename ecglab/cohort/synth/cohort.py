@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
-from ecglab.cohort.parts import micros_to_series
+from ecglab.cohort.ingest import run_parts, split_into_parts
+from ecglab.cohort.parts import PartWriter, micros_to_series
 from ecglab.cohort.synth import labs as lab_model
 from ecglab.cohort.synth.ecg import STANDARD_LEADS, render_recording
 from ecglab.cohort.synth.physiology import PLANTED_EFFECTS, PatientECG, beat_parameters, draw_patient_ecg
@@ -267,8 +267,8 @@ def _lab_row(
     }
 
 
-def _frame(rows: list[dict[str, Any]], times: dict[str, str]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows)
+def _frame(frame: pd.DataFrame, times: dict[str, str]) -> pd.DataFrame:
+    frame = frame.copy()
     for micros_col, time_col in times.items():
         frame[time_col] = micros_to_series(frame.pop(micros_col).to_numpy(np.int64), None)
     return frame
@@ -296,8 +296,58 @@ def synthetic_metadata() -> dict[str, Any]:
     }
 
 
-def _simulate_one(args: tuple[SynthConfig, int]) -> _Patient:
-    return simulate_patient(*args)
+PATIENTS_PER_PART = 16  # patients simulated and stored per part: an interrupted synth resumes by parts
+_LAB_COLUMNS = [
+    "patient_id",
+    "visit_id",
+    "time",
+    "lab",
+    "value",
+    "censored",
+    "unit",
+    "ref_low",
+    "ref_high",
+    "source_flag",
+    "result_time",
+]
+
+
+def _part_table(name: str) -> str:
+    return f"synth-{name}.parquet"
+
+
+def write_patients_part(part: PartWriter, items: Sequence[tuple[SynthConfig, int]]) -> None:
+    """Simulate the patients ``items`` (config, index) into ``part``: their recordings and segments, and
+    their patients, visits and labs rows as Parquet files of the part (read back at commit)."""
+    rows: dict[str, list[dict[str, Any]]] = {"patients": [], "visits": [], "labs": []}
+    for config, index in items:
+        patient = simulate_patient(config, index)
+        rows["patients"].append(patient.row)
+        rows["visits"].extend(patient.visits)
+        rows["labs"].extend(patient.labs)
+        length = round(config.segment_seconds * config.fs)
+        for visit_id, start_us, digital in patient.recordings:
+            rec = part.add_recording(
+                patient_id=patient.row["patient_id"],
+                visit_id=visit_id,
+                start_time=np.datetime64(start_us, "us"),
+                fs=config.fs,
+                leads=config.leads,
+                digital=digital,
+                gain=[config.gain_per_mv] * len(config.leads),
+            )
+            part.add_segments(rec, np.arange(0, digital.shape[0] - length + 1, length), length)
+    for name, table in rows.items():
+        pd.DataFrame(table).to_parquet(part.folder / _part_table(name), index=False)
+
+
+def _part_tables(writer: CohortWriter, n_parts: int) -> dict[str, pd.DataFrame]:
+    """The patients, visits and labs rows of every part, in part order."""
+    tables = {}
+    for name in ("patients", "visits", "labs"):
+        frames = [pd.read_parquet(writer.part_folder(k) / _part_table(name)) for k in range(n_parts)]
+        tables[name] = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    return tables
 
 
 def build_synthetic_cohort(
@@ -307,65 +357,32 @@ def build_synthetic_cohort(
     overwrite: bool = False,
     workers: int | None = None,
     progress: bool = True,
+    restart: bool = False,
+    patients_per_part: int = PATIENTS_PER_PART,
 ) -> Path:
-    """Simulate ``config`` and write it as a cohort store at ``out``; returns the store path."""
+    """Simulate ``config`` and write it as a cohort store at ``out``; returns the store path.
+
+    Patients are simulated ``patients_per_part`` to a part: a run interrupted before its commit leaves its
+    finished parts, and a rerun with the same config continues from them (``restart`` discards them) and
+    writes the same store as an uninterrupted run, whatever the number of workers."""
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
-    tasks = [(config, i) for i in range(config.n_patients)]
-    patients_rows, visits_rows, labs_rows = [], [], []
-    length = round(config.segment_seconds * config.fs)
+    parts = split_into_parts([(config, i) for i in range(config.n_patients)], patients_per_part)
     with CohortWriter(
         out,
         name=f"synthetic-{config.n_patients}p-seed{config.seed}",
         source="synthetic",
         source_version=SYNTH_VERSION,
-        parameters=config.parameters(),
+        parameters={**config.parameters(), "patients_per_part": patients_per_part},
         overwrite=overwrite,
+        resume=not restart,
     ) as writer:
-        if workers > 1:
-            executor = ProcessPoolExecutor(max_workers=workers)
-            results = executor.map(_simulate_one, tasks, chunksize=max(1, len(tasks) // (workers * 8)))
-        else:
-            executor, results = None, map(_simulate_one, tasks)
-        try:
-            for patient in tqdm(results, total=len(tasks), desc="patients", unit="pt", disable=not progress):
-                patients_rows.append(patient.row)
-                visits_rows.extend(patient.visits)
-                labs_rows.extend(patient.labs)
-                for visit_id, start_us, digital in patient.recordings:
-                    rec = writer.add_recording(
-                        patient_id=patient.row["patient_id"],
-                        visit_id=visit_id,
-                        start_time=np.datetime64(start_us, "us"),
-                        fs=config.fs,
-                        leads=config.leads,
-                        digital=digital,
-                        gain=[config.gain_per_mv] * len(config.leads),
-                    )
-                    writer.add_segments(rec, np.arange(0, digital.shape[0] - length + 1, length), length)
-        finally:
-            if executor is not None:
-                executor.shutdown()
-        writer.set_table("patients", pd.DataFrame(patients_rows))
+        run_parts(writer, parts, write_patients_part, workers=workers, progress=progress, unit="patient")
+        tables = _part_tables(writer, len(parts))
+        writer.set_table("patients", tables["patients"])
         writer.set_table(
-            "visits", _frame(visits_rows, {"arrival_us": "arrival_time", "departure_us": "departure_time"})
+            "visits",
+            _frame(tables["visits"], {"arrival_us": "arrival_time", "departure_us": "departure_time"}),
         )
-        labs = _frame(labs_rows, {"time_us": "time", "result_us": "result_time"})
-        writer.set_table(
-            "labs",
-            labs[
-                [
-                    "patient_id",
-                    "visit_id",
-                    "time",
-                    "lab",
-                    "value",
-                    "censored",
-                    "unit",
-                    "ref_low",
-                    "ref_high",
-                    "source_flag",
-                    "result_time",
-                ]
-            ],
-        )
+        labs = _frame(tables["labs"], {"time_us": "time", "result_us": "result_time"})
+        writer.set_table("labs", labs[_LAB_COLUMNS])
         return writer.commit(extra=synthetic_metadata())
