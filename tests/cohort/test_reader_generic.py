@@ -290,9 +290,12 @@ def test_a_blank_start_time_falls_back_to_the_header(tmp_path: Path) -> None:
 
 def test_a_missing_required_column_is_an_error_naming_it(tmp_path: Path) -> None:
     (tmp_path / "wfdb").mkdir()
-    with pytest.raises(CohortError, match=r"labs\.csv: required columns \['value'\] missing"):
+    with pytest.raises(
+        CohortError,
+        match=r"labs\.csv: required column\(s\) value missing \(the labs table takes patient_id, time",
+    ):
         _build(tmp_path, "patient_id,time,lab\n", "record,patient_id\n")
-    with pytest.raises(CohortError, match=r"records\.csv: required columns \['patient_id'\] missing"):
+    with pytest.raises(CohortError, match=r"records\.csv: required column\(s\) patient_id missing"):
         _build(tmp_path, "patient_id,time,lab,value\n", "record,visit_id\n")
     assert not (tmp_path / "store").exists()
 

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from store_fixtures import default_recordings, default_tables, fill, write_store
 
-import ecglab.cohort.readers.mimic_tables as mimic_tables
+import ecglab.cohort.readers.csv_files as csv_files
 from ecglab.cohort.errors import CohortError
 from ecglab.cohort.hashing import hash_frame, hash_parquet
 from ecglab.cohort.quality import QualityReport
@@ -159,10 +159,10 @@ def test_csv_chunks_reads_what_pandas_reads(tmp_path: Path, monkeypatch: pytest.
     rows = [f"{i},{rng.choice(values)},{rng.choice(comments)}" for i in range(120)]
     path = tmp_path / "t.csv"
     path.write_text("id,value,comments\n" + "\n".join(rows) + "\n")
-    monkeypatch.setattr(mimic_tables, "CSV_BLOCK_BYTES", 300)  # many small Arrow batches
-    chunks = list(mimic_tables.csv_chunks(path, ("comments", "id"), 13))
+    monkeypatch.setattr(csv_files, "CSV_BLOCK_BYTES", 300)  # many small Arrow batches
+    chunks = list(csv_files.csv_chunks(path, ("comments", "id"), 13))
     assert [len(c) for c in chunks] == [13] * 9 + [3]
-    whole = next(mimic_tables.csv_chunks(path, ("comments", "id"), None))
+    whole = next(csv_files.csv_chunks(path, ("comments", "id"), None))
     pd.testing.assert_frame_equal(pd.concat(chunks), whole)
 
 
@@ -170,9 +170,9 @@ def test_csv_chunks_names_the_file_of_a_malformed_row(tmp_path: Path) -> None:
     path = tmp_path / "labevents.csv"
     path.write_text("a,b\n1,2\n3\n")
     with pytest.raises(CohortError, match=r"labevents\.csv: not a readable CSV table.*Expected 2 columns"):
-        list(mimic_tables.csv_chunks(path, ("a", "b"), 10))
+        list(csv_files.csv_chunks(path, ("a", "b"), 10))
     path.write_text("a,b\n")
-    (empty,) = mimic_tables.csv_chunks(path, ("b",), 10, at_least_one=True)
+    (empty,) = csv_files.csv_chunks(path, ("b",), 10, at_least_one=True)
     assert list(empty.columns) == ["b"] and empty.empty
 
 

@@ -14,6 +14,14 @@ FIR filter (Kaiser window, beta 5) that low-pass filters below the new Nyquist f
 so nothing aliases; the result is rounded back to the record's own digital units (same gain and baseline).
 Records are cut into consecutive whole windows of ``segment_seconds``; windows with invalid samples or a flat
 lead are not indexed. Every skipped record, window or row is counted with its reason.
+
+The labs and records tables take only the columns named above: any other one (``units`` for ``unit``) is a
+CohortError naming them, so that nothing is silently left out. A record listed twice in the records table is
+read once (the first row; the repeats counted as ``record listed twice``). Lab rows: a negative value of a lab
+that cannot be negative, exact repeats (same patient, visit, lab, time, value, censoring and unit:
+``duplicate row``) and rows in a unit other than the lab's main one with no known factor are dropped and
+counted (:mod:`ecglab.cohort.readers.units`). A record that cannot be read (any error wfdb or NumPy raises on
+it, a blank or repeated lead name, a bad header value) is counted with its reason and the ingest goes on.
 """
 
 from __future__ import annotations
@@ -32,15 +40,27 @@ from ecglab.cohort.errors import CohortError
 from ecglab.cohort.ingest import run_parts, split_into_parts
 from ecglab.cohort.parts import PartWriter
 from ecglab.cohort.quality import QualityReport
-from ecglab.cohort.readers.lab_values import numeric_or_missing, parse_lab_values, report_non_numeric
-from ecglab.cohort.readers.signal_checks import invalid_samples, lead_order, usable_windows
+from ecglab.cohort.readers.csv_files import check_columns, read_any_table
+from ecglab.cohort.readers.lab_values import (
+    drop_duplicate_rows,
+    examples,
+    note_conflicts,
+    numeric_or_missing,
+    parse_lab_values,
+    report_non_numeric,
+)
+from ecglab.cohort.readers.signal_checks import invalid_samples, lead_name_problem, lead_order, usable_windows
 from ecglab.cohort.readers.timestamps import parse_times
-from ecglab.cohort.readers.wfdb_io import WfdbError, read_record
+from ecglab.cohort.readers.units import UnitCounts, drop_negative
+from ecglab.cohort.readers.wfdb_io import WfdbError, WfdbHeader, read_failure, read_record
 from ecglab.cohort.writer import CohortWriter
 
 STAGE = "generic records"
 LABS_REQUIRED = ("patient_id", "time", "lab", "value")
+LABS_OPTIONAL = ("visit_id", "unit", "ref_low", "ref_high", "source_flag")
 RECORDS_REQUIRED = ("record", "patient_id")
+RECORDS_OPTIONAL = ("visit_id", "start_time")
+LAB_KEY = ("patient_id", "visit_id", "lab", "time")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -52,19 +72,14 @@ class RecordJob:
     start_us: int | None
 
 
-def read_table(path: Path, required: Sequence[str], what: str) -> pd.DataFrame:
+def read_table(
+    path: Path, required: Sequence[str], what: str, optional: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """A CSV or Parquet table with its ``required`` columns; with ``optional`` given, no other columns."""
     if not path.is_file():
         raise CohortError(f"{path} not found: pass the {what} table (CSV or Parquet)")
-    frame = (
-        pd.read_parquet(path)
-        if path.suffix == ".parquet"
-        else pd.read_csv(path, dtype=str, keep_default_na=False)
-    )
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise CohortError(
-            f"{path}: required columns {missing} missing (the {what} table needs {list(required)})"
-        )
+    frame = read_any_table(path)
+    check_columns(path, [str(c) for c in frame.columns], required, optional, what)
     return frame
 
 
@@ -74,7 +89,7 @@ def _optional_text(frame: pd.DataFrame, column: str) -> pd.Series:
 
 def read_generic_labs(path: Path, quality: QualityReport) -> pd.DataFrame:
     stage = "generic labs"
-    raw = read_table(path, LABS_REQUIRED, "labs").astype({c: str for c in LABS_REQUIRED})
+    raw = read_table(path, LABS_REQUIRED, "labs", LABS_OPTIONAL).astype({c: str for c in LABS_REQUIRED})
     times, ok = parse_times(raw["time"], TIME_FORMAT, "time", quality, stage)
     values, censored, numeric = parse_lab_values(raw["value"])
     report_non_numeric(quality, stage, raw["value"], numeric | ~ok)  # bad times are counted already
@@ -99,7 +114,13 @@ def read_generic_labs(path: Path, quality: QualityReport) -> pd.DataFrame:
             "source_flag": _optional_text(raw, "source_flag"),
         }
     )
-    return labs[(ok & numeric).to_numpy()].reset_index(drop=True)
+    labs = drop_negative(labs[(ok & numeric).to_numpy()], quality, stage)
+    labs = drop_duplicate_rows(labs, (*LAB_KEY, "value", "censored", "unit"), quality, stage)
+    note_conflicts(labs, LAB_KEY, ("value", "unit"), quality, stage)
+    counts = UnitCounts()
+    counts.add(labs)
+    counts.finish()
+    return counts.plan(quality, stage).apply(labs, quality, stage).reset_index(drop=True)
 
 
 def _to_int16(digital: np.ndarray) -> np.ndarray | None:
@@ -110,9 +131,41 @@ def _to_int16(digital: np.ndarray) -> np.ndarray | None:
 
 
 def _resample(digital: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
-    ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
+    ratio = _ratio(fs_in, fs_out)
     resampled = resample_poly(digital.astype(np.float64), ratio.numerator, ratio.denominator, axis=0)
     return np.round(resampled).astype(np.int64)
+
+
+def _ratio(fs_in: float, fs_out: float) -> Fraction:
+    return Fraction(fs_out / fs_in).limit_denominator(1000)
+
+
+def _read(part: PartWriter, job: RecordJob, root: str) -> tuple[WfdbHeader, np.ndarray] | None:
+    """Header and digital samples of one record, or None with the reason counted: any error reading it
+    (from wfdb or NumPy, on this record only), or a blank or repeated lead name."""
+    try:
+        header, digital, _how = read_record(Path(root) / job.record)
+    except Exception as exc:  # the per-record read only: one bad record is a counted skip (issue 12)
+        reason, example = read_failure(exc, job.record)
+        part.quality.drop(STAGE, reason, examples=[example])
+        return None
+    problem = lead_name_problem(header.sig_names)
+    if problem is not None:
+        part.quality.drop(STAGE, problem, examples=[f"{job.record}: {','.join(header.sig_names)}"])
+        return None
+    return header, digital
+
+
+def _start(part: PartWriter, job: RecordJob, header: WfdbHeader) -> int | np.datetime64 | None:
+    """The record's start (records table, else header), or None with the reason counted."""
+    try:
+        start = job.start_us if job.start_us is not None else header.start_time()
+    except WfdbError as err:
+        part.quality.drop(STAGE, err.reason, examples=[job.record])
+        return None
+    if start is None:
+        part.quality.drop(STAGE, "no start time (records table or header)", examples=[job.record])
+    return start
 
 
 def _ingest_records(
@@ -125,11 +178,10 @@ def _ingest_records(
     window: int,
 ) -> None:
     for job in jobs:
-        try:
-            header, digital, _how = read_record(Path(root) / job.record)
-        except WfdbError as err:
-            part.quality.drop(STAGE, err.reason, examples=[job.record])
+        read = _read(part, job, root)
+        if read is None:
             continue
+        header, digital = read
         names = leads or header.sig_names
         columns = lead_order(header.sig_names, names)
         if columns is None:
@@ -139,6 +191,11 @@ def _ingest_records(
         signal = digital[:, columns].astype(np.int64)
         formats = [s.fmt for s in specs]
         if header.fs != fs:
+            if _ratio(header.fs, fs).numerator < 1:
+                part.quality.drop(
+                    STAGE, f"sampling rate too high to resample to {fs:g} Hz", examples=[job.record]
+                )
+                continue
             if invalid_samples(signal, formats).any():
                 part.quality.drop(
                     STAGE, "invalid samples in a record that needs resampling", examples=[job.record]
@@ -151,9 +208,8 @@ def _ingest_records(
         if stored is None:
             part.quality.drop(STAGE, "digital values outside int16", examples=[job.record])
             continue
-        start = job.start_us if job.start_us is not None else header.start_time()
+        start = _start(part, job, header)
         if start is None:
-            part.quality.drop(STAGE, "no start time (records table or header)", examples=[job.record])
             continue
         usable, refused = usable_windows(stored, window, formats)
         for reason, count in refused.items():
@@ -178,7 +234,16 @@ def _ingest_records(
 
 
 def _record_jobs(path: Path, quality: QualityReport) -> list[RecordJob]:
-    records = read_table(path, RECORDS_REQUIRED, "records").astype({c: str for c in RECORDS_REQUIRED})
+    records = read_table(path, RECORDS_REQUIRED, "records", RECORDS_OPTIONAL)
+    records = records.astype({c: str for c in RECORDS_REQUIRED})
+    repeated = records["record"].duplicated().to_numpy()
+    quality.drop(
+        "generic records table",
+        "record listed twice (first row kept)",
+        int(repeated.sum()),
+        examples(records["record"], repeated),
+    )
+    records = records[~repeated]
     starts: list[int | None] = [None] * len(records)
     if "start_time" in records:
         text = records["start_time"].fillna("").astype(str)

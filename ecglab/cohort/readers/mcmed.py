@@ -8,6 +8,8 @@
 - Tables: visits.csv (patients and visits, with the split files), labs.csv, numerics.csv (as vitals); see
   :mod:`ecglab.cohort.readers.mcmed_tables`. A CSN with waveforms but no row in visits.csv is counted and
   skipped.
+A record that cannot be read (any error wfdb or NumPy raises on it, a bad header value, a blank or repeated
+lead name) is counted with its reason and the ingest goes on.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from ecglab.cohort.ingest import run_parts, split_into_parts
 from ecglab.cohort.parts import PartWriter
 from ecglab.cohort.quality import QualityReport
 from ecglab.cohort.readers import mcmed_tables
-from ecglab.cohort.readers.signal_checks import lead_order, usable_windows
-from ecglab.cohort.readers.wfdb_io import WfdbError, read_record
+from ecglab.cohort.readers.signal_checks import lead_name_problem, lead_order, usable_windows
+from ecglab.cohort.readers.wfdb_io import WfdbError, read_failure, read_record
 from ecglab.cohort.writer import CohortWriter
 
 FS = 500.0
@@ -87,8 +89,13 @@ def _ingest_waveforms(part: PartWriter, jobs: Sequence[WaveformJob], *, root: st
     for job in jobs:
         try:
             header, digital, _how = read_record(Path(root) / job.path)
-        except WfdbError as err:
-            part.quality.drop(STAGE, err.reason, examples=[job.path])
+        except Exception as exc:  # the per-record read only: one bad record is a counted skip (issue 12)
+            reason, example = read_failure(exc, job.path)
+            part.quality.drop(STAGE, reason, examples=[example])
+            continue
+        problem = lead_name_problem(header.sig_names)
+        if problem is not None:
+            part.quality.drop(STAGE, problem, examples=[f"{job.path}: {','.join(header.sig_names)}"])
             continue
         if header.fs != FS:
             part.quality.drop(STAGE, f"sampling rate not {FS:g} Hz", examples=[f"{job.path}: {header.fs}"])

@@ -38,7 +38,11 @@ Labs (:func:`read_mcmed_labs`, stage ``mc-med labs``)
     be categorical" where the value is numeric: so the value is never taken from Component_result.
     ``unit`` = Component_units, ``ref_low``/``ref_high`` = Component_nml_low/high, ``source_flag`` =
     Component_abnormal; ``display_name`` (the order) and ``abnormal`` are kept. Duplicates and same-time
-    conflicts as for MIMIC (:mod:`ecglab.cohort.readers.lab_values`), per visit. :func:`stream_mcmed_labs`
+    conflicts as for MIMIC (:mod:`ecglab.cohort.readers.lab_values`), per visit; negative values of labs
+    that cannot be negative and rows in a unit other than the lab's main one are dropped or converted as for
+    MIMIC (:mod:`ecglab.cohort.readers.units`). A row whose Order_time is after its Result_time is dropped
+    and counted (``order time after result time``): one of its two times is wrong, and ``time`` is what tasks
+    window on, so keeping it could place the draw after its result reached anyone. :func:`stream_mcmed_labs`
     gives the same rows in chunks, in bounded memory, for ``CohortWriter.stream_table``.
 Vitals (:func:`read_mcmed_numerics`, stage ``mc-med numerics``)
     ``numerics.csv`` rows of the chosen ``measures`` (other measures are out of scope, not drops): ``measure``
@@ -56,6 +60,7 @@ import pandas as pd
 
 from ecglab.cohort.errors import CohortError
 from ecglab.cohort.quality import QualityReport
+from ecglab.cohort.readers.csv_files import csv_chunks, csv_header, find_table, read_csv_table, table_errors
 from ecglab.cohort.readers.lab_values import (
     RowChecks,
     check_rows,
@@ -66,14 +71,16 @@ from ecglab.cohort.readers.lab_values import (
     parse_numbers,
     report_non_numeric,
 )
-from ecglab.cohort.readers.mimic_tables import csv_chunks, drop_missing, find_table, keep_rows, read_csv_table
+from ecglab.cohort.readers.mimic_tables import drop_missing, keep_rows
 from ecglab.cohort.readers.timestamps import parse_times
+from ecglab.cohort.readers.units import UnitCounts, drop_negative
 
 MCMED_TIME = "%Y-%m-%dT%H:%M:%SZ"
 STAGE_VISITS = "mc-med visits"
 STAGE_LABS = "mc-med labs"
 STAGE_NUMERICS = "mc-med numerics"
 NOT_IN_VISITS = "visit not in visits.csv"
+ORDER_AFTER_RESULT = "order time after result time (Order_time > Result_time)"
 ROOT_HINT = (
     "point ecglab at the MC-MED folder (the one holding visits.csv, labs.csv, numerics.csv and the "
     "split_{random,chrono}_{train,val,test}.csv files)"
@@ -150,7 +157,7 @@ def _name(column: str) -> str:
 
 
 def _present(path: Path, required: Sequence[str], optional: Sequence[str]) -> tuple[str, ...]:
-    header = set(pd.read_csv(path, nrows=0).columns)
+    header = set(csv_header(path))
     return (*required, *(c for c in optional if c in header))
 
 
@@ -189,10 +196,11 @@ def _visit_columns(frame: pd.DataFrame, quality: QualityReport) -> pd.DataFrame:
 
 def _read_split_file(path: Path) -> pd.Series:
     """The CSNs of one split file (index: 1-based data row), with or without a ``CSN`` header."""
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, header=None)
-    except pd.errors.EmptyDataError:  # an empty file: no CSNs
-        return pd.Series([], dtype="str")
+    with table_errors(path):
+        try:
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, header=None)
+        except pd.errors.EmptyDataError:  # an empty file: no CSNs
+            return pd.Series([], dtype="str")
     first = raw.iloc[0].str.strip()
     named = first.str.upper() == "CSN"
     if named.any():
@@ -295,6 +303,14 @@ def _clean_lab_chunk(chunk: pd.DataFrame, patient_of: pd.Series, quality: Qualit
     result_time, _ = parse_times(
         chunk["Result_time"], MCMED_TIME, "Result_time", quality, STAGE_LABS, required=False
     )
+    late = (result_time.notna() & (time > result_time)).to_numpy()
+    if late.any():
+        shown = chunk["Order_time"] + " > " + chunk["Result_time"]
+        quality.drop(STAGE_LABS, ORDER_AFTER_RESULT, int(late.sum()), examples(shown, late))
+        chunk, patient, time, value, censored = (
+            keep_rows(x, ~late) for x in (chunk, patient, time, value, censored)
+        )
+        result_time = keep_rows(result_time, ~late)
     out = {
         "patient_id": patient.array,  # aligned already: no reindexing
         "visit_id": chunk["CSN"],
@@ -332,14 +348,21 @@ def stream_mcmed_labs(
     keep = None if components is None else set(components)
     patient_of = _patient_of(visits)
 
+    units = UnitCounts()
+
     def cleaned() -> Iterator[pd.DataFrame]:
         for chunk in csv_chunks(path, columns, chunk_rows, at_least_one=True):
             if keep is not None:
                 chunk = chunk[chunk["Component_name"].isin(keep)]
-            yield _clean_lab_chunk(chunk, patient_of, quality)
+            labs = drop_negative(_clean_lab_chunk(chunk, patient_of, quality), quality, STAGE_LABS)
+            units.add(labs)
+            yield labs
+        units.finish()  # check_rows reads every chunk before it yields the first
 
+    plan = None
     for labs in check_rows(cleaned(), LAB_CHECKS, quality, scratch):
-        yield _finish(labs)
+        plan = plan or units.plan(quality, STAGE_LABS)
+        yield _finish(plan.apply(labs, quality, STAGE_LABS))
 
 
 def read_mcmed_labs(

@@ -11,7 +11,9 @@
   :mod:`ecglab.cohort.readers.mimic_tables`), limited to the patients that have ECGs. An ECG gets the
   ``hadm_id`` of
   the admission whose [ED registration or admission, discharge] interval holds its time, else no visit.
-Every record that cannot be used is counted in the data-quality report with its reason.
+Every record that cannot be used is counted in the data-quality report with its reason: any error wfdb or
+NumPy raises reading it, a bad header value, a blank or repeated lead name, ...; a record listed twice in
+``record_list.csv`` (same ``path``) is read once.
 """
 
 from __future__ import annotations
@@ -31,13 +33,21 @@ from ecglab.cohort.ingest import run_parts, split_into_parts
 from ecglab.cohort.parts import PartWriter, RecordingBlock
 from ecglab.cohort.quality import QualityReport
 from ecglab.cohort.readers import mimic_tables
-from ecglab.cohort.readers.signal_checks import invalid_markers, lead_extremes, lead_order, reorder_leads
+from ecglab.cohort.readers.csv_files import read_text_csv, table_errors
+from ecglab.cohort.readers.lab_values import examples, numeric_or_missing
+from ecglab.cohort.readers.signal_checks import (
+    invalid_markers,
+    lead_extremes,
+    lead_name_problem,
+    lead_order,
+    reorder_leads,
+)
 from ecglab.cohort.readers.timestamps import parse_times
 from ecglab.cohort.readers.wfdb_io import (
     SignalSpec,
-    WfdbError,
     can_read_into,
     read_digital,
+    read_failure,
     read_header,
     read_signals,
     record_path,
@@ -83,10 +93,12 @@ def _require(path: Path, what: str) -> Path:
 
 def read_subjects_file(path: Path) -> set[str]:
     """Subject ids, one per line or in a ``subject_id`` column of a CSV."""
-    text = _require(path, "pass a file of subject ids (one per line, or a CSV with subject_id)").read_text()
+    _require(path, "pass a file of subject ids (one per line, or a CSV with subject_id)")
+    with table_errors(path):
+        text = path.read_text(encoding="utf-8")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if lines and lines[0].split(",")[0] == "subject_id":
-        return set(pd.read_csv(path, dtype=str)["subject_id"].str.strip())
+        return set(read_text_csv(path)["subject_id"].str.strip())
     bad = [line for line in lines if not line.isdigit()]
     if bad:
         raise CohortError(f"{path}: not subject ids: {bad[:3]}")
@@ -96,12 +108,20 @@ def read_subjects_file(path: Path) -> set[str]:
 def read_record_list(ecg_root: Path, quality: QualityReport, subjects: set[str] | None) -> pd.DataFrame:
     """The record list with parsed times, filtered to ``subjects``; unparseable rows counted and dropped."""
     file = _require(ecg_root / "record_list.csv", "point --mimic-iv-ecg at the MIMIC-IV-ECG folder")
-    frame = pd.read_csv(file, dtype=str, keep_default_na=False)
+    frame = read_text_csv(file)
     missing = [c for c in RECORD_LIST_COLUMNS if c not in frame.columns]
     if missing:
         raise CohortError(f"{file}: columns {missing} missing; is this MIMIC-IV-ECG's record_list.csv?")
     if subjects is not None:
         frame = frame[frame["subject_id"].isin(subjects)]
+    repeated = frame["path"].duplicated().to_numpy()
+    quality.drop(
+        "mimic-iv-ecg record_list",
+        "record listed twice (first row kept)",
+        int(repeated.sum()),
+        examples(frame["path"], repeated),
+    )
+    frame = frame[~repeated]
     times, ok = parse_times(
         frame["ecg_time"], "%Y-%m-%d %H:%M:%S", "ecg_time", quality, "mimic-iv-ecg record_list"
     )
@@ -109,18 +129,16 @@ def read_record_list(ecg_root: Path, quality: QualityReport, subjects: set[str] 
     return frame.sort_values(["subject_id", "ecg_time", "study_id"], kind="stable").reset_index(drop=True)
 
 
-def read_machine_measurements(ecg_root: Path) -> pd.DataFrame | None:
+def read_machine_measurements(ecg_root: Path, quality: QualityReport) -> pd.DataFrame | None:
+    """The machine's intervals and axes per (subject_id, study_id); a value that is not a number is set to
+    missing and counted (the ECG is kept)."""
     file = ecg_root / "machine_measurements.csv"
     if not file.is_file():
         return None
-    frame = pd.read_csv(
-        file,
-        dtype={"subject_id": str, "study_id": str},
-        usecols=lambda c: c in ("subject_id", "study_id", *MACHINE_NUMERIC),
-    )
+    frame = read_text_csv(file, usecols=lambda c: c in ("subject_id", "study_id", *MACHINE_NUMERIC))
     for column in MACHINE_NUMERIC:
         if column in frame.columns:
-            frame[column] = pd.to_numeric(frame[column], errors="raise")
+            frame[column] = numeric_or_missing(frame[column], quality, "mimic-iv-ecg measurements", column)
     return frame
 
 
@@ -207,8 +225,13 @@ def _read_ecg(
         header = read_header(record_path(root, job.path))
         direct = header.n_samples == SEGMENT_SAMPLES and header.n_sig == len(leads) and can_read_into(header)
         digital = read_digital(header, out=slot) if direct else read_signals(header)[0]
-    except WfdbError as err:
-        part.quality.drop(STAGE, err.reason, examples=[job.path])
+    except Exception as exc:  # the per-record read only: one bad record is a counted skip (issue 12)
+        reason, example = read_failure(exc, job.path)
+        part.quality.drop(STAGE, reason, examples=[example])
+        return None
+    problem = lead_name_problem(header.sig_names)
+    if problem is not None:
+        part.quality.drop(STAGE, problem, examples=[f"{job.path}: {','.join(header.sig_names)}"])
         return None
     if header.fs != FS:
         part.quality.drop(STAGE, f"sampling rate not {FS:g} Hz", examples=[f"{job.path}: {header.fs}"])
@@ -321,7 +344,8 @@ def build_mimic_cohort(
         patients = mimic_tables.read_mimic_patients(hosp, writer.quality, subjects=ecg_subjects)
         visits = mimic_tables.read_mimic_visits(hosp, writer.quality, subjects=ecg_subjects)
         ecgs["visit_id"] = assign_visits(ecgs, visits)
-        parts = split_into_parts(_jobs(ecgs, read_machine_measurements(mimic_iv_ecg)), per_part)
+        measurements = read_machine_measurements(mimic_iv_ecg, writer.quality)
+        parts = split_into_parts(_jobs(ecgs, measurements), per_part)
         run_parts(
             writer,
             parts,

@@ -17,9 +17,11 @@ the same rows whole; stage ``mimic labevents``)
     :func:`~ecglab.cohort.readers.lab_values.parse_lab_values`
     (``">300"`` -> 300, censored ``">"``); ``censored`` always comes from the ``value`` text, so ``"<1"``
     with a ``valuenum`` of 1 is censored ``"<"``; ``duplicate row``: same subject, itemid, charttime, value,
-    censored and unit as an earlier row (the first in file order is kept). Rows with the same
-    subject/itemid/charttime and different values are all kept and counted as a note (both whole-table
-    rules, applied in bounded memory by :func:`~ecglab.cohort.readers.lab_values.check_rows`).
+    censored and unit as an earlier row (the first in file order is kept); a negative value of a lab that
+    cannot be negative, and a row in a unit other than its itemid's main unit with no known factor, are
+    dropped and counted (:mod:`ecglab.cohort.readers.units`; a known factor converts the row). Rows with
+    the same subject/itemid/charttime and different values are all kept and counted as a note (both
+    whole-table rules, applied in bounded memory by :func:`~ecglab.cohort.readers.lab_values.check_rows`).
     Rows without ``hadm_id`` (26% in the demo: outpatient and pre-admission draws) are kept, ``visit_id``
     missing. ``time`` is ``charttime`` (specimen collection) and ``result_time`` is ``storetime``, both
     naive ``datetime64[us]`` (MIMIC's per-patient shifted local times). An unparseable ``storetime`` or
@@ -40,16 +42,14 @@ OMR (:func:`read_mimic_omr`, ``mimic omr``) -> vitals
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pv
 
-from ecglab.cohort.errors import CohortError
 from ecglab.cohort.quality import QualityReport
+from ecglab.cohort.readers.csv_files import csv_chunks, find_table, read_csv_table
 from ecglab.cohort.readers.lab_values import (
     RowChecks,
     as_text,
@@ -63,6 +63,7 @@ from ecglab.cohort.readers.lab_values import (
     report_non_numeric,
 )
 from ecglab.cohort.readers.timestamps import parse_times
+from ecglab.cohort.readers.units import UnitCounts, drop_negative
 
 MIMIC_TIME = "%Y-%m-%d %H:%M:%S"
 MIMIC_DATE = "%Y-%m-%d"
@@ -83,8 +84,6 @@ LAB_KEY = ("patient_id", "lab", "time")
 LAB_CHECKS = RowChecks(
     STAGE_LABS, (*LAB_KEY, "value", "censored", "unit"), "patient_id", LAB_KEY, ("value", "unit")
 )
-CSV_BLOCK_BYTES = 1 << 24
-_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 OMR_UNITS = {  # result_name -> (measure, unit)
     "Weight (Lbs)": ("Weight", "lb"),
     "Weight": ("Weight", "lb"),
@@ -93,72 +92,6 @@ OMR_UNITS = {  # result_name -> (measure, unit)
     "BMI (kg/m2)": ("BMI", "kg/m2"),
     "BMI": ("BMI", "kg/m2"),
 }
-
-
-# ---------------------------------------------------------------- CSV access shared with the MC-MED readers
-def find_table(folder: Path | str, name: str, hint: str) -> Path:
-    """``folder/name.csv.gz`` or ``folder/name.csv``; a CohortError naming both and ``hint`` otherwise."""
-    folder = Path(folder)
-    candidates = [folder / f"{name}.csv.gz", folder / f"{name}.csv"]
-    for path in candidates:
-        if path.is_file():
-            return path
-    below = [folder / "hosp" / c.name for c in candidates if (folder / "hosp" / c.name).is_file()]
-    found = f" (found {below[0]}: point at {below[0].parent})" if below else ""
-    raise CohortError(f"{folder}: no {candidates[0].name} or {candidates[1].name}{found}; {hint}")
-
-
-def csv_chunks(
-    path: Path, columns: Sequence[str], chunk_rows: int | None, *, at_least_one: bool = False
-) -> Iterator[pd.DataFrame]:
-    """``columns`` of ``path`` as text (missing = ``""``), in chunks, indexed by 1-based data row; one empty
-    chunk for a header-only file if ``at_least_one``."""
-    header = pd.read_csv(path, nrows=0).columns
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise CohortError(f"{path}: no column(s) {', '.join(missing)} (found: {', '.join(header)})")
-    if chunk_rows is None:
-        chunk = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=list(columns))
-        chunk.index = chunk.index + 1
-        yield chunk[list(columns)]
-        return
-    if chunk_rows < 1:
-        raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
-    text = dict.fromkeys(columns, pa.string())
-    convert = pv.ConvertOptions(include_columns=list(columns), column_types=text, strings_can_be_null=False)
-    pending, rows, start = [], 0, 0
-    try:
-        reader = pv.open_csv(
-            pa.input_stream(str(path), compression="detect"),
-            read_options=pv.ReadOptions(block_size=CSV_BLOCK_BYTES),
-            parse_options=pv.ParseOptions(newlines_in_values=True),
-            convert_options=convert,
-        )
-        for batch in reader:
-            pending.append(batch)
-            rows += len(batch)
-            while rows >= chunk_rows:
-                table = pa.Table.from_batches(pending)
-                yield _text_frame(table.slice(0, chunk_rows), start)
-                pending, rows = table.slice(chunk_rows).to_batches(), rows - chunk_rows
-                start += chunk_rows
-    except pa.ArrowInvalid as err:
-        raise CohortError(f"{path}: not a readable CSV table ({err})") from err
-    if rows:
-        yield _text_frame(pa.Table.from_batches(pending), start)
-    elif at_least_one and not start:
-        yield pd.DataFrame({c: pd.Series(dtype="str") for c in columns})
-
-
-def _text_frame(table: pa.Table, start: int) -> pd.DataFrame:
-    frame = table.to_pandas(types_mapper=lambda _: _TEXT)
-    frame.index = pd.RangeIndex(start + 1, start + 1 + len(frame))
-    return frame
-
-
-def read_csv_table(path: Path, columns: Sequence[str]) -> pd.DataFrame:
-    """A whole (small) table, as :func:`csv_chunks` reads it."""
-    return next(csv_chunks(path, columns, None))
 
 
 def id_set(ids: Iterable[object] | None) -> set[str] | None:
@@ -262,16 +195,24 @@ def stream_mimic_labs(
     items = read_mimic_labitems(hosp_dir)
     keep_subjects, keep_items = id_set(subjects), id_set(itemids)
 
+    names = items["label"].to_dict()
+    units = UnitCounts()
+
     def cleaned() -> Iterator[pd.DataFrame]:
         for chunk in csv_chunks(path, LABEVENT_COLUMNS, chunk_rows, at_least_one=True):
             if keep_subjects is not None:
                 chunk = chunk[chunk["subject_id"].isin(keep_subjects)]
             if keep_items is not None:
                 chunk = chunk[chunk["itemid"].isin(keep_items)]
-            yield _clean_lab_chunk(chunk, quality)
+            labs = drop_negative(_clean_lab_chunk(chunk, quality), quality, STAGE_LABS, names)
+            units.add(labs)
+            yield labs
+        units.finish()  # check_rows reads every chunk before it yields the first
 
+    plan = None
     for labs in check_rows(cleaned(), LAB_CHECKS, quality, scratch):
-        yield _finish(_name_labs(labs, items, quality))
+        plan = plan or units.plan(quality, STAGE_LABS, names)
+        yield _finish(_name_labs(plan.apply(labs, quality, STAGE_LABS), items, quality))
 
 
 def read_mimic_labs(

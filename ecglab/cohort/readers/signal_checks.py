@@ -31,6 +31,25 @@ INVALID_SAMPLE = {
 }
 
 
+BLANK_LEAD = "blank lead name"
+DUPLICATE_LEAD = "duplicate lead name"
+
+
+def lead_name_problem(names: Sequence[str]) -> str | None:
+    """``blank lead name`` when a signal has no name, ``duplicate lead name`` when two signals share one
+    (ignoring case and surrounding blanks, as :func:`lead_order` matches them); None when every signal has
+    its own name. A record failing this cannot be read by name, so readers skip it."""
+    return _name_problem(tuple(names))
+
+
+@functools.lru_cache(maxsize=256)
+def _name_problem(names: tuple[str, ...]) -> str | None:
+    folded = [name.strip().lower() for name in names]
+    if "" in folded:
+        return BLANK_LEAD
+    return DUPLICATE_LEAD if len(set(folded)) < len(folded) else None
+
+
 def lead_order(available: Sequence[str], wanted: Sequence[str]) -> list[int] | None:
     """Column of each wanted lead in ``available`` by name, ignoring case (``AVR`` is ``aVR``); None if a
     wanted lead is missing. Never by position: MIMIC-IV-ECG stores aVF before aVL."""

@@ -5,7 +5,11 @@ The header comes from :mod:`ecglab.cohort.readers.wfdb_header` (re-exported here
 are read fast when they are single-segment, every signal is in format 16, 212, 80, 24 or 32
 (little-endian), has one sample per frame and no skew, and the signals of each file are consecutive and
 share one format (``can_read_fast``). ``read_record`` (``read_signals`` for a header already read) hands
-every other record to ``wfdb.rdrecord``: the choice is made from the header, never after an error. A record
+every other record to ``wfdb.rdrecord``: the choice is made from the header, never after an error; any
+exception wfdb raises becomes a WfdbError (reason ``unreadable by wfdb (<type>)``). Both first refuse a
+header no reader can use (``check_values``: a sampling rate that is not a positive number, no signals, a
+format WFDB does not define, zero samples per frame). ``read_failure`` turns any other exception raised
+while reading one record into the (reason, example) an ingest counts it under. A record
 whose signals all lie in one format-16 file (``can_read_into``) can be read straight into the caller's int16
 array (``read_digital(header, out=...)``), which saves a copy per record when an ingest fills a block.
 
@@ -19,6 +23,7 @@ Behaviour copied from wfdb 4.3.1 (``wfdb/io/_signal.py``, ``record.py``):
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -32,12 +37,16 @@ from ecglab.cohort.readers.wfdb_header import BYTES_PER_SAMPLE, SignalSpec, Wfdb
 __all__ = [
     "FAST_FORMATS",
     "INVALID_SAMPLE",
+    "WFDB_FORMATS",
     "SignalSpec",
     "WfdbError",
     "WfdbHeader",
     "can_read_fast",
     "can_read_into",
+    "check_values",
+    "describe_exception",
     "read_digital",
+    "read_failure",
     "read_header",
     "read_physical",
     "read_record",
@@ -46,6 +55,8 @@ __all__ = [
 ]
 
 FAST_FORMATS = frozenset({"16", "212", "80", "24", "32"})
+# Every storage format the WFDB specification defines and wfdb-python reads (its DAT_FMTS).
+WFDB_FORMATS = frozenset({"8", "16", "24", "32", "61", "80", "160", "212", "310", "311", "508", "516", "524"})
 
 INVALID_SAMPLE = {"16": -(2**15), "212": -(2**11), "80": -(2**7), "24": -(2**23), "32": -(2**31)}
 _NATIVE_INT16 = np.dtype(np.int16)
@@ -279,6 +290,48 @@ def _plain_root(root: str) -> bool:
     return root.startswith("/") and not root.startswith("//") and str(Path(root)) == root
 
 
+def check_values(header: WfdbHeader) -> None:
+    """Refuse, with a WfdbError and its reason, a header whose values no reader can use: a sampling rate
+    that is not a positive finite number (``invalid sampling rate``), no signals (``no signals``), a format
+    that WFDB does not define (``unknown signal format``) or zero samples per frame (``invalid samples per
+    frame``). wfdb itself would divide by the rate or fail with a KeyError deep in its reader."""
+    if not (math.isfinite(header.fs) and header.fs > 0):
+        raise WfdbError(
+            f"{header.file}: sampling rate {header.fs:g} Hz is not a positive number",
+            reason="invalid sampling rate",
+        )
+    if header.n_sig == 0:
+        raise WfdbError(f"{header.file}: the record has no signals", reason="no signals")
+    for signal in header.signals:
+        if signal.fmt not in WFDB_FORMATS:
+            known = ", ".join(sorted(WFDB_FORMATS, key=int))
+            raise WfdbError(
+                f"{header.file}: signal {signal.sig_name!r} has format {signal.fmt}, which WFDB does not "
+                f"define (formats: {known})",
+                reason="unknown signal format",
+            )
+        if signal.samples_per_frame < 1:
+            raise WfdbError(
+                f"{header.file}: signal {signal.sig_name!r} has {signal.samples_per_frame} samples per frame",
+                reason="invalid samples per frame",
+            )
+
+
+def read_failure(exc: Exception, record: str) -> tuple[str, str]:
+    """The (reason, example) under which an ingest counts a record whose read raised ``exc``: a WfdbError's
+    own reason and the record; for any other exception (from NumPy or wfdb on that record) ``read error
+    (<type>)`` and the record with the type and first line of the message."""
+    if isinstance(exc, WfdbError):
+        return exc.reason, record
+    return f"read error ({type(exc).__name__})", f"{record}: {describe_exception(exc)}"
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``<type>: <first line of the message>``, e.g. ``KeyError: '999'``."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 def read_record(path: str | Path) -> tuple[WfdbHeader, np.ndarray, str]:
     """Header, digital samples and the reader used: "numpy" when ``can_read_fast``, else "wfdb"
     (``wfdb.rdrecord(physical=False, return_res=32)``, int32). The choice depends on the header only."""
@@ -288,7 +341,9 @@ def read_record(path: str | Path) -> tuple[WfdbHeader, np.ndarray, str]:
 
 
 def read_signals(header: WfdbHeader) -> tuple[np.ndarray, str]:
-    """The digital samples of a record whose header is read, and the reader used (as ``read_record``)."""
+    """The digital samples of a record whose header is read, and the reader used (as ``read_record``), after
+    ``check_values``."""
+    check_values(header)
     if can_read_fast(header):
         return read_digital(header), "numpy"
     import wfdb  # slow to import; only records outside the fast formats need it
@@ -296,6 +351,13 @@ def read_signals(header: WfdbHeader) -> tuple[np.ndarray, str]:
     record_path = header.file[: -len(".hea")]
     try:
         record = wfdb.rdrecord(record_path, physical=False, return_res=32)
-    except (OSError, ValueError) as exc:
-        raise WfdbError(f"{header.file}: wfdb.rdrecord failed: {exc}", reason="unreadable by wfdb") from exc
+    except Exception as exc:  # wfdb raises bare Exception, KeyError, ... on records it cannot read
+        raise WfdbError(
+            f"{header.file}: wfdb.rdrecord failed: {describe_exception(exc)}",
+            reason=f"unreadable by wfdb ({type(exc).__name__})",
+        ) from exc
+    if getattr(record, "d_signal", None) is None:  # e.g. a multi-segment record of empty ("~") segments
+        raise WfdbError(
+            f"{header.file}: wfdb.rdrecord read no samples", reason="unreadable by wfdb (no samples)"
+        )
     return record.d_signal, "wfdb"
