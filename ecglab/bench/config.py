@@ -29,6 +29,22 @@ CHOICES = {
 }
 
 
+RANGES = {  # field: (bound, bound allowed, what the message asks for)
+    "seed": (0, True, "0 or more"),
+    "epochs": (1, True, "at least 1"),
+    "batch_size": (1, True, "at least 1"),
+    "lr": (0.0, False, "above 0"),
+    "weight_decay": (0.0, True, "0 or more"),
+    "grad_clip": (0.0, True, "0 (off) or more"),
+    "patience": (0, True, "0 or more"),
+    "probe_epochs": (0, True, "0 or more"),
+    "frozen_stages": (0, True, "0 or more"),
+    "focal_gamma": (0.0, True, "0 or more"),
+    "n_boot": (1, True, "at least 1"),
+    "workers": (0, True, "0 or more"),
+}
+
+
 class ConfigError(EcglabError, ValueError):
     """A run configuration names an unknown field, gives a value of the wrong type, or an unknown choice."""
 
@@ -69,6 +85,12 @@ class RunConfig:
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name, (low, inclusive, meaning) in RANGES.items():
+            value = getattr(self, name)
+            if not (value >= low if inclusive else value > low) or value != value:
+                raise ConfigError(f"{name} must be {meaning}, got {value!r}")
+        if not 0.0 < self.target_sensitivity < 1.0:
+            raise ConfigError(f"target_sensitivity must be between 0 and 1, got {self.target_sensitivity!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (the tuple of spec files becomes a list), as ``run.json`` stores them."""
@@ -133,6 +155,10 @@ def build_run_config(values: Mapping[str, Any], *, source: str = "run configurat
         missing = [name for name in REQUIRED if checked.get(name) in (None, "")]
         if missing:
             raise ConfigError(f"missing {', '.join(missing)}")
+        # absolute, so that the stored record works from any folder (neither is part of the run id)
+        checked["cohort"] = os.path.abspath(checked["cohort"])
+        if "task_specs" in checked:
+            checked["task_specs"] = tuple(os.path.abspath(file) for file in checked["task_specs"])
         return RunConfig(**checked)
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from None

@@ -56,6 +56,7 @@ class TaskIdentity:
     digest: str
     training_digest: str = ""
     targets: tuple[str, ...] = ()
+    spec: dict[str, Any] | None = None  # the spec's content: the run re-evaluates without its spec file
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,11 @@ class RunRecord:
             "run_id": self.run_id,
             "status": self.status,
             "config": self.config.to_dict(),
-            "task": {**dataclasses.asdict(self.task), "targets": list(self.task.targets)},
+            "task": {
+                k: v
+                for k, v in {**dataclasses.asdict(self.task), "targets": list(self.task.targets)}.items()
+                if v is not None
+            },
             "cohort": {k: v for k, v in dataclasses.asdict(self.cohort).items() if v is not None},
             "backbone": dataclasses.asdict(self.backbone),
             "world_size": self.world_size,

@@ -35,28 +35,38 @@ _FLAGS = (
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train and evaluate a backbone on a task (also under torchrun)")
-    train.add_argument("--backbone", required=True)
-    train.add_argument("--task", required=True)
-    train.add_argument("--cohort", required=True, type=Path)
+    train.add_argument("--backbone", required=True, help="registered backbone (`ecglab backbones list`)")
+    train.add_argument(
+        "--task", required=True, help="registered task (`ecglab tasks list`) or one of --task-spec"
+    )
+    train.add_argument("--cohort", required=True, type=Path, help="cohort store folder")
     train.add_argument("--config", type=Path, help="YAML of run options (flags override it)")
-    train.add_argument("--preset")
-    train.add_argument("--seed", type=int)
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float)
-    train.add_argument("--weight-decay", type=float)
-    train.add_argument("--schedule", choices=["cosine", "plateau", "constant"])
-    train.add_argument("--grad-clip", type=float)
-    train.add_argument("--patience", type=int)
-    train.add_argument("--fine-tune", choices=["full", "linear_probe", "probe_then_full", "frozen_stages"])
-    train.add_argument("--probe-epochs", type=int)
-    train.add_argument("--frozen-stages", type=int)
-    train.add_argument("--loss", choices=["masked_bce", "focal"])
-    train.add_argument("--precision", choices=["auto", "fp32", "bf16"])
+    train.add_argument("--preset", help="backbone preset, e.g. tiny or full (default tiny)")
+    train.add_argument("--seed", type=int, help="training seed (default 0)")
+    train.add_argument("--epochs", type=int, help="most epochs (default 20)")
+    train.add_argument("--batch-size", type=int, help="anchors per step and process (default 64)")
+    train.add_argument("--lr", type=float, help="peak learning rate of AdamW (default 1e-3)")
+    train.add_argument("--weight-decay", type=float, help="AdamW weight decay (default 1e-2)")
+    train.add_argument("--schedule", choices=["cosine", "plateau", "constant"], help="learning-rate schedule")
+    train.add_argument("--grad-clip", type=float, help="gradient-norm clip, 0 for none (default 1.0)")
+    train.add_argument("--patience", type=int, help="epochs without a better validation AUROC (default 5)")
+    train.add_argument(
+        "--fine-tune",
+        choices=["full", "linear_probe", "probe_then_full", "frozen_stages"],
+        help="what trains (default full)",
+    )
+    train.add_argument("--probe-epochs", type=int, help="head-only epochs of probe_then_full (default 2)")
+    train.add_argument("--frozen-stages", type=int, help="stages kept frozen under frozen_stages (default 0)")
+    train.add_argument("--loss", choices=["masked_bce", "focal"], help="training loss (default masked_bce)")
+    train.add_argument(
+        "--precision", choices=["auto", "fp32", "bf16"], help="auto: bf16 on CUDA, fp32 on the CPU"
+    )
     train.add_argument("--checkpoint", help="pretrained weights file (e.g. 12_lead_ECGFounder.pth)")
-    train.add_argument("--threshold", choices=["youden", "sensitivity"])
-    train.add_argument("--n-boot", type=int)
-    train.add_argument("--workers", type=int, help="data-loader processes")
+    train.add_argument(
+        "--threshold", choices=["youden", "sensitivity"], help="how the validation threshold is chosen"
+    )
+    train.add_argument("--n-boot", type=int, help="bootstrap resamples of the intervals (default 1000)")
+    train.add_argument("--workers", type=int, help="data-loader processes (default 0: in this process)")
     train.add_argument("--fusion", action="store_true", help="late fusion with the task's tabular inputs")
     train.add_argument(
         "--allow-lead-mismatch",
@@ -74,35 +84,50 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _run_options(train)
     train.add_argument("--resume", action="store_true", help="continue an interrupted run")
     train.add_argument("--force", action="store_true", help="rerun even if finished")
-    train.add_argument("--quiet", action="store_true")
+    train.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     train.set_defaults(run=run_train)
 
     evaluate = sub.add_parser("evaluate", help="re-evaluate a finished run from its best checkpoint")
-    evaluate.add_argument("run_dir", type=Path)
+    evaluate.add_argument("run_dir", type=Path, help="the run folder")
+    evaluate.add_argument(
+        "--cohort", type=Path, help="where the run's cohort store is now (default: where it was trained)"
+    )
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=run_evaluate)
 
     track = sub.add_parser("track", help="log a finished run folder to MLflow (e.g. after MLflow was down)")
-    track.add_argument("run_dir", type=Path)
-    track.add_argument("--tracking-uri")
-    track.add_argument("--experiment", default="ecglab")
+    track.add_argument("run_dir", type=Path, help="the run folder")
+    track.add_argument("--tracking-uri", help=TRACKING_URI_HELP)
+    track.add_argument("--experiment", default="ecglab", help="MLflow experiment (default ecglab)")
+    track.add_argument("--log-row-level", action="store_true", help=ROW_LEVEL_HELP)
     track.set_defaults(run=run_track)
+
+
+TRACKING_URI_HELP = "MLflow tracking URI (default: env MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)"
+ROW_LEVEL_HELP = (
+    "also send row-level data (patient, visit and anchor ids, per-anchor predictions) to MLflow; only where "
+    "your data use agreement allows that server to hold it (default: aggregates and checkpoints only)"
+)
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--runs-dir", type=Path, default=Path("runs"), help="where run folders go (default runs/)"
     )
-    parser.add_argument(
-        "--tracking-uri",
-        help="MLflow tracking URI (default: env MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
-    )
-    parser.add_argument("--experiment", default="ecglab")
+    parser.add_argument("--tracking-uri", help=TRACKING_URI_HELP)
+    parser.add_argument("--experiment", default="ecglab", help="MLflow experiment (default ecglab)")
     parser.add_argument("--no-track", action="store_true", help="write result files only, no MLflow")
+    parser.add_argument("--log-row-level", action="store_true", help=ROW_LEVEL_HELP)
 
 
 def read_run_options(path: Path) -> dict[str, Any]:
     """The RunConfig fields of a ``--config`` YAML file, each checked and coerced as RunConfig takes it."""
-    loaded = yaml.safe_load(path.read_text()) or {}
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
     if not isinstance(loaded, dict):
         raise EcglabError(f"{path}: expected a mapping of run options")
     try:
@@ -148,6 +173,7 @@ def run_train(args: argparse.Namespace) -> int:
         force=args.force,
         progress=not args.quiet,
         track=not args.no_track,
+        log_row_level=args.log_row_level,
     )
     print_run(run_dir)
     return 0
@@ -176,13 +202,14 @@ def print_run(run_dir: Path) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     from ecglab.bench.engine import evaluate_run
 
-    print_run(evaluate_run(args.run_dir))
+    print_run(evaluate_run(args.run_dir, cohort=args.cohort, progress=not args.quiet))
     return 0
 
 
 def run_track(args: argparse.Namespace) -> int:
     from ecglab.bench.tracking import log_run, resolve_tracking_uri
 
-    mlflow_id = log_run(args.run_dir, resolve_tracking_uri(args.tracking_uri), args.experiment)
+    uri = resolve_tracking_uri(args.tracking_uri)
+    mlflow_id = log_run(args.run_dir, uri, args.experiment, row_level=args.log_row_level)
     print(f"{args.run_dir}: logged to MLflow run {mlflow_id}")
     return 0

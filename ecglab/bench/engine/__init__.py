@@ -11,13 +11,14 @@ inputs and rank 0 gathers them, computes the metrics and writes.
 
 Modules: ``distributed`` (ranks), ``prepare`` (task data, run id, model), ``training`` (epochs and
 checkpoints), ``evaluate`` (scores, results and predictions), ``baselines`` (scikit-learn models) and
-``run`` (a pairing from start to end, and re-evaluation).
+``run`` (a pairing from start to end) and ``reevaluate`` (a finished run scored again, from its folder).
 """
 
 from __future__ import annotations
 
 from ecglab.bench.engine.prepare import RunError
-from ecglab.bench.engine.run import evaluate_run, run_pairing
+from ecglab.bench.engine.reevaluate import evaluate_run
+from ecglab.bench.engine.run import run_pairing
 from ecglab.bench.engine.training import EpochCallback, PrunedRun
 
 __all__ = ["EpochCallback", "PrunedRun", "RunError", "evaluate_run", "run_pairing"]

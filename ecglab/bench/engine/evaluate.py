@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from tqdm import tqdm
 
 from ecglab.bench import metrics
 from ecglab.bench.config import RunConfig
@@ -26,14 +27,24 @@ RESAMPLE_SEED = 0  # the test set's bootstrap resamples are the task's, not the 
 Pool = tuple[np.ndarray, np.ndarray, np.ndarray]  # anchor rows, their sums of probabilities, their counts
 
 
-def local_pool(model: LabModel, batches: EvalBatches, n_rows: int, where: Distributed, workers: int) -> Pool:
+def local_pool(
+    model: LabModel, batches: EvalBatches, n_rows: int, where: Distributed, workers: int, progress: str = ""
+) -> Pool:
     """This rank's part of the pooling: for the anchor rows its inputs belong to, the sum of the model's
-    probabilities over those inputs and their count."""
+    probabilities over those inputs and their count. ``progress``: the bar's label (none when empty)."""
     model.eval()
     sums = np.zeros((n_rows, model.head.out_features))
     counts = np.zeros(n_rows)
+    bar = tqdm(
+        loader(batches, workers),
+        total=len(batches),
+        desc=progress,
+        unit="batch",
+        disable=not (progress and where.main),
+        leave=False,
+    )
     with torch.no_grad():
-        for batch in loader(batches, workers):
+        for batch in bar:
             tabular = batch.get("tabular")
             logits = model(batch["x"].to(where.device), None if tabular is None else tabular.to(where.device))
             rows = batch["row"].numpy()
@@ -56,12 +67,12 @@ def pooled_scores(parts: list[Pool], n_rows: int, n_targets: int) -> np.ndarray:
 
 
 def predict(
-    model: LabModel, batches: EvalBatches, n_rows: int, where: Distributed, workers: int
+    model: LabModel, batches: EvalBatches, n_rows: int, where: Distributed, workers: int, progress: str = ""
 ) -> np.ndarray | None:
     """Mean probability per anchor row over its scored inputs (the task's pooling), on rank 0 (None on the
     other ranks); rows never scored: NaN. Every rank calls it with its own shard of the inputs."""
     sync_buffers(model, where)
-    parts = gather_to_main(local_pool(model, batches, n_rows, where, workers), where)
+    parts = gather_to_main(local_pool(model, batches, n_rows, where, workers, progress), where)
     return None if parts is None else pooled_scores(parts, n_rows, model.head.out_features)
 
 
@@ -77,10 +88,15 @@ def macro_auroc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def model_scores(
-    model: LabModel, cohort: Cohort, task: TaskData, config: RunConfig, where: Distributed
+    model: LabModel,
+    cohort: Cohort,
+    task: TaskData,
+    config: RunConfig,
+    where: Distributed,
+    progress: bool = False,
 ) -> np.ndarray | None:
     """The model's scores for every anchor row of the evaluated splits (NaN elsewhere), on rank 0 (None on
-    the other ranks, which score their shards); every rank calls it."""
+    the other ranks, which score their shards); every rank calls it. ``progress``: a bar per split."""
     scores = np.full((len(task.anchors), len(task.kept_targets)), np.nan)
     plan = model_input_plan(config, cohort, task)
     tabular = tabular_inputs(task, config)
@@ -89,7 +105,8 @@ def model_scores(
             cohort.path, plan, task, split, config.batch_size, tabular, where.rank, where.world
         )
         rows = split_rows(task, split)
-        pooled = predict(model, batches, len(task.anchors), where, config.workers)
+        label = f"scoring {split}" if progress else ""
+        pooled = predict(model, batches, len(task.anchors), where, config.workers, label)
         if pooled is not None:
             scores[rows] = pooled[rows]
     return scores if where.main else None

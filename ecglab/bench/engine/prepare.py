@@ -3,6 +3,7 @@ backbone's options checked against the task's leads, the model, its input plan a
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from ecglab.cohort.store import Cohort, open_cohort
 from ecglab.errors import EcglabError
 from ecglab.tasks.build import TaskData, build_task, task_folder
 from ecglab.tasks.registry import get_task, register_spec_file
+from ecglab.tasks.spec import TaskSpec
 
 
 class RunError(EcglabError):
@@ -29,13 +31,20 @@ def evaluated_splits(config: RunConfig) -> tuple[str, ...]:
 
 
 def prepare(
-    config: RunConfig, runs_dir: Path, where: Distributed, world_size: int | None = None
+    config: RunConfig,
+    runs_dir: Path,
+    where: Distributed,
+    world_size: int | None = None,
+    spec: TaskSpec | None = None,
 ) -> tuple[Cohort, TaskData, str]:
     """The cohort, the task's data (built and cached under ``runs_dir/tasks`` by rank 0, loaded by the
-    others) and the run id (of a run on ``world_size`` processes, by default ``where``'s)."""
-    for file in config.task_specs:
-        register_spec_file(file)
-    spec = get_task(config.task)
+    others) and the run id (of a run on ``world_size`` processes, by default ``where``'s). ``spec`` (a run's
+    stored spec) is used as given; else the task is looked up, after registering the run's spec files."""
+    check_checkpoint(config)
+    if spec is None:
+        for file in config.task_specs:
+            register_spec_file(file)
+        spec = get_task(config.task)
     cohort = open_cohort(config.cohort)
     cache = Path(runs_dir) / "tasks"
     if where.main:
@@ -45,6 +54,21 @@ def prepare(
         task = TaskData.load(task_folder(cache, spec, cohort))
     world = where.world if world_size is None else world_size
     return cohort, task, run_id(config, spec.version, spec.digest(), cohort.content_hash, world)
+
+
+def check_checkpoint(config: RunConfig) -> None:
+    """Refuse a ``checkpoint`` the backbone would not use (a baseline, or a factory without that argument)
+    and one that is not a file, before anything is built or written."""
+    if not config.checkpoint:
+        return
+    info = get_backbone_info(config.backbone)
+    if info.kind == "baseline":
+        raise RunError(f"{info.name} is a baseline fitted from scratch; it takes no --checkpoint")
+    parameters = inspect.signature(info.resolve(info.factory)).parameters.values()
+    if not any(p.name == "checkpoint" or p.kind is p.VAR_KEYWORD for p in parameters):
+        raise RunError(f"backbone {info.name} loads no pretrained weights; it takes no --checkpoint")
+    if not Path(config.checkpoint).is_file():
+        raise RunError(f"--checkpoint {config.checkpoint}: no such file")
 
 
 def backbone_options(config: RunConfig, info: BackboneInfo, task: TaskData) -> dict[str, Any]:
@@ -58,6 +82,14 @@ def backbone_options(config: RunConfig, info: BackboneInfo, task: TaskData) -> d
         raise RunError(f"{info.name} expects leads {info.input.leads}, task {task.spec.name} gives {leads}")
     if config.checkpoint:
         options["checkpoint"] = config.checkpoint
+    if options.get("preprocess"):  # a backbone's own filtering runs at the rate the task feeds, never assumed
+        fs = float(task.spec.input.fs)
+        if "fs" in options and float(options["fs"]) != fs:
+            raise RunError(
+                f"backbone option fs={options['fs']} but task {task.spec.name} feeds {fs:g} Hz; drop the "
+                "option (preprocessing gets the task's rate) or use a task at that rate"
+            )
+        options["fs"] = fs
     if info.expected_leads and config.checkpoint:
         expected = tuple(info.resolve(info.expected_leads)(options["in_channels"]))
         if expected != leads and not config.allow_lead_mismatch:

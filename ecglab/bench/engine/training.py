@@ -10,6 +10,7 @@ scoring of the best checkpoint (:func:`ecglab.bench.engine.evaluate.model_scores
 from __future__ import annotations
 
 import functools
+import json
 import os
 import time
 from collections.abc import Callable
@@ -125,6 +126,28 @@ class Fit:
         save_checkpoint(state, run_dir / "last.pt")
 
 
+def write_history(run_dir: Path, history: list[dict[str, Any]]) -> None:
+    """``history.jsonl`` replaced atomically with ``history`` (one JSON line per epoch)."""
+    tmp = run_dir / "history.jsonl.tmp"
+    tmp.write_text("".join(json.dumps(entry) + "\n" for entry in history))
+    os.replace(tmp, run_dir / "history.jsonl")
+
+
+def append_history(run_dir: Path, entry: dict[str, Any]) -> None:
+    """One epoch's line appended to ``history.jsonl`` as soon as it ends (``last.pt`` holds the same)."""
+    with open(run_dir / "history.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry) + "\n")
+
+
+def report_epoch(entry: dict[str, Any], epochs: int, improved: bool) -> None:
+    """The epoch's line under the progress bars: training loss and validation macro AUROC."""
+    best = "  (best so far)" if improved else ""
+    tqdm.write(
+        f"epoch {entry['epoch'] + 1}/{epochs}: train loss {entry['train_loss']:.4f}, "
+        f"val macro AUROC {entry['val_macro_auroc']:.3f}, {entry['seconds']:.1f} s{best}"
+    )
+
+
 def new_fit(config: RunConfig, task: TaskData, tabular: np.ndarray | None, where: Distributed) -> Fit:
     """A freshly initialised model (seeded by the run's seed) with its AdamW optimizer and schedule."""
     torch.manual_seed(config.seed)
@@ -229,6 +252,8 @@ def train(
     fit = new_fit(config, task, tabular, where)
     if resume and (run_dir / "last.pt").is_file():
         fit.restore(run_dir / "last.pt", where.device)
+    if where.main:  # the epochs of record so far (none for a fresh run), then one line appended per epoch
+        write_history(run_dir, fit.history)
     wrapped = (
         torch.nn.parallel.DistributedDataParallel(fit.model, find_unused_parameters=True)
         if where.world > 1
@@ -259,6 +284,9 @@ def train(
         stale = fit.epochs_since_best()
         if where.main:
             fit.checkpoint(epoch, run_dir, improved)
+            append_history(run_dir, fit.history[-1])
+            if progress:
+                report_epoch(fit.history[-1], config.epochs, improved)
         where.barrier()
     state = torch.load(run_dir / "best.pt", map_location=where.device, weights_only=True)
     fit.model.load_state_dict(state["model"], strict=True)
