@@ -1,4 +1,5 @@
-"""MLflow tracking of run folders: what is logged, idempotency, nesting, refused and unreachable stores.
+"""MLflow tracking of run folders: what is logged (nothing row-level unless asked), idempotency, nesting,
+refused and unreachable stores.
 
 Only SQLite files under pytest's temporary folders are used, and a loopback port nothing listens on for the
 unreachable server. Creating an MLflow database takes seconds (its migrations), so one database serves the
@@ -237,17 +238,17 @@ def test_log_run_logs_params_metrics_tags_and_artifacts(tmp_path, tracking_uri, 
     assert tags[COMPLETE_TAG] == "complete"
     assert "mlflow.parentRunId" not in tags
 
-    assert artifact_names(client, run_id) == {
+    assert artifact_names(client, run_id) == {  # no predictions.parquet: row-level, only when asked
         "run.json",
         "history.jsonl",
         "results.parquet",
-        "predictions.parquet",
         "best.pt",
         "test_results.csv",
     }
+    assert tags["ecglab.row_level"] == "false"
     downloaded = Path(client.download_artifacts(run_id, "", str(tmp_path / "download")))
     assert (downloaded / "run.json").read_bytes() == before["run.json"]
-    assert (downloaded / "predictions.parquet").read_bytes() == before["predictions.parquet"]
+    assert (downloaded / "best.pt").read_bytes() == before["best.pt"]  # checkpoints still go
     table = pd.read_csv(downloaded / "test_results.csv")
     assert list(table["target"]) == sorted(TARGETS)
     assert "split" not in table.columns and "run_id" not in table.columns
@@ -258,6 +259,56 @@ def test_log_run_logs_params_metrics_tags_and_artifacts(tmp_path, tracking_uri, 
     database = Path(tracking_uri.removeprefix("sqlite:///"))
     assert run.info.artifact_uri.startswith((database.parent / "mlartifacts").as_uri())
     assert snapshot(run_dir) == before
+
+
+PRIVATE_IDS = ("PT-7f3a91c2-priv", "AN-5d0e44b8-priv", "VS-0c9d13aa-priv", "SG-e21f7b60-priv")
+
+
+def store_bytes(tracking_uri: str) -> bytes:
+    """Every byte of the tracking store: the database and every artifact file next to it."""
+    root = Path(tracking_uri.removeprefix("sqlite:///")).parent
+    return b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())
+
+
+def test_nothing_row_level_reaches_mlflow_unless_asked(tmp_path, tracking_uri, client, experiment):
+    """Patient, visit, anchor and segment ids and per-row scores stay out of the store (database and
+    artifacts) without row_level; with it, predictions.parquet goes, and a later row_level log adds it."""
+    run_dir = make_run_dir(tmp_path / "run", run_id="a9e1c0private")
+    patient, anchor, visit, segment = PRIVATE_IDS
+    rows = pd.DataFrame(
+        {
+            "anchor_id": [f"{anchor}{i}" for i in range(4)],
+            "patient_id": [patient] * 4,
+            "visit_id": [visit] * 4,
+            "segment_id": [f"{segment}{i}" for i in range(4)],
+            "split": ["test"] * 4,
+            "target": ["potassium_high"] * 4,
+            "label": [0.0, 1.0, 0.0, 1.0],
+            "score": [0.123456789, 0.9, 0.2, 0.8],
+        }
+    )
+    rows.to_parquet(run_dir / "predictions.parquet", index=False, compression=None)  # ids as plain bytes
+    assert all(i.encode() in (run_dir / "predictions.parquet").read_bytes() for i in PRIVATE_IDS)
+
+    run = client.get_run(log_run(run_dir, tracking_uri, experiment))
+    everything = store_bytes(tracking_uri)
+    assert not [i for i in PRIVATE_IDS if i.encode() in everything]
+    logged = [*run.data.params.items(), *run.data.tags.items(), *((k, "") for k in run.data.metrics)]
+    assert not [(k, v) for k, v in logged if any(i in k or i in v for i in PRIVATE_IDS)]
+    assert "predictions.parquet" not in artifact_names(client, run.info.run_id)
+    assert {"results.parquet", "best.pt"} <= artifact_names(client, run.info.run_id)
+
+    again = log_run(run_dir, tracking_uri, experiment, row_level=True)  # asked now: added to the same run
+    assert again == run.info.run_id and "predictions.parquet" in artifact_names(client, again)
+    assert client.get_run(again).data.tags["ecglab.row_level"] == "true"
+    everything = store_bytes(tracking_uri)
+    assert all(i.encode() in everything for i in PRIVATE_IDS)
+
+    other = make_run_dir(tmp_path / "other", run_id="b7c2private")
+    rows.to_parquet(other / "predictions.parquet", index=False)
+    flagged = log_run(other, tracking_uri, experiment, row_level=True)
+    downloaded = Path(client.download_artifacts(flagged, "predictions.parquet", str(tmp_path / "dl")))
+    assert set(pd.read_parquet(downloaded)["patient_id"]) == {patient}
 
 
 def test_logging_twice_reuses_the_run(tmp_path, tracking_uri, client, experiment):

@@ -1,12 +1,17 @@
 """One pairing from start to end: skip it when it finished earlier, train it (or fit a baseline), score it,
 write its run folder with its typed record (running, then finished, failed or pruned), and track it in
-MLflow; and re-evaluate a finished run from its best checkpoint."""
+MLflow; and re-evaluate a finished run from its best checkpoint.
+
+Tracking is a view of the run folder: when MLflow fails after a run finished (the server is down: its
+retries are bounded to ~30 s), the run still counts as finished; one warning line says how to log it later
+(``ecglab track RUN``). Row-level files go to MLflow only with ``log_row_level``."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -31,7 +36,15 @@ from ecglab.bench.run_folder import (
     run_folder,
     write_record,
 )
-from ecglab.bench.tracking import ensure_experiment, log_run, resolve_tracking_uri
+from ecglab.bench.tracking import (
+    TrackingError,
+    ensure_experiment,
+    first_line,
+    log_run,
+    redact_uri,
+    resolve_tracking_uri,
+    track_command,
+)
 from ecglab.cohort.store import Cohort
 from ecglab.tasks.build import TaskData
 
@@ -49,10 +62,14 @@ def run_pairing(
     epoch_callback: EpochCallback | None = None,
     tags: dict[str, str] | None = None,
     parent_run_id: str | None = None,
+    log_row_level: bool = False,
 ) -> Path:
     """Train (or fit) and evaluate one pairing; returns its run folder. A finished run is not redone unless
-    ``force``; an interrupted one continues with ``resume``."""
+    ``force``; an interrupted one continues with ``resume``. With ``track`` the finished run is logged to
+    MLflow (``log_row_level``: its predictions with patient and anchor ids too); a tracking failure is a
+    warning (see the module docstring), a tracking URI MLflow refuses an error before anything runs."""
     runs_dir = Path(runs_dir)
+    uri = resolve_tracking_uri(tracking_uri) if track else None  # a refused URI fails before training
     where = distributed()
     cohort, task, identifier = prepare(config, runs_dir, where)
     run_dir = run_folder(runs_dir, identifier)
@@ -79,11 +96,37 @@ def run_pairing(
             write_record(run_dir, record.replace(status=status, error=f"{type(err).__name__}: {err}"))
         raise
     where.barrier()
-    if track and where.main:
-        uri = resolve_tracking_uri(tracking_uri)
-        ensure_experiment(uri, experiment)
-        log_run(run_dir, uri, experiment, parent_run_id=parent_run_id, tags=tags)
+    if uri is not None and where.main:
+        track_finished(run_dir, uri, experiment, parent_run_id, tags, log_row_level)
     return run_dir
+
+
+def track_finished(
+    run_dir: Path,
+    uri: str,
+    experiment: str,
+    parent_run_id: str | None = None,
+    tags: dict[str, str] | None = None,
+    row_level: bool = False,
+) -> str | None:
+    """Log a finished run folder to MLflow; returns the MLflow run id, or None after printing one warning
+    line to stderr (the run's result files are complete; the line names ``ecglab track RUN``)."""
+    try:
+        ensure_experiment(uri, experiment)
+        return log_run(run_dir, uri, experiment, parent_run_id=parent_run_id, tags=tags, row_level=row_level)
+    except TrackingError as err:
+        print(tracking_warning(run_dir, uri, experiment, err, row_level), file=sys.stderr, flush=True)
+        return None
+
+
+def tracking_warning(run_dir: Path, uri: str, experiment: str, err: BaseException, row_level: bool) -> str:
+    """One line: the run finished, MLflow failed (why, shortened), and the command that logs it later."""
+    reason = first_line(err.__cause__ or err)[:300]
+    return (
+        f"ecglab: warning: {run_dir} finished and its result files are complete, but it was not logged to "
+        f"MLflow at {redact_uri(uri)} ({reason}); log it later with "
+        f"`{track_command(run_dir, uri, experiment, row_level)}`"
+    )
 
 
 def finished_earlier(run_dir: Path) -> bool:

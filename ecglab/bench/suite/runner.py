@@ -7,7 +7,11 @@
   so a rerun completes the tracking of runs whose logging failed earlier;
 - a failed run is never reused: it is rerun from scratch; an interrupted one (Ctrl-C, a killed process)
   continues from its last epoch checkpoint, exactly (the engine's resume);
-- a failing pairing is reported and the suite goes on; the report lists every failure at the end.
+- a failing pairing is reported and the suite goes on; the report lists every failure at the end;
+- tracking is a view: a pairing that finished but could not be logged (MLflow down: its retries are bounded
+  to ~30 s) still counts as finished, and once tracking failed the suite stops trying it for the remaining
+  pairings; the report says how to log them later (run the suite again, or ``ecglab track RUN``). Row-level
+  files (predictions with patient and anchor ids) go to MLflow only with ``log_row_level``.
 
 Any number of workers may share a runs folder (``--shard I/N`` gives each a share, :mod:`workers`): a
 worker claims a pairing before starting it (:mod:`ecglab.bench.suite.claims`), so none starts a pairing
@@ -22,7 +26,7 @@ import fnmatch
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ecglab.bench.config import launched_world_size, run_id
@@ -107,7 +111,8 @@ class SuiteReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.untracked and self.count("not run") == 0
+        """Every selected pairing finished or was skipped (tracking failures are warnings only)."""
+        return not self.failed and self.count("not run") == 0
 
     def table(self) -> str:
         width = max([len("pairing"), *(len(o.pairing) for o in self.outcomes)])
@@ -125,7 +130,10 @@ class SuiteReport:
         lines.append(f"{self.suite}: {len(self.outcomes)} pairings: {counts or 'none to run'}")
         if self.untracked:
             lines.append(
-                "* finished, but not logged to MLflow: " + "; ".join(o.tracking_error for o in self.untracked)
+                f"* warning: {len(self.untracked)} finished but not logged to MLflow (their result files "
+                "are complete): run the suite again once MLflow is up (finished pairings are skipped and "
+                "logged), or log each with `ecglab track RUN`; "
+                + "; ".join(f"{o.pairing}: {o.tracking_error}" for o in self.untracked)
             )
         for o in self.outcomes:
             if o.status == "held":
@@ -160,6 +168,8 @@ class _Session:
     out: Callable[[str], None]
     uri: str | None  # the MLflow tracking URI; None: no tracking
     claim_timeout: float | None  # seconds a claim lives without a heartbeat; None: no claims (torchrun)
+    row_level: bool = False  # also log predictions (patient and anchor ids) to MLflow
+    tracking_failed: list[str] = field(default_factory=list)  # the first failure: later pairings skip MLflow
 
 
 def _silent(line: str) -> None:
@@ -178,10 +188,12 @@ def run_suite(
     out: Callable[[str], None] = print,
     shard: tuple[int, int] | None = None,
     claim_timeout: float = DEFAULT_TIMEOUT,
+    log_row_level: bool = False,
 ) -> SuiteReport:
     """Run the suite's pairings (those matching ``only``; of those, shard I of N's share) in order and return
     the report; a failing pairing does not stop the others, one another worker holds is left to it. On
-    Ctrl-C the report so far is printed and KeyboardInterrupt re-raised."""
+    Ctrl-C the report so far is printed and KeyboardInterrupt re-raised. ``log_row_level`` also logs each
+    run's predictions (patient and anchor ids, per-row scores) to MLflow."""
     from ecglab.cohort.store import open_cohort
     from ecglab.tasks.registry import register_spec_file
 
@@ -200,6 +212,7 @@ def run_suite(
         out=out if main else _silent,
         uri=_tracking_uri(tracking_uri, suite.experiment) if track and main else None,
         claim_timeout=claim_timeout if launched_world_size() <= 1 else None,
+        row_level=log_row_level,
     )
     outcomes = [Outcome(p.name, "not run") for p in pairings]
     name = suite.name + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
@@ -251,16 +264,34 @@ def _run_pairing(session: _Session, pairing: Pairing, outcome: Outcome, head: st
     go_on, record = _look(session, outcome, run_dir, head)
     if go_on and outcome.status != "skipped":
         go_on = _claim_and_train(session, pairing, record, run_dir, outcome, head)
-    if not go_on:
-        return
-    if session.uri is not None:
-        from ecglab.bench.tracking import log_run
+    if go_on and session.uri is not None:
+        _track(session, run_dir, outcome, head)
 
-        try:
-            log_run(run_dir, session.uri, session.suite.experiment, tags={"ecglab.suite": session.suite.name})
-        except EcglabError as err:
-            outcome.tracking_error = str(err)
-            session.out(f"{head}: not logged to MLflow: {err}")
+
+def _track(session: _Session, run_dir: Path, outcome: Outcome, head: str) -> None:
+    """Log the pairing's run folder to MLflow, unless tracking failed earlier in this suite."""
+    from ecglab.bench.tracking import first_line, log_run, redact_uri
+
+    assert session.uri is not None
+    if session.tracking_failed:
+        outcome.tracking_error = f"not tried (MLflow failed on {session.tracking_failed[0]})"
+        return
+    try:
+        log_run(
+            run_dir,
+            session.uri,
+            session.suite.experiment,
+            tags={"ecglab.suite": session.suite.name},
+            row_level=session.row_level,
+        )
+    except EcglabError as err:
+        reason = first_line(err.__cause__ or err)[:300]
+        outcome.tracking_error = reason
+        session.tracking_failed.append(outcome.pairing)
+        session.out(
+            f"{head}: warning: not logged to MLflow at {redact_uri(session.uri)} ({reason}); the remaining "
+            "pairings of this suite are not logged either (their result files are complete)"
+        )
 
 
 def _claim_and_train(

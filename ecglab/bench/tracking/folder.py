@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 RUN_FILES = (RECORD_FILE, "history.jsonl", "results.parquet", "predictions.parquet", "best.pt")
+ROW_LEVEL_FILES = ("predictions.parquet",)  # patient and anchor ids, per-row scores: MLflow only on request
 REQUIRED_WHEN_FINISHED = ("history.jsonl", "results.parquet", "predictions.parquet")
 RUN_STATUS = {"finished": "FINISHED", "failed": "FAILED"}  # the statuses log_run takes, as MLflow's
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,16 @@ if TYPE_CHECKING:
 
 DEFAULT_DB = "mlflow.db"
 ARTIFACTS_FOLDER = "mlartifacts"
+URI_ENV = "MLFLOW_TRACKING_URI"
+# MLflow's HTTP retries, bounded: MLflow's own defaults (7 retries, backoff factor 2, 120 s timeout) wait ~5
+# minutes on a dead server. These give at most 3 attempts of at most 10 s each and ~2.5 s of backoff (~33 s
+# when the host does not answer at all, ~3 s when the port refuses); set the variables to change them.
+HTTP_RETRY_ENV = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
 
 
 class TrackingError(EcglabError):
@@ -35,7 +46,7 @@ def resolve_tracking_uri(cli_value: str | None = None) -> str:
     A relative SQLite path is made absolute (workers started elsewhere then write to the same database);
     ``file:`` URIs and bare paths (MLflow's file store) are refused with a :class:`TrackingError`.
     """
-    uri = (cli_value or "").strip() or os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    uri = (cli_value or "").strip() or os.environ.get(URI_ENV, "").strip()
     if not uri:
         return "sqlite:///" + str(Path(DEFAULT_DB).resolve())
     check_tracking_uri(uri)
@@ -77,16 +88,32 @@ def redact_uri(uri: str) -> str:
     return uri
 
 
+def uri_argument(uri: str, env: str = URI_ENV) -> str:
+    """The URI as a shell argument for a printed command: quoted, or ``"$ENV"`` when it holds a password
+    (a password is never printed; the user keeps the URL in that environment variable)."""
+    with suppress(ValueError):
+        if urlsplit(uri).password:
+            return f'"${env}"'
+    return shlex.quote(uri)
+
+
 def first_line(err: BaseException) -> str:
     """The first line of an error's message (at most 1000 characters), for messages."""
     text = str(err).strip()
     return (text.splitlines()[0] if text else repr(err))[:1000]
 
 
-def mlflow_client(uri: str) -> MlflowClient:
-    """An MLflow client of a checked URI (a SQLite database's folder is created)."""
-    # ecglab makes no network calls of its own: MLflow's usage telemetry stays off unless the user opts in
+def bound_http_retries() -> None:
+    """MLflow's HTTP retries bounded to ~30 s in all (:data:`HTTP_RETRY_ENV`), unless the user set them, and
+    MLflow's usage telemetry off unless the user opts in (ecglab makes no network calls of its own)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    for name, value in HTTP_RETRY_ENV.items():
+        os.environ.setdefault(name, value)
+
+
+def mlflow_client(uri: str) -> MlflowClient:
+    """An MLflow client of a checked URI (a SQLite database's folder is created; HTTP retries bounded)."""
+    bound_http_retries()
     from mlflow import MlflowClient
 
     check_tracking_uri(uri)
@@ -107,7 +134,8 @@ def ensure_experiment(uri: str, name: str) -> str:
     except Exception as err:
         raise TrackingError(
             f"could not open or create MLflow experiment {name!r} at {redact_uri(uri)}: "
-            f"{type(err).__name__}: {first_line(err)}"
+            f"{type(err).__name__}: {first_line(err)} (start the server or fix --tracking-uri; --no-track "
+            "writes the result files only, and `ecglab track RUN` logs a run folder later)"
         ) from err
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,10 +26,12 @@ from ecglab.bench.tune.study import TuneStudy
 
 
 def mlflow_client(uri: str) -> Any:
-    """An MLflow client of the tracking store ``uri`` (telemetry off)."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    """An MLflow client of the tracking store ``uri`` (telemetry off, HTTP retries bounded to ~30 s)."""
     from mlflow import MlflowClient
 
+    from ecglab.bench.tracking import bound_http_retries
+
+    bound_http_retries()
     return MlflowClient(tracking_uri=uri)
 
 
@@ -85,12 +86,19 @@ def ensure_parent_run(tuned: TuneStudy | Any, uri: str, experiment: str) -> str:
 
 
 def log_trial(
-    run_dir: Path, uri: str, experiment: str, parent: str | None, tags: dict[str, str], value: float
+    run_dir: Path,
+    uri: str,
+    experiment: str,
+    parent: str | None,
+    tags: dict[str, str],
+    value: float,
+    row_level: bool = False,
 ) -> str:
-    """A complete trial's run folder as a child run, with the objective (the run logs test metrics only)."""
+    """A complete trial's run folder as a child run, with the objective (the run logs test metrics only);
+    its predictions (patient and anchor ids) only with ``row_level``."""
     from ecglab.bench.tracking import log_run
 
-    mlflow_id = log_run(run_dir, uri, experiment, parent_run_id=parent, tags=tags)
+    mlflow_id = log_run(run_dir, uri, experiment, parent_run_id=parent, tags=tags, row_level=row_level)
     mlflow_client(uri).log_metric(mlflow_id, METRIC, value)
     return mlflow_id
 

@@ -25,6 +25,9 @@ from ecglab.bench.tune.mlflow_runs import log_trial, log_unfinished
 from ecglab.bench.tune.settings import METRIC, TRIAL_OPTIONS, TRIAL_OVERRIDES, TuneError
 from ecglab.bench.tune.space import sample_options
 from ecglab.bench.tune.study import TuneStudy, as_json
+from ecglab.errors import EcglabError
+
+INHERITED_ATTRS = ("ecglab.error", "ecglab.error_kind", "ecglab.tracking_error", "ecglab.mlflow_run_id")
 
 
 def pruning_callback(
@@ -80,6 +83,7 @@ class Objective:
     uri: str | None = None
     experiment: str | None = None
     parent: str | None = None
+    row_level: bool = False  # also log the trials' predictions (patient and anchor ids) to MLflow
     errors: list[str] = field(default_factory=list)  # "trial N: error" of the trials that failed
 
     def trial_config(self, trial: Any) -> RunConfig:
@@ -101,6 +105,9 @@ class Objective:
 
         from ecglab.bench import engine
 
+        for name in INHERITED_ATTRS:  # a retried trial carries its failed original's
+            if trial.user_attrs.get(name):
+                trial.set_user_attr(name, "")
         config = self.trial_config(trial)
         identifier = run_id(
             config, self.spec.version, self.spec.digest(), self.tuned.cohort_hash, launched_world_size()
@@ -129,14 +136,22 @@ class Objective:
             message = f"{type(err).__name__}: {err}"
             self.errors.append(f"trial {trial.number}: {message}")
             trial.set_user_attr("ecglab.error", message[:2000])
+            trial.set_user_attr("ecglab.error_kind", "user" if isinstance(err, EcglabError) else "crash")
             if is_run_folder(run_dir) and uri is not None:
-                self._track(lambda: log_run(run_dir, uri, experiment, parent_run_id=parent, tags=tags), trial)
+                self._track(
+                    lambda: log_run(
+                        run_dir, uri, experiment, parent_run_id=parent, tags=tags, row_level=self.row_level
+                    ),
+                    trial,
+                )
             raise
         value = validation_macro_auroc(run_dir)
         if not self.keep_checkpoints:
             drop_checkpoints(run_dir)
         if uri is not None:
-            self._track(lambda: log_trial(run_dir, uri, experiment, parent, tags, value), trial)
+            self._track(
+                lambda: log_trial(run_dir, uri, experiment, parent, tags, value, self.row_level), trial
+            )
         return value
 
     def _track(self, log: Callable[[], str], trial: Any) -> None:

@@ -1,10 +1,15 @@
 """What a trial samples: the backbone's declared search space (``BackboneInfo.search_space``, or a
 ``module:callable`` the study names with ``space``), then for trained backbones the framework's own ``lr``
-(log-uniform in [1e-5, 1e-2]) and ``weight_decay`` (log-uniform in [1e-6, 1e-1])."""
+(log-uniform in [1e-5, 1e-2]) and ``weight_decay`` (log-uniform in [1e-6, 1e-1]).
+
+A backbone declares one space, for its full size. A study of another preset (``tiny``, the default) searches
+that preset's space: the options the preset sets (model size: widths, depths, ...) stay at the preset's
+values and the space's other options are searched (:class:`PresetSpace`), so ``--preset tiny`` trains tiny
+models. A space the study names with ``space`` is searched as it is."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ecglab.bench.tune.settings import (
@@ -15,10 +20,61 @@ from ecglab.bench.tune.settings import (
     TuneError,
 )
 
+FULL_PRESET = "full"  # the preset a backbone's declared space is written for
 
-def space_function(settings: StudySettings, backbone: str) -> Callable[[Any], Mapping[str, Any]] | None:
-    """The callable(trial) -> backbone options of the study's space; None: the framework's parameters
-    only."""
+
+class PinnedTrial:
+    """An Optuna trial whose suggestions of the ``fixed`` names return those values (not searched, not
+    recorded as parameters); every other call goes to the trial."""
+
+    def __init__(self, trial: Any, fixed: Mapping[str, Any]) -> None:
+        self._trial, self._fixed = trial, dict(fixed)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._trial, name)
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        return self._fixed[name] if name in self._fixed else self._trial.suggest_categorical(name, choices)
+
+    def suggest_int(self, name: str, low: int, high: int, **kwargs: Any) -> Any:
+        return (
+            self._fixed[name] if name in self._fixed else self._trial.suggest_int(name, low, high, **kwargs)
+        )
+
+    def suggest_float(self, name: str, low: float, high: float, **kwargs: Any) -> Any:
+        if name in self._fixed:
+            return self._fixed[name]
+        return self._trial.suggest_float(name, low, high, **kwargs)
+
+
+class PresetSpace:
+    """A backbone's declared space searched at a preset: the preset's options fixed (and left out of the
+    sampled options, the preset supplies them), the rest searched."""
+
+    def __init__(self, space: Callable[[Any], Mapping[str, Any]], preset: str, fixed: Mapping[str, Any]):
+        self.space, self.preset, self.fixed = space, preset, dict(fixed)
+
+    def __call__(self, trial: Any) -> dict[str, Any]:
+        options = dict(self.space(PinnedTrial(trial, self.fixed)))
+        return {k: v for k, v in options.items() if k not in self.fixed}
+
+
+def describe_space(space: Callable[[Any], Mapping[str, Any]] | None, backbone: str) -> str:
+    """What a study searches, in words (for the line a worker prints when it starts)."""
+    if space is None:
+        return f"{backbone}: the framework's lr and weight_decay only"
+    if isinstance(space, PresetSpace):
+        fixed = ", ".join(f"{k}={v}" for k, v in sorted(space.fixed.items()))
+        return f"{backbone}'s search space at preset {space.preset} (fixed by the preset: {fixed})"
+    name = getattr(space, "__qualname__", repr(space))
+    return f"{backbone}: search space {getattr(space, '__module__', '')}:{name}"
+
+
+def space_function(
+    settings: StudySettings, backbone: str, preset: str | None = None
+) -> Callable[[Any], Mapping[str, Any]] | None:
+    """The callable(trial) -> backbone options of the study's space (the backbone's declared space at
+    ``preset``, see the module docstring); None: the framework's parameters only."""
     from ecglab.backbones.registry import get_backbone_info
 
     info = get_backbone_info(backbone)
@@ -35,6 +91,9 @@ def space_function(settings: StudySettings, backbone: str) -> Callable[[Any], Ma
         raise TuneError(f"search space {target!r} cannot be loaded: {err}") from err
     if not callable(space):
         raise TuneError(f"search space {target!r} is not a callable(trial) -> options")
+    fixed = info.presets.get(preset or FULL_PRESET, {})
+    if settings.space is None and preset not in (None, FULL_PRESET) and fixed:
+        return PresetSpace(space, str(preset), fixed)
     return space
 
 

@@ -33,7 +33,7 @@ from ecglab.bench.tune.settings import (
     TuneError,
     new_settings,
 )
-from ecglab.bench.tune.storage import open_storage
+from ecglab.bench.tune.storage import fail_dead_trials, open_storage
 
 
 @dataclass
@@ -251,6 +251,7 @@ def _join(request: _Request, store: Any) -> TuneStudy:
         sampler=settings.build_sampler(),
         pruner=settings.build_pruner(),
     )
+    fail_dead_trials(study)  # a killed worker's trials: failed and queued again, before this one starts
     return TuneStudy(study, settings, base, attrs[ATTR_COHORT], attrs[ATTR_UID], request.url)
 
 
