@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ecglab.cohort.crops import crops_in_mv
 from ecglab.cohort.errors import CohortError
@@ -293,6 +294,19 @@ def check_recorded_hashes(path: Path, meta: dict[str, Any]) -> None:
         )
 
 
+def _check_footer_rows(file: Path, expected: int) -> None:
+    """The rows a Parquet file's footer gives against the recorded count (an unreadable footer is left to
+    the table's read and to verify, which name it)."""
+    try:
+        rows = pq.read_metadata(file).num_rows
+    except (OSError, pa.ArrowException):
+        return
+    if rows != expected:
+        raise CohortError(
+            f"{file}: {rows} rows, cohort.json says {expected}; the store is damaged, rebuild it"
+        )
+
+
 def open_cohort(path: str | Path) -> Cohort:
     """Open the cohort store at ``path``; raise CohortError with what to do if it is not a complete store."""
     path = Path(path)
@@ -323,6 +337,7 @@ def open_cohort(path: str | Path) -> Cohort:
         file = path / table_file(name)
         if not file.is_file():
             raise CohortError(f"{path}: table {file.name} is missing; the store is incomplete, rebuild it")
+        _check_footer_rows(file, meta["tables"][name]["rows"])
     for spec in meta["shards"]:
         try:
             file = path / spec["file"]
