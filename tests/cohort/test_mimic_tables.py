@@ -24,6 +24,7 @@ from ecglab.cohort.readers.mimic_tables import (
     read_mimic_patients,
     read_mimic_visits,
 )
+from ecglab.cohort.readers.units import CONVERTED, MIXED, OTHER_UNIT
 from ecglab.cohort.schema import validate_table
 
 HOSP = SHARED_DATA / "mimic-iv-demo" / "hosp"
@@ -34,11 +35,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 LAB_ROWS = 107_727
-LABS_KEPT = 95_139
+LABS_KEPT = 95_136
+UNIT_DROPPED = 3  # D-Dimer (50915): 3 rows in ng/mL FEU, 4 in ng/mL, no exact factor between them
 NON_NUMERIC = 12_469
 DUPLICATES = 119
 CONFLICTING = 561
-NO_HADM_KEPT = 23_258
+NO_HADM_KEPT = 23_256  # 2 of the 3 D-Dimer rows dropped for their unit had no hadm_id
 
 
 def _parse_text(text: object) -> tuple[float | None, str]:
@@ -71,7 +73,8 @@ def raw() -> pd.DataFrame:
     numeric = frame["expected_value"].notna()
     key = ["subject_id", "itemid", "charttime", "expected_value", "expected_censored", "unit"]
     frame["duplicate"] = numeric & frame[numeric].duplicated(key).reindex(frame.index, fill_value=False)
-    frame["kept"] = numeric & ~frame["duplicate"]
+    frame["other_unit"] = numeric & (frame["itemid"] == 50915) & (frame["unit"] == "ng/mL FEU")
+    frame["kept"] = numeric & ~frame["duplicate"] & ~frame["other_unit"]
     return frame
 
 
@@ -93,7 +96,29 @@ def test_row_counts_match_an_independent_count(raw: pd.DataFrame, read: tuple[An
     assert int(raw["kept"].sum()) == LABS_KEPT == len(labs)
     row_drops = sum(e["count"] for e in quality.to_dict()["dropped"] if "row kept" not in e["reason"])
     assert len(labs) + row_drops == LAB_ROWS
-    assert {e["reason"] for e in quality.to_dict()["dropped"]} == {"non-numeric value", "duplicate row"}
+    assert int(raw["other_unit"].sum()) == UNIT_DROPPED == quality.count(STAGE, OTHER_UNIT)
+    assert {e["reason"] for e in quality.to_dict()["dropped"]} == {
+        "non-numeric value",
+        "duplicate row",
+        OTHER_UNIT,
+    }
+
+
+def test_each_lab_is_in_one_unit(raw: pd.DataFrame, read: tuple[Any, QualityReport]) -> None:
+    labs, quality = read
+    units = labs[labs["unit"].str.strip() != ""].groupby("lab")["unit"].nunique()
+    assert (units == 1).all()
+    assert set(labs.loc[labs["lab"] == "51249", "unit"]) == {"g/dL"}  # MCHC's "%" rows: the same unit
+    mchc = raw[raw["kept"] & (raw["itemid"] == 51249)]
+    np.testing.assert_array_equal(labs.loc[labs["lab"] == "51249", "value"], mchc["expected_value"])
+    notes = {n["reason"]: n for n in quality.to_dict()["notes"]}
+    assert (
+        notes[CONVERTED]["count"]
+        == int((raw["kept"] & (raw["itemid"] == 51249) & (raw["unit"] == "%")).sum()) + 6
+    )
+    assert notes[MIXED]["count"] == 4 and any(
+        "50915 (D-Dimer): kept 'ng/mL'" in e for e in notes[MIXED]["examples"]
+    )
 
 
 def test_rows_kept_are_the_expected_ones(raw: pd.DataFrame, read: tuple[Any, QualityReport]) -> None:
@@ -118,9 +143,9 @@ def test_conflicting_values_are_kept_and_noted(raw: pd.DataFrame, read: tuple[An
     kept = raw[raw["kept"]]
     assert int(kept.duplicated(["subject_id", "itemid", "charttime"], keep=False).sum()) == CONFLICTING
     notes = {(n["stage"], n["reason"]): n["count"] for n in quality.to_dict()["notes"]}
-    assert notes == {
-        (STAGE, "rows sharing (patient_id, lab, time) with different values (all kept)"): CONFLICTING
-    }
+    assert (
+        notes[STAGE, "rows sharing (patient_id, lab, time) with different values (all kept)"] == CONFLICTING
+    )
     both = labs[(labs["patient_id"] == "10000032") & (labs["lab"] == "50971")]
     both = both[both["time"] == pd.Timestamp("2180-06-03 12:00:00")]
     assert sorted(both["value"]) == [3.3, 3.4]

@@ -90,9 +90,11 @@ def test_lab_rows_are_accounted_for(demo: tuple[Path, Path, Path]) -> None:
     ecg_subjects = set(demo_record_list()["subject_id"])
     rows_in = int(raw["subject_id"].isin(ecg_subjects).sum())
     quality = cohort.quality
-    dropped = quality.count("mimic labevents", "non-numeric value") + quality.count(
-        "mimic labevents", "duplicate row"
-    )
+    reasons = ("non-numeric value", "duplicate row", "unit other than the lab's main unit, no known factor")
+    dropped = sum(quality.count("mimic labevents", reason) for reason in reasons)
+    assert quality.count("mimic labevents", reasons[2]) == 3  # D-Dimer's 3 rows in ng/mL FEU (4 in ng/mL)
+    every = sum(d["count"] for d in quality.to_dict()["dropped"] if d["stage"] == "mimic labevents")
+    assert every == dropped
     assert rows_in == len(cohort.labs) + dropped
     assert set(cohort.labs["patient_id"]) <= ecg_subjects
 
