@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ecglab.backbones.ecg_features import FEATURES, ecg_features
+from ecglab.backbones.errors import BadOption
 
 
 def _classifier(model: str, c: float, seed: int) -> Pipeline:
@@ -32,7 +33,7 @@ def _classifier(model: str, c: float, seed: int) -> Pipeline:
     elif model == "gbm":
         estimator = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, random_state=seed)
     else:
-        raise ValueError(f"model must be 'logistic' or 'gbm', got {model!r}")
+        raise BadOption(f"model must be 'logistic' or 'gbm', got {model!r}")
     return make_pipeline(
         SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
         StandardScaler(),

@@ -8,9 +8,11 @@ whose entries point at a ``BackboneInfo`` (or a list of them) in a light module.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from ecglab.backbones.builtin import BUILTIN
+from ecglab.backbones.errors import UnknownPreset, check_option_names, did_you_mean
 from ecglab.backbones.info import BackboneInfo
 from ecglab.registry import Registry
 
@@ -38,9 +40,32 @@ def get_backbone_info(name: str) -> BackboneInfo:
     return REGISTRY.get(name)
 
 
-def create_backbone(name: str, preset: str = "full", **options: Any) -> Any:
-    """Build backbone ``name`` with a preset's options, overridden by ``options``."""
-    info = get_backbone_info(name)
+def preset_options(info: BackboneInfo, preset: str) -> dict[str, Any]:
+    """The options of one of the backbone's presets; :class:`UnknownPreset` (with close matches) if it has
+    no such preset."""
     if preset not in info.presets:
-        raise KeyError(f"backbone {name!r} has no preset {preset!r} (presets: {', '.join(info.presets)})")
-    return info.resolve(info.factory)(**{**info.presets[preset], **options})
+        hint = did_you_mean(preset, info.presets, "presets")
+        listing = f" (presets: {', '.join(info.presets)})" if hint.startswith("; did") else ""
+        raise UnknownPreset(f"backbone {info.name!r} has no preset {preset!r}{hint}{listing}")
+    return dict(info.presets[preset])
+
+
+def check_options(name: str, preset: str, options: dict[str, Any]) -> None:
+    """Check a backbone name, preset and option names without building anything (imports the factory's
+    module): unknown ones raise one-line errors with close matches. A factory taking ``**options`` forwards
+    them: only its own named options are checked here, the rest by the factory when it is built."""
+    info = get_backbone_info(name)
+    preset_options(info, preset)
+    parameters = inspect.signature(info.resolve(info.factory)).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return
+    named = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    check_option_names(name, options, named)
+
+
+def create_backbone(name: str, preset: str = "full", **options: Any) -> Any:
+    """Build backbone ``name`` with a preset's options, overridden by ``options``; an unknown preset or
+    option raises a one-line :class:`~ecglab.backbones.errors.BackboneError` with close matches."""
+    check_options(name, preset, options)
+    info = get_backbone_info(name)
+    return info.resolve(info.factory)(**{**preset_options(info, preset), **options})

@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ecglab.backbones.errors import BadOption
+
 __all__ = ["S4Backbone", "S4DKernel", "S4DLayer", "build", "parameter_groups", "search_space"]
 
 
@@ -62,9 +64,9 @@ class S4DKernel(nn.Module):
     ) -> None:
         super().__init__()
         if d_state < 2 or d_state % 2:
-            raise ValueError(f"d_state must be an even number >= 2 (N/2 complex modes), got {d_state}")
+            raise BadOption(f"d_state must be an even number >= 2 (N/2 complex modes), got {d_state}")
         if not 0 < dt_min <= dt_max:
-            raise ValueError(f"need 0 < dt_min <= dt_max, got {dt_min}, {dt_max}")
+            raise BadOption(f"need 0 < dt_min <= dt_max, got {dt_min}, {dt_max}")
         h, n = d_model, d_state // 2
         self.d_model, self.d_state, self.channels = d_model, d_state, channels
         log_dt = torch.rand(h) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
@@ -179,7 +181,7 @@ class S4Backbone(nn.Module):
     ) -> None:
         super().__init__()
         if in_channels < 1 or d_model < 1 or n_layers < 1:
-            raise ValueError(
+            raise BadOption(
                 f"need in_channels, d_model, n_layers >= 1, got {in_channels}, {d_model}, {n_layers}"
             )
         self.in_channels = in_channels

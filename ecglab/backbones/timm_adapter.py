@@ -3,7 +3,8 @@
 The ECG batch (batch, leads, samples) becomes a one-channel image of height ``leads`` and width
 ``samples``; ``timm.create_model(name, pretrained=False, in_chans=1, num_classes=0)`` returns pooled
 features. Nothing is downloaded: pretrained weights come only from a local ``checkpoint`` file the user gives,
-loaded strictly. timm is imported when an adapter is built, never at ecglab's import time.
+read safely and loaded strictly (:mod:`ecglab.backbones.weights`). timm is imported when an adapter is built,
+never at ecglab's import time.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from ecglab.backbones.weights import load_strictly, read_weights, state_dict_of
 
 
 def _timm():  # returns the timm module
@@ -33,8 +36,8 @@ class TimmBackbone(nn.Module):
             model_name, pretrained=False, in_chans=1, num_classes=0, **timm_options
         )
         if checkpoint is not None:
-            state = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
-            self.model.load_state_dict(state, strict=True)
+            state = state_dict_of(checkpoint, read_weights(Path(checkpoint)))
+            load_strictly(self.model, state, checkpoint)
         self.feature_dim = int(self.model.num_features)
         self.model_name = model_name
 

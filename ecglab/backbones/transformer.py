@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ecglab.backbones.errors import BadOption
+
 __all__ = ["POOLINGS", "POSITIONS", "PatchTransformer", "build", "search_space", "sinusoidal_positions"]
 
 POSITIONS = ("sinusoidal", "learnable", "none")
@@ -97,19 +99,19 @@ class PatchTransformer(nn.Module):
     ) -> None:
         super().__init__()
         if positions not in POSITIONS:
-            raise ValueError(f"positions must be one of {POSITIONS}, got {positions!r}")
+            raise BadOption(f"positions must be one of {POSITIONS}, got {positions!r}")
         if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+            raise BadOption(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         if remainder not in ("pad", "error"):
-            raise ValueError(f"remainder must be 'pad' or 'error', got {remainder!r}")
+            raise BadOption(f"remainder must be 'pad' or 'error', got {remainder!r}")
         if min(in_channels, d_model, depth, heads, patch) < 1:
-            raise ValueError("in_channels, d_model, depth, heads and patch must be >= 1")
+            raise BadOption("in_channels, d_model, depth, heads and patch must be >= 1")
         if d_model % heads:
-            raise ValueError(f"d_model ({d_model}) must be divisible by heads ({heads})")
+            raise BadOption(f"d_model ({d_model}) must be divisible by heads ({heads})")
         if positions == "sinusoidal" and d_model % 2:
-            raise ValueError(f"sinusoidal positions need an even d_model, got {d_model}")
+            raise BadOption(f"sinusoidal positions need an even d_model, got {d_model}")
         if positions == "learnable" and (max_len is None or max_len < 1):
-            raise ValueError("learnable positions need max_len (in samples) >= 1")
+            raise BadOption("learnable positions need max_len (in samples) >= 1")
         self.in_channels, self.patch = in_channels, patch
         self.positions, self.pooling, self.remainder = positions, pooling, remainder
         self.max_len = max_len

@@ -1,17 +1,16 @@
 """Strict, safe loading of ECGFounder checkpoints: the released training file or a bare state_dict.
 
 :func:`load_checkpoint` reads the released training checkpoint (``{epoch, step, state_dict, optimizer,
-scheduler, val_auroc}``) or a bare state_dict with ``torch.load(weights_only=True)``; the only non-torch
-objects allowed are the numpy float64 scalar of ``val_auroc`` (see ``NUMPY_SAFE_GLOBALS``). Loading is
-strict: the pretraining head ``dense.*`` is recognised and dropped (reported), anything else missing,
-unexpected or misshapen raises :class:`CheckpointError` listing every offending key. A DataParallel
-``module.`` prefix on every key is stripped (reported).
+scheduler, val_auroc}``) or a bare state_dict with ``torch.load(weights_only=True)``
+(:func:`ecglab.backbones.weights.read_weights`); the only non-torch objects allowed are the numpy float64
+scalar of ``val_auroc`` (see ``NUMPY_SAFE_GLOBALS``). Loading is strict: the pretraining head ``dense.*`` is
+recognised and dropped (reported), anything else missing, unexpected or misshapen raises
+:class:`~ecglab.backbones.errors.CheckpointError` (an ``EcglabError``: one line naming the file, how many keys
+of each kind and the first few). A DataParallel ``module.`` prefix on every key is stripped (reported).
 """
 
 from __future__ import annotations
 
-import pickle
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from ecglab.backbones.errors import CheckpointError
+from ecglab.backbones.weights import first_keys, key_problems, mismatch_error, read_weights
 
 __all__ = [
     "DATA_PARALLEL_PREFIX",
@@ -32,10 +34,6 @@ __all__ = [
 
 HEAD_KEYS = ("dense.weight", "dense.bias")  # the released 150-class pretraining head
 DATA_PARALLEL_PREFIX = "module."
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be loaded strictly, or that would need an unsafe unpickler."""
 
 
 def _numpy_scalar_constructor() -> Any:
@@ -91,22 +89,7 @@ class LoadReport:
 
 
 def _torch_load(path: Path) -> Any:
-    try:
-        with torch.serialization.safe_globals(NUMPY_SAFE_GLOBALS):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        text = str(err)
-        found = re.search(r"WeightsUnpickler error:(.*?)(?:Check the documentation|$)", text, re.DOTALL)
-        reason = " ".join((found.group(1) if found else text).split())
-        reason = re.sub(r"(was not an allowed global by default)\..*", r"\1", reason)[:300]
-        raise CheckpointError(
-            f"{path}: refused, untrusted pickle: the file holds objects other than tensors, plain containers "
-            f"and the allow-listed numpy float64 scalar ({reason}). ecglab loads checkpoints with "
-            "torch.load(weights_only=True) only, because unpickling anything else can run arbitrary code. "
-            "If you trust the file, extract its weights once in a separate Python session, e.g. "
-            f"`ckpt = torch.load({str(path)!r}, weights_only=False); torch.save(ckpt['state_dict'], "
-            "'weights.pt')`, and pass weights.pt (a bare state_dict needs no allow-list)."
-        ) from err
+    return read_weights(path, NUMPY_SAFE_GLOBALS)
 
 
 def _is_tensor_mapping(value: Any) -> bool:
@@ -150,14 +133,14 @@ def _contents(path: Path, raw: Any) -> _Contents:
     elif _is_tensor_mapping(raw):
         contents = _Contents(layout="state_dict", state=dict(raw))
     else:
-        entries = list(raw)[:10] if isinstance(raw, Mapping) else type(raw).__name__
+        entries = first_keys([str(k) for k in raw]) if isinstance(raw, Mapping) else type(raw).__name__
         raise CheckpointError(
             f"{path}: neither an ECGFounder training checkpoint (a dict with 'state_dict') nor a bare "
             f"state_dict of tensors; found {entries}"
         )
     not_tensors = [k for k, v in contents.state.items() if not isinstance(v, torch.Tensor)]
     if not_tensors:
-        raise CheckpointError(f"{path}: state_dict entries that are not tensors: {not_tensors[:10]}")
+        raise CheckpointError(f"{path}: state_dict entries that are not tensors: {first_keys(not_tensors)}")
     return contents
 
 
@@ -188,25 +171,6 @@ def _drop_head(
     return dropped, problems
 
 
-def _key_problems(state: Mapping[str, Any], expected: Mapping[str, Any]) -> list[str]:
-    """Missing, unexpected and misshapen keys, one line per kind that occurs."""
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    mismatched = [
-        f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(expected[k].shape)}"
-        for k in expected
-        if k in state and state[k].shape != expected[k].shape
-    ]
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing key(s): {', '.join(missing)}")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected key(s): {', '.join(unexpected)}")
-    if mismatched:
-        problems.append(f"{len(mismatched)} shape mismatch(es): {'; '.join(mismatched)}")
-    return problems
-
-
 def _lead_hint(state: Mapping[str, Any], model: nn.Module) -> str:
     """A hint when the checkpoint's stem takes another number of leads than the model."""
     stem = state.get("first_conv.conv.weight")
@@ -226,10 +190,10 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> LoadReport:
     state, stripped = _strip_data_parallel(contents.state)
     expected = model.state_dict()
     dropped, problems = _drop_head(state, expected, getattr(model, "feature_dim", None))
-    problems += _key_problems(state, expected)
+    problems += key_problems(state, expected)
     if problems:
         hint = _lead_hint(state, model)
-        raise CheckpointError(f"{path}: does not match the model{hint}:\n  " + "\n  ".join(problems))
+        raise mismatch_error(path, problems, hint)
 
     model.load_state_dict(state, strict=True)
     return LoadReport(

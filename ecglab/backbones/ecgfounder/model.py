@@ -9,6 +9,7 @@ with SciPy, per record).
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,18 @@ import torch
 from ecglab.backbones.ecgfounder.checkpoint import LoadReport, load_checkpoint
 from ecglab.backbones.ecgfounder.net1d import Net1D
 from ecglab.backbones.ecgfounder.preprocess import ecgfounder_preprocess
+from ecglab.backbones.errors import BadOption, check_option_names
 
 __all__ = ["TWELVE_LEADS", "ECGFounder", "build", "released_leads", "search_space"]
 
+# every option ``build`` takes: its own, ECGFounder's sampling rate and Net1D's architecture
+OPTIONS = (
+    "in_channels",
+    "checkpoint",
+    "preprocess",
+    "fs",
+    *(name for name in inspect.signature(Net1D.__init__).parameters if name not in ("self", "in_channels")),
+)
 TWELVE_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
 
@@ -31,7 +41,7 @@ def released_leads(in_channels: int) -> tuple[str, ...]:
         return TWELVE_LEADS
     if in_channels == 1:
         return ("I",)
-    raise ValueError(f"ECGFounder was released for 12 or 1 lead(s), not {in_channels}")
+    raise BadOption(f"ECGFounder was released for 12 or 1 lead(s), not {in_channels}")
 
 
 class ECGFounder(Net1D):
@@ -76,6 +86,7 @@ def build(
     ``drop_path_rate``), with ``checkpoint`` loaded strictly (report in ``model.load_report``) and, with
     ``preprocess=True``, :func:`ecgfounder_preprocess` applied to every input record in ``forward_features``
     (``fs``, default 500, sets its sampling rate)."""
+    check_option_names("ecgfounder", config, OPTIONS)
     model = ECGFounder(in_channels=in_channels, preprocess=preprocess, **config)
     if checkpoint is not None:
         model.load_report = load_checkpoint(model, checkpoint)

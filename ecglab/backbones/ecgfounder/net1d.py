@@ -39,6 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ecglab.backbones.errors import BadOption
+
 __all__ = ["RELEASED_CONFIG", "STRIDE", "TINY_CONFIG", "Net1D", "same_padding"]
 
 RELEASED_CONFIG: dict[str, Any] = {
@@ -240,7 +242,7 @@ class Net1D(nn.Module):
         if not 0.0 <= drop_path_rate < 1.0:
             problems.append(f"drop_path_rate must be in [0, 1), not {drop_path_rate}")
         if problems:
-            raise ValueError("Net1D: " + "; ".join(problems))
+            raise BadOption("Net1D: " + "; ".join(problems))
         self.config: dict[str, Any] = {
             "in_channels": in_channels,
             "base_filters": base_filters,
