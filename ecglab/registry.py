@@ -108,7 +108,8 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         self._load()
         if name not in self._entries:
-            close = difflib.get_close_matches(name, self._entries, n=3)
+            lowered = {n.lower(): n for n in self._entries}  # "ECGFounder" finds ecgfounder
+            close = [lowered[c] for c in difflib.get_close_matches(str(name).lower(), lowered, n=3)]
             known = ", ".join(sorted(self._entries))
             hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {known}"
             raise UnknownName(f"unknown {self.what} {name!r}{hint}")

@@ -36,7 +36,8 @@ class CheckpointError(BackboneError, RuntimeError):
 def did_you_mean(name: str, known: Iterable[str], what: str) -> str:
     """``; did you mean A, B?`` for close matches among ``known``, else ``; WHAT: every known name``."""
     known = sorted(set(known))
-    close = difflib.get_close_matches(name, known, n=3)
+    lowered = {k.lower(): k for k in known}  # "Tiny" finds tiny
+    close = [lowered[c] for c in difflib.get_close_matches(str(name).lower(), lowered, n=3)]
     return f"; did you mean {', '.join(close)}?" if close else f"; {what}: {', '.join(known) or 'none'}"
 
 

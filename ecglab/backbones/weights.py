@@ -60,7 +60,7 @@ def _check_file(path: Path) -> None:
     if head != LEGACY_MAGIC:
         what = "the file is empty" if not head else f"it starts with {head[:8]!r}"
         raise CheckpointError(
-            f"{path}: not a PyTorch checkpoint (neither torch.save's zip format nor its legacy format; {what})"
+            f"{path}: not a PyTorch checkpoint (in neither of torch.save's formats, zip or legacy; {what})"
         )
 
 
