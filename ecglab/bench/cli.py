@@ -7,6 +7,7 @@ import errno
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from typing import NoReturn
 
 from ecglab.bench.commands import backbones, cohort, demo, leaderboard, run, tasks, train
 from ecglab.errors import EcglabError
@@ -14,8 +15,15 @@ from ecglab.errors import EcglabError
 COMMANDS = (demo, cohort, tasks, backbones, train, run, leaderboard)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other user error, with exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"ecglab: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="ecglab",
         description="Benchmark ECG backbones on laboratory-abnormality estimation and forecasting.",
     )

@@ -30,11 +30,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--workdir", type=Path, default=Path("demo"), help="where the demo writes (default ./demo)"
     )
-    parser.add_argument("--patients", type=int, default=DEMO_PATIENTS)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--patients", type=int, default=DEMO_PATIENTS, help=f"synthetic patients (default {DEMO_PATIENTS})"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic cohort (default 0)")
     parser.add_argument("--epochs", type=int, help="override the suite's epochs (e.g. 1 for a smoke run)")
     parser.add_argument("--only", action="append", default=[], help="run only matching pairings (glob)")
     parser.add_argument("--no-track", action="store_true", help="no MLflow store")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run_demo)
 
 
@@ -72,7 +75,9 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     print(f"[2/3] demo suite: {len(suite.backbones)} backbones x {len(suite.tasks)} tasks")
     uri = f"sqlite:///{(args.workdir / 'mlflow.db').resolve()}"
-    report = run_suite(suite, tracking_uri=uri, track=not args.no_track, only=args.only)
+    report = run_suite(
+        suite, tracking_uri=uri, track=not args.no_track, only=args.only, progress=not args.quiet
+    )
     if not report.ok:
         raise EcglabError(f"{len(report.failed)} demo pairing(s) failed; see the report above")
     print("[3/3] leaderboard")
