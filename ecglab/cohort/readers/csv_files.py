@@ -11,6 +11,7 @@ nothing is silently left out.
 from __future__ import annotations
 
 import difflib
+import warnings
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -58,9 +59,17 @@ def _first_line(err: BaseException) -> str:
 
 
 def read_text_csv(path: Path, **options: Any) -> pd.DataFrame:
-    """``pd.read_csv(path, dtype=str, keep_default_na=False, **options)`` with :func:`table_errors`."""
-    with table_errors(path):
-        return pd.read_csv(path, dtype=str, keep_default_na=False, **options)
+    """``pd.read_csv(path, dtype=str, keep_default_na=False, **options)`` with :func:`table_errors`; rows
+    with more fields than the header are an error (pandas would silently take the first as an index)."""
+    with table_errors(path), warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            return pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False, **options)
+        except pd.errors.ParserWarning:
+            raise CohortError(
+                f"{path}: not a readable CSV table (rows have more fields than the header; quote values "
+                "that hold commas)"
+            ) from None
 
 
 def read_any_table(path: Path) -> pd.DataFrame:
