@@ -14,8 +14,11 @@ and the stored bootstrap resamples named in ``run.json``) and submission files, 
 - ``comparisons``: paired comparisons with the best entry of each task (macro) and target
   (:mod:`ecglab.leaderboards.comparisons`);
 - ``curves``: macro AUROC against the task's window or horizon (:mod:`ecglab.leaderboards.curves`);
-- ``refused``: runs left out, each with its reason; and published reference rows in ``summary`` and
-  ``targets`` with ``source == "published"`` (:mod:`ecglab.leaderboards.published_rows`).
+- ``refused``: runs and submission files left out, each with its reason (results are checked before they
+  are published: :mod:`ecglab.leaderboards.validation`; a submission file by its own check), counted in a
+  note; when every input is refused, LeaderboardError instead;
+- published reference rows in ``summary`` and ``targets`` with ``source == "published"``
+  (:mod:`ecglab.leaderboards.published_rows`).
 
 Rows are comparable only when task version, task digest and cohort hash match
 (:mod:`ecglab.leaderboards.comparability`).
@@ -91,6 +94,8 @@ def build_leaderboard(
     runs, refused = load_results(inputs)
     notes: list[str] = []
     by_task = comparable_runs(runs, cohort_hash, refused)
+    if refused and not by_task:
+        raise LeaderboardError(all_refused(refused))
     names = entry_names([r for rs in by_task.values() for r in rs])
     summary_rows: list[dict] = []
     target_rows: list[dict] = []
@@ -116,6 +121,10 @@ def build_leaderboard(
     ]
     for entry in refused:
         notes.append(f"refused {entry['origin']}: {entry['reason']}")
+    if refused:
+        notes.append(
+            f"{len(refused)} input(s) refused, not published (listed with the reason in refused.csv)"
+        )
     return Leaderboard(
         title=title,
         summary=summary,
@@ -126,6 +135,13 @@ def build_leaderboard(
         notes=notes,
         alpha=alpha,
     )
+
+
+def all_refused(refused: list[dict[str, Any]], shown: int = 2) -> str:
+    """The one-line error when every input was refused: how many, and the first reasons."""
+    first = "; ".join(f"{r['origin']}: {r['reason']}" for r in refused[:shown])
+    more = f"; and {len(refused) - shown} more" if len(refused) > shown else ""
+    return f"every input was refused ({len(refused)}), nothing to publish: {first}{more}"
 
 
 def score_task(

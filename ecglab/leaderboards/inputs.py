@@ -11,13 +11,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ecglab.bench.resample_file import RESAMPLE_FILE, ResampleAurocs, read_resample_file
 from ecglab.bench.run_folder import RECORD_FILE, RunRecord, RunRecordError, read_record
 from ecglab.errors import EcglabError
 from ecglab.leaderboards.errors import LeaderboardError, RunRefused, SearchTrial
 from ecglab.leaderboards.run_folders import config_key, find_run_folders
-from ecglab.leaderboards.submission import load_submission
+from ecglab.leaderboards.submission import SUBMISSION_SUFFIXES, check_submission, load_submission
+from ecglab.leaderboards.validation import refuse, result_problems, stored_problems
 
 # the columns of results.parquet a leaderboard reads, per target of the test split
 TEST_COLUMNS = (
@@ -56,6 +59,7 @@ class RunResult:
     run_dir: Path | None = None
     bootstrap_file: Path | None = None
     task_specs: tuple[str, ...] = ()
+    stored: ResampleAurocs | None = None  # its test_resamples.npz, where it belongs to these results
 
     @property
     def targets(self) -> list[str]:
@@ -63,9 +67,10 @@ class RunResult:
 
 
 def load_run_folder(run_dir: str | Path, record: RunRecord | None = None) -> RunResult:
-    """A finished run folder's test results (``record``: its ``run.json``, read here when not given). Raises
-    RunRefused when the run is not finished, lacks results, or has no test split, and RunRecordError when
-    its ``run.json`` is missing or malformed."""
+    """A finished run folder's test results (``record``: its ``run.json``, read here when not given), checked
+    (:mod:`ecglab.leaderboards.validation`), with its stored per-resample AUROCs where they belong to them.
+    Raises RunRefused when the run is not finished, lacks results, has no test split or fails a check, and
+    RunRecordError when its ``run.json`` is missing or malformed."""
     run_dir = Path(run_dir)
     record = record or read_record(run_dir)
     config = record.config
@@ -85,7 +90,9 @@ def load_run_folder(run_dir: str | Path, record: RunRecord | None = None) -> Run
             raise SearchTrial("a validation-only run of a hyperparameter search")
         raise RunRefused("no test results")
     bootstrap = record.bootstrap
-    return RunResult(
+    n_boot = bootstrap.n_boot if bootstrap is not None else config.n_boot
+    refuse("results.parquet", result_problems(test, n_boot, record.task.targets))
+    run = RunResult(
         run_id=record.run_id,
         origin=str(run_dir),
         source="run folder",
@@ -108,33 +115,71 @@ def load_run_folder(run_dir: str | Path, record: RunRecord | None = None) -> Run
         else None,
         task_specs=tuple(config.task_specs),
     )
+    run.stored = _belonging_resamples(run)
+    if run.stored is not None:
+        refuse(RESAMPLE_FILE, stored_problems(run.stored, test))
+    return run
+
+
+def _belonging_resamples(run: RunResult) -> ResampleAurocs | None:
+    """The run's ``test_resamples.npz`` when it was computed for these targets on the stored resamples
+    named in ``run.json`` (else None: a leaderboard then recomputes from the predictions)."""
+    if run.run_dir is None or run.bootstrap_file is None:
+        return None
+    stored = read_resample_file(run.run_dir)
+    if stored is None or stored.targets != tuple(run.targets):
+        return None
+    if run.run_dir.parent / stored.bootstrap_file != run.bootstrap_file:
+        return None
+    return stored
 
 
 def _test_rows(path: Path) -> pd.DataFrame:
-    """The test rows of a results.parquet: target and the TEST_COLUMNS as float64 (NaN where a column is
-    absent). Read with pyarrow, only these columns, and built in one step: a leaderboard reads one per run."""
-    handle = pq.ParquetFile(path)
-    present = set(handle.schema_arrow.names)
-    if not {"split", "target"} <= present:
-        raise RunRefused(f"{path}: results without 'split' and 'target' columns")
-    wanted = ["split", "target", *(c for c in TEST_COLUMNS if c in present)]
-    table = handle.read(columns=wanted)
-    test = np.asarray(table.column("split").to_pylist(), dtype=object) == "test"
+    """The test rows of a results.parquet: target and the TEST_COLUMNS as float64 (empty when it has no test
+    row). Read with pyarrow, only these columns, and built in one step: a leaderboard reads one per run.
+    RunRefused for a file that cannot be read, or test rows without a column or with other than numbers in
+    one."""
+    try:
+        handle = pq.ParquetFile(path)
+        schema = handle.schema_arrow
+        if not {"split", "target"} <= set(schema.names):
+            raise RunRefused(f"{path}: results without 'split' and 'target' columns")
+        test = np.asarray(handle.read(columns=["split"]).column("split").to_pylist(), dtype=object) == "test"
+        if not test.any():
+            return pd.DataFrame({"target": [], **{c: [] for c in TEST_COLUMNS}})
+        _check_columns(path, schema)
+        table = handle.read(columns=["target", *TEST_COLUMNS])
+    except (pa.ArrowException, OSError) as err:
+        reason = " ".join(str(err).split())[:200]
+        raise RunRefused(f"{path.name}: unreadable, truncated or not Parquet ({reason})") from err
     columns: dict[str, Any] = {"target": np.asarray(table.column("target").to_pylist(), dtype=object)[test]}
     for column in TEST_COLUMNS:
-        if column in present:
-            values = pd.to_numeric(pd.Series(table.column(column).to_numpy(zero_copy_only=False)[test]))
-            columns[column] = values.to_numpy(dtype="float64", na_value=np.nan)
-        else:
-            columns[column] = np.full(int(test.sum()), np.nan)
+        values = pd.Series(table.column(column).to_numpy(zero_copy_only=False)[test])
+        columns[column] = values.to_numpy(dtype="float64", na_value=np.nan)
     frame = pd.DataFrame(columns)
     frame["target"] = frame["target"].astype(str)
     return frame
 
 
-def submission_runs(path: str | Path) -> list[RunResult]:
-    """The runs of a submission file (checked first: an invalid file raises SubmissionError)."""
-    frame = load_submission(path)
+def _check_columns(path: Path, schema: pa.Schema) -> None:
+    """RunRefused when a column the leaderboard reads is absent or not numeric."""
+    missing = [c for c in TEST_COLUMNS if c not in schema.names]
+    if missing:
+        raise RunRefused(f"{path.name}: missing column(s) {', '.join(missing)}")
+    types = {c: schema.field(c).type for c in TEST_COLUMNS}
+    wrong = [
+        f"{c} ({t})"
+        for c, t in types.items()
+        if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t))
+    ]
+    if wrong:
+        raise RunRefused(f"{path.name}: column(s) not numeric: {', '.join(wrong)}")
+
+
+def submission_runs(path: str | Path, frame: pd.DataFrame | None = None) -> list[RunResult]:
+    """The runs of a submission file (``frame``: its checked rows; else the file is checked here and an
+    invalid one raises SubmissionError)."""
+    frame = load_submission(path) if frame is None else frame
     runs = []
     for run_id, rows in frame.groupby("run_id", sort=False):
         first = rows.iloc[0]
@@ -164,7 +209,8 @@ def submission_runs(path: str | Path) -> list[RunResult]:
 
 def load_results(inputs: Iterable[str | Path]) -> tuple[list[RunResult], list[dict[str, Any]]]:
     """Runs of run folders, folders of run folders and submission files (``.csv``/``.parquet``), and the
-    refused run folders with their reasons."""
+    refused run folders and submission files with their reasons. A path that does not exist, holds no run
+    folder or is a file of another kind raises LeaderboardError."""
     runs: list[RunResult] = []
     refused: list[dict[str, Any]] = []
     for raw in inputs:
@@ -172,7 +218,17 @@ def load_results(inputs: Iterable[str | Path]) -> tuple[list[RunResult], list[di
         if path.name == RECORD_FILE and path.is_file():
             path = path.parent
         if path.is_file():
-            runs.extend(submission_runs(path))
+            if path.suffix.lower() not in SUBMISSION_SUFFIXES:
+                raise LeaderboardError(
+                    f"{path}: expected a run folder, a folder of run folders or a submission file "
+                    f"({' or '.join(SUBMISSION_SUFFIXES)})"
+                )
+            report = check_submission(path)
+            if report.ok:
+                runs.extend(submission_runs(path, report.frame))
+            else:
+                reason = "not a valid submission: " + "; ".join(" ".join(p.split()) for p in report.problems)
+                refused.append(refusal(f"{path} (submission)", reason))
             continue
         try:
             folders = find_run_folders([path])

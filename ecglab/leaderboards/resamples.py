@@ -14,12 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.bench.resample_file import (
-    ResampleAurocs,
-    digest_of_test_set,
-    read_resample_file,
-    resample_aurocs,
-)
+from ecglab.bench.resample_file import ResampleAurocs, digest_of_test_set, resample_aurocs
 from ecglab.leaderboards.errors import RunRefused
 from ecglab.leaderboards.inputs import RunResult
 
@@ -94,17 +89,13 @@ class TaskData:
 
 
 def stored_aurocs(run: RunResult) -> ResampleAurocs | None:
-    """The run's ``test_resamples.npz`` when it belongs to this run's targets and stored resamples."""
-    if run.run_dir is None or run.bootstrap_file is None:
+    """The run's ``test_resamples.npz`` when it belongs to this run's targets and stored resamples (read and
+    checked with its results, :func:`ecglab.leaderboards.inputs.load_run_folder`)."""
+    if run.run_dir is None or run.stored is None:
         return None
     if not (run.run_dir / "predictions.parquet").is_file():
         return None  # then the run is refused for its missing predictions, as without the file
-    stored = read_resample_file(run.run_dir)
-    if stored is None or stored.targets != tuple(run.targets):
-        return None
-    if run.run_dir.parent / stored.bootstrap_file != run.bootstrap_file:
-        return None
-    return stored
+    return run.stored
 
 
 def _test_digest(data: TaskData, run: RunResult) -> tuple[str, int]:

@@ -6,9 +6,11 @@ backbone and its configuration, the task (name, version, digest), the cohort (na
 and run id, and per target the counts, AUROC with its confidence intervals, AUPRC and the threshold metrics.
 It never holds patient, visit, anchor, segment or record identifiers, nor per-row predictions: the MC-MED and
 MIMIC-IV data use agreements forbid sharing them. ``check_submission`` refuses a file with any such column
-(naming it), checks the schema and types, the task version and digest against the registered task, that each
-task has one cohort hash, the seeds, and AUROC bounds (in [0, 1], low <= auroc <= high). The leaderboard
-reads checked submissions beside run folders (without predictions, so no paired resampling for them).
+(naming it; the names are in :mod:`ecglab.leaderboards.identifiers`), checks the schema and types, the task
+version and digest against the registered task, that each task has one cohort hash, the seeds, AUROC bounds
+(in [0, 1], low <= auroc <= high) and counts (an AUROC exactly where 0 < n_pos < n, n_boot_used <= n_boot,
+confusion counts adding up to n and n_pos). The leaderboard reads checked submissions beside run folders
+(without predictions, so no paired resampling for them) and lists an invalid one as refused, with why.
 Writing a submission from run folders is :mod:`ecglab.leaderboards.submission_export`'s job.
 """
 
@@ -23,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ecglab.errors import EcglabError
+from ecglab.leaderboards.identifiers import IDENTIFIER_NAMES, IDENTIFIER_PARTS
 
 SUBMISSION_VERSION = 1
 # column -> kind: text (non-empty unless noted), int (whole numbers), count (whole numbers or missing),
@@ -81,71 +84,9 @@ RUN_COLUMNS = (
     "n_boot",
 )
 SPLITS = ("val", "test")
+SUBMISSION_SUFFIXES = (".csv", ".parquet", ".pq")
 UNIT_INTERVAL = ("auroc", "auroc_low", "auroc_high", "delong_low", "delong_high", "auprc")
 RATIOS = ("sensitivity", "specificity", "ppv", "npv", "f1")
-
-# Column names (lower case, runs of other characters as "_") that identify people, visits, records or rows,
-# or hold per-row predictions. A column matching any of these is refused by name.
-IDENTIFIER_NAMES = frozenset(
-    {
-        "patient_id",
-        "patient",
-        "subject_id",
-        "subject",
-        "hadm_id",
-        "visit_id",
-        "visit",
-        "csn",
-        "pat_enc_csn_id",
-        "mrn",
-        "anchor_id",
-        "anchor",
-        "segment_id",
-        "segment",
-        "study_id",
-        "stay_id",
-        "record",
-        "record_id",
-        "record_name",
-        "path",
-        "file",
-        "filename",
-        "score",
-        "scores",
-        "y_score",
-        "y_pred",
-        "prediction",
-        "predictions",
-        "pred",
-        "prob",
-        "proba",
-        "probability",
-        "logit",
-        "logits",
-        "label_value",
-        "ecg_time",
-        "charttime",
-    }
-)
-IDENTIFIER_PARTS = (
-    "patient",
-    "subject",
-    "hadm",
-    "visit",
-    "csn",
-    "mrn",
-    "anchor",
-    "segment",
-    "study_id",
-    "stay_id",
-    "encounter",
-    "record",
-    "path",
-    "score",
-    "pred",
-    "prob",
-    "logit",
-)
 
 
 class SubmissionError(EcglabError):
@@ -206,7 +147,7 @@ def read_submission(path: str | Path) -> pd.DataFrame:
     try:
         if suffix == ".csv":
             return pd.read_csv(path, dtype=str, keep_default_na=False)
-        if suffix in (".parquet", ".pq"):
+        if suffix in SUBMISSION_SUFFIXES[1:]:
             return pd.read_parquet(path)
     except (ValueError, OSError) as err:
         raise SubmissionError(f"{path}: cannot be read as a submission ({err})") from err
@@ -333,6 +274,7 @@ def _check_values(frame: pd.DataFrame, problems: list[str]) -> None:
     over = frame["n_pos"] > frame["n"]
     if over.any():
         problems.append(f"n_pos > n on {_lines(over)}")
+    _check_counts(frame, problems)
     for column in (*UNIT_INTERVAL, *RATIOS):
         outside = frame[column].notna() & ((frame[column] < 0) | (frame[column] > 1))
         if outside.any():
@@ -355,6 +297,30 @@ def _check_values(frame: pd.DataFrame, problems: list[str]) -> None:
     duplicated = frame.duplicated(["run_id", "target", "split"], keep=False)
     if duplicated.any():
         problems.append(f"duplicated (run_id, target, split) on {_lines(duplicated)}")
+
+
+def _check_counts(frame: pd.DataFrame, problems: list[str]) -> None:
+    """Counts that agree: an AUROC exactly where both classes are present (0 < n_pos < n), no more resamples
+    used than drawn, and confusion counts (where given) that add up to n and n_pos."""
+    both = (frame["n_pos"] > 0) & (frame["n_pos"] < frame["n"])
+    lone = frame["auroc"].notna() & ~both
+    if lone.any():
+        problems.append(
+            f"an AUROC though n_pos and n leave a single class (0 < n_pos < n fails) on {_lines(lone)}"
+        )
+    lacking = frame["auroc"].isna() & both
+    if lacking.any():
+        problems.append(f"no AUROC though n_pos and n give both classes on {_lines(lacking)}")
+    beyond = (frame["n_boot_used"] > frame["n_boot"]).fillna(False)
+    if beyond.any():
+        problems.append(f"n_boot_used > n_boot on {_lines(beyond)}")
+    confusion = frame[["tp", "fp", "tn", "fn"]].astype("Float64")
+    given = confusion.notna().all(axis=1)
+    total = confusion.sum(axis=1)
+    wrong = given & ((total != frame["n"]) | (confusion["tp"] + confusion["fn"] != frame["n_pos"]))
+    wrong = wrong.fillna(False).astype(bool)
+    if wrong.any():
+        problems.append(f"tp + fp + tn + fn must be n and tp + fn must be n_pos; not on {_lines(wrong)}")
 
 
 def _check_runs(frame: pd.DataFrame, problems: list[str]) -> None:

@@ -19,6 +19,7 @@ from ecglab.bench.resample_file import (
     write_resample_file,
 )
 from ecglab.bench.run_folder import is_run_folder, read_record
+from ecglab.leaderboards import resamples
 from ecglab.leaderboards.board import build_leaderboard
 
 
@@ -78,16 +79,37 @@ def test_stored_aurocs_give_the_same_leaderboard(tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(a, b)
 
 
-def test_stored_aurocs_are_read_not_recomputed(tmp_path: Path) -> None:
+def test_stored_aurocs_are_read_not_recomputed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     runs = _runs(tmp_path)
-    _, _, counts = run_matrices(runs, "s4")
-    _store_files(runs, aurocs=np.full((len(TARGETS), counts.shape[0]), 0.25))
-    summary = _tables(runs)[0].set_index("entry")
-    s4 = summary.loc[summary.index.str.startswith("s4")].iloc[0]
-    assert s4["macro_auroc_low"] == s4["macro_auroc_high"] == pytest.approx(0.25)  # the stored numbers
-    # ecgfounder's seed 1 was scored on its own seed's resamples, not the task's chosen ones: recomputed
-    ecgfounder = summary.loc[summary.index.str.startswith("ecgfounder")].iloc[0]
-    assert 0.25 < ecgfounder["macro_auroc_low"] < ecgfounder["macro_auroc_high"]
+    _store_files(runs)
+    computed: list[int] = []
+
+    def counting(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        computed.append(labels.shape[0])
+        return resample_aurocs(labels, scores, counts)
+
+    monkeypatch.setattr(resamples, "resample_aurocs", counting)
+    summary = _tables(runs)[0]
+    assert len(summary) == 3 and summary["macro_auroc_low"].notna().all()
+    # only ecgfounder's seed 1, scored on its own seed's resamples, not the task's chosen ones, is recomputed
+    assert len(computed) == 1
+
+
+def test_stored_aurocs_that_contradict_the_results_refuse_the_run(tmp_path: Path) -> None:
+    runs = _runs(tmp_path)
+    _store_files(runs)
+    victim = next(
+        p for p in sorted(runs.iterdir()) if is_run_folder(p) and read_record(p).config.backbone == "s4"
+    )
+    stored = read_resample_file(victim)
+    assert stored is not None
+    write_resample_file(
+        victim, ResampleAurocs(**{**stored.__dict__, "aurocs": np.full_like(stored.aurocs, 0.25)})
+    )
+    board = build_leaderboard([runs], published=False)
+    assert not board.summary["entry"].str.startswith("s4").any()
+    (reason,) = board.refused["reason"]
+    assert reason.startswith("test_resamples.npz: auroc_low/auroc_high are not the interval of the stored")
 
 
 @pytest.mark.parametrize(
