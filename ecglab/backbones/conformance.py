@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecglab.backbones.info import BackboneInfo
-from ecglab.backbones.registry import create_backbone, get_backbone_info
+from ecglab.backbones.registry import create_backbone, get_backbone_info, preset_options
 
 HEAVY_MODULES = ("mlflow", "optuna", "timm", "sklearn", "pandas")
 STANDARD_LEADS = 12
@@ -172,10 +172,12 @@ def _guarded(check: str, body: Callable[[_Subject], CheckResult], subject: _Subj
 
 
 def check_backbone(name: str, preset: str = "tiny") -> list[CheckResult]:
-    """Run every check on backbone ``name`` built with ``preset``; never raises for a failing backbone."""
+    """Run every check on backbone ``name`` built with ``preset``; never raises for a failing backbone (an
+    unknown name or preset raises a one-line error with close matches: nothing to check)."""
     import torch
 
     info = get_backbone_info(name)
+    preset_options(info, preset)
     results = [_import_is_light(info)]
     if info.kind == "baseline":
         try:
