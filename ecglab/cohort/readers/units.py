@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ecglab.cohort.quality import MAX_EXAMPLES, QualityReport
-from ecglab.cohort.readers.lab_values import as_text, examples
+from ecglab.cohort.readers.lab_values import as_text
 
 OTHER_UNIT = "unit other than the lab's main unit, no known factor"
 CONVERTED = "converted to the lab's main unit"
@@ -141,8 +141,14 @@ def drop_negative(
         return frame
     codes, _, named = _names(frame["lab"], names)
     impossible = np.array([canonical_lab(n) in NON_NEGATIVE for n in named], dtype=bool)[codes] & negative
-    shown = frame["lab"].astype(str) + "=" + frame["value"].astype(str)
-    quality.drop(stage, NEGATIVE, int(impossible.sum()), examples(shown, impossible))
+    if not impossible.any():
+        return frame
+    picked = frame[impossible].head(MAX_EXAMPLES)
+    shown = [
+        f"row {i}: {lab}={value:g}"
+        for i, lab, value in zip(picked.index, picked["lab"], picked["value"], strict=True)
+    ]
+    quality.drop(stage, NEGATIVE, int(impossible.sum()), shown)
     return frame[~impossible]
 
 
@@ -205,52 +211,61 @@ class UnitPlan:
         counted (see the module docstring)."""
         if not self.main or frame.empty:
             return frame
-        lab, unit = as_text(frame["lab"]), as_text(frame["unit"])
-        affected = lab.isin(list(self.main)).to_numpy()
-        main = lab[affected].map(self.main)
-        other = np.zeros(len(frame), dtype=bool)
-        other[affected] = ((unit[affected] != main) & (unit[affected].str.strip() != "")).to_numpy()
+        lab_codes, labs = pd.factorize(as_text(frame["lab"]))
+        unit_codes, units = pd.factorize(as_text(frame["unit"]))
+        position = {unit: i for i, unit in enumerate(units)}
+        blank = np.array([str(unit).strip() == "" for unit in units] + [True], dtype=bool)
+        # per distinct lab: the position of its main unit among the units (-1: not mixed or not here)
+        main_of = np.array([position.get(self.main.get(lab, "\x00"), -1) for lab in labs], dtype=np.int64)
+        mixed = np.array([lab in self.main for lab in labs], dtype=bool)
+        other = mixed[lab_codes] & ~blank[unit_codes] & (unit_codes != main_of[lab_codes])
         if not other.any():
             return frame
-        key = lab[other] + "\x1f" + unit[other]
-        factor = key.map(self.factors).to_numpy(dtype=np.float64)
+        pairs = lab_codes[other].astype(np.int64) * (len(units) + 1) + unit_codes[other]
+        distinct, back = np.unique(pairs, return_inverse=True)
+        keys = [f"{labs[p // (len(units) + 1)]}\x1f{units[p % (len(units) + 1)]}" for p in distinct]
+        factor = np.array([self.factors.get(key, np.nan) for key in keys], dtype=np.float64)[back]
         known = ~np.isnan(factor)
         drop, converted = other.copy(), other.copy()
         drop[other], converted[other] = ~known, known
+        main_units = np.array([self.main.get(lab, "") for lab in labs], dtype=object)[lab_codes]
         if drop.any():
-            shown = lab[drop] + ": " + unit[drop] + " (kept " + lab[drop].map(self.main) + ")"
-            quality.drop(stage, OTHER_UNIT, int(drop.sum()), examples(shown, np.ones(len(shown), dtype=bool)))
+            picked = np.flatnonzero(drop)[:MAX_EXAMPLES]
+            shown = [
+                f"row {frame.index[i]}: {labs[lab_codes[i]]}: {units[unit_codes[i]]} (kept {main_units[i]})"
+                for i in picked
+            ]
+            quality.drop(stage, OTHER_UNIT, int(drop.sum()), shown)
         if converted.any():
-            frame = self._convert(frame, converted, factor[known], lab, unit, quality, stage)
+            rows = np.flatnonzero(converted)
+            frame = _convert(frame, rows, factor[known], main_units[rows], quality, stage)
         return frame[~drop] if drop.any() else frame
 
-    def _convert(
-        self,
-        frame: pd.DataFrame,
-        rows: np.ndarray,
-        scale: np.ndarray,
-        lab: pd.Series,
-        unit: pd.Series,
-        quality: QualityReport,
-        stage: str,
-    ) -> pd.DataFrame:
-        """``frame`` with the values, bounds and unit of ``rows`` converted by ``scale``; counted."""
-        frame = frame.copy()
-        before = frame["value"].to_numpy()[rows]
-        for column in ("value", "ref_low", "ref_high"):
-            if column in frame:
-                values = frame[column].to_numpy(dtype=np.float64, copy=True)
-                values[rows] *= scale
-                frame[column] = values
-        main = lab[rows].map(self.main)
-        new_unit = unit.copy()
-        new_unit[rows] = main
-        frame["unit"] = new_unit.to_numpy()
-        index, after = frame.index[rows], frame["value"].to_numpy()[rows]
-        labs, units = lab[rows].tolist()[:MAX_EXAMPLES], unit[rows].tolist()[:MAX_EXAMPLES]
-        shown = [
-            f"row {index[i]}: {labs[i]}: {before[i]:g} {units[i]} -> {after[i]:g} {main.iloc[i]}"
-            for i in range(len(labs))
-        ]
-        quality.note(stage, CONVERTED, int(rows.sum()), shown)
-        return frame
+
+def _convert(
+    frame: pd.DataFrame,
+    rows: np.ndarray,
+    scale: np.ndarray,
+    main: np.ndarray,
+    quality: QualityReport,
+    stage: str,
+) -> pd.DataFrame:
+    """``frame`` with the values, bounds and unit of the ``rows`` (positions) converted by ``scale`` to the
+    ``main`` units; counted as a note."""
+    frame = frame.copy()
+    before = frame["value"].to_numpy()[rows]
+    for column in ("value", "ref_low", "ref_high"):
+        if column in frame:
+            values = frame[column].to_numpy(dtype=np.float64, copy=True)
+            values[rows] *= scale
+            frame[column] = values
+    after = frame["value"].to_numpy()[rows]
+    shown = [
+        f"row {frame.index[i]}: {frame['lab'].iat[i]}: {b:g} {frame['unit'].iat[i]} -> {a:g} {m}"
+        for i, b, a, m in zip(rows[:MAX_EXAMPLES], before, after, main, strict=False)
+    ]
+    unit = frame["unit"].copy()
+    unit.iloc[rows] = main
+    frame["unit"] = unit
+    quality.note(stage, CONVERTED, len(rows), shown)
+    return frame
