@@ -27,7 +27,50 @@ def parse_leads(text: str) -> tuple[str, ...]:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("cohort", help="build, inspect and verify cohort stores")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    _synth_parser(verbs)
 
+    mimic = verbs.add_parser("mimic", help="read MIMIC-IV (hosp) + MIMIC-IV-ECG into a store")
+    mimic.add_argument("--mimic-iv", required=True, type=Path, help="MIMIC-IV folder holding hosp/")
+    mimic.add_argument(
+        "--mimic-iv-ecg", required=True, type=Path, help="MIMIC-IV-ECG folder (record_list.csv)"
+    )
+    mimic.add_argument("--leads", type=parse_leads, default=STANDARD_LEADS, help="default: the 12 leads")
+    mimic.add_argument("--subjects", type=Path, help="file of subject ids to keep (one per line or a CSV)")
+    _ingest_options(mimic)
+    mimic.set_defaults(run=run_mimic)
+
+    mcmed = verbs.add_parser("mcmed", help="read MC-MED (tables and lead-II waveforms) into a store")
+    mcmed.add_argument("--root", required=True, type=Path, help="MC-MED folder (visits.csv, waveforms/, ...)")
+    _ingest_options(mcmed)
+    mcmed.set_defaults(run=run_mcmed)
+
+    generic = verbs.add_parser("generic", help="read a labs table and WFDB records into a store")
+    generic.add_argument("--labs", required=True, type=Path, help="labs CSV/Parquet (see README)")
+    generic.add_argument("--records", required=True, type=Path, help="records CSV/Parquet (see README)")
+    generic.add_argument("--wfdb", required=True, type=Path, help="folder the records' paths start from")
+    generic.add_argument("--patients", type=Path, help="optional patients CSV/Parquet (patient_id, sex)")
+    generic.add_argument("--fs", type=float, default=500.0, help="store sampling rate (default 500 Hz)")
+    generic.add_argument(
+        "--segment-seconds", type=float, default=10.0, help="length of a stored segment (default 10 s)"
+    )
+    generic.add_argument("--leads", type=parse_leads, default=None, help="default: each record's leads")
+    _ingest_options(generic)
+    generic.set_defaults(run=run_generic)
+
+    info = verbs.add_parser("info", help="summarise a store: counts, leads, labs, dropped rows")
+    info.add_argument("store", type=Path, help="cohort store folder")
+    info.add_argument("--json", action="store_true", help="print the summary as JSON")
+    info.set_defaults(run=run_info)
+
+    verify = verbs.add_parser(
+        "verify", help="re-hash every shard and table of a store against the hashes cohort.json records"
+    )
+    verify.add_argument("store", type=Path, help="cohort store folder")
+    verify.set_defaults(run=run_verify)
+
+
+def _synth_parser(verbs: argparse._SubParsersAction) -> None:
+    """`ecglab cohort synth` and its flags."""
     synth = verbs.add_parser("synth", help="write the synthetic cohort with planted physiology")
     synth.add_argument("--out", required=True, type=Path, help="store folder to create")
     synth.add_argument("--patients", type=int, default=200, help="number of patients (default 200)")
@@ -73,45 +116,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     synth.add_argument("--overwrite", action="store_true", help="replace an existing store at --out")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(run=run_synth)
-
-    mimic = verbs.add_parser("mimic", help="read MIMIC-IV (hosp) + MIMIC-IV-ECG into a store")
-    mimic.add_argument("--mimic-iv", required=True, type=Path, help="MIMIC-IV folder holding hosp/")
-    mimic.add_argument(
-        "--mimic-iv-ecg", required=True, type=Path, help="MIMIC-IV-ECG folder (record_list.csv)"
-    )
-    mimic.add_argument("--leads", type=parse_leads, default=STANDARD_LEADS, help="default: the 12 leads")
-    mimic.add_argument("--subjects", type=Path, help="file of subject ids to keep (one per line or a CSV)")
-    _ingest_options(mimic)
-    mimic.set_defaults(run=run_mimic)
-
-    mcmed = verbs.add_parser("mcmed", help="read MC-MED (tables and lead-II waveforms) into a store")
-    mcmed.add_argument("--root", required=True, type=Path, help="MC-MED folder (visits.csv, waveforms/, ...)")
-    _ingest_options(mcmed)
-    mcmed.set_defaults(run=run_mcmed)
-
-    generic = verbs.add_parser("generic", help="read a labs table and WFDB records into a store")
-    generic.add_argument("--labs", required=True, type=Path, help="labs CSV/Parquet (see README)")
-    generic.add_argument("--records", required=True, type=Path, help="records CSV/Parquet (see README)")
-    generic.add_argument("--wfdb", required=True, type=Path, help="folder the records' paths start from")
-    generic.add_argument("--patients", type=Path, help="optional patients CSV/Parquet (patient_id, sex)")
-    generic.add_argument("--fs", type=float, default=500.0, help="store sampling rate (default 500 Hz)")
-    generic.add_argument(
-        "--segment-seconds", type=float, default=10.0, help="length of a stored segment (default 10 s)"
-    )
-    generic.add_argument("--leads", type=parse_leads, default=None, help="default: each record's leads")
-    _ingest_options(generic)
-    generic.set_defaults(run=run_generic)
-
-    info = verbs.add_parser("info", help="summarise a store: counts, leads, labs, dropped rows")
-    info.add_argument("store", type=Path, help="cohort store folder")
-    info.add_argument("--json", action="store_true", help="print the summary as JSON")
-    info.set_defaults(run=run_info)
-
-    verify = verbs.add_parser(
-        "verify", help="re-hash every shard and table of a store against the hashes cohort.json records"
-    )
-    verify.add_argument("store", type=Path, help="cohort store folder")
-    verify.set_defaults(run=run_verify)
 
 
 def _ingest_options(parser: argparse.ArgumentParser) -> None:
