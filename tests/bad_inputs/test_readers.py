@@ -185,22 +185,17 @@ def test_a_record_listed_twice_is_counted_once_and_stored_once(
     assert (recordings["source_path"] == GOOD[0]).sum() == 1
 
 
-def test_the_wfdb_error_names_its_type_and_first_line(
+def test_a_wfdb_failure_names_its_type_and_first_line(
     bad_records: tuple[Path, QualityReport, pd.DataFrame],
 ) -> None:
-    """Each record is counted once, and a record wfdb fails on keeps wfdb's message in the examples."""
-    root, quality, _ = bad_records
+    """Each bad record is counted once; one wfdb fails on keeps wfdb's error in the examples."""
+    _, quality, _ = bad_records
     assert sum(d["count"] for d in quality.to_dict()["dropped"] if d["stage"] == STAGE) == len(BAD_RECORDS)
-    message = str(_read_error(root / "wfdb" / "segment_format_999"))
-    assert "wfdb.rdrecord failed: KeyError: '999'" in message
-
-
-def _read_error(path: Path) -> Exception:
-    from ecglab.cohort.readers.wfdb_io import read_record
-
-    with pytest.raises(Exception) as caught:
-        read_record(path)
-    return caught.value
+    examples = {d["reason"]: d["examples"] for d in quality.to_dict()["dropped"]}
+    assert examples["unreadable by wfdb (KeyError)"] == ["segment_format_999: KeyError: '999'"]
+    assert examples["unreadable by wfdb (Exception)"][0].startswith(
+        "variable_layout_gains: Exception: This variable layout multi-segment record cannot be converted"
+    )
 
 
 def test_any_numpy_error_reading_one_record_is_its_counted_reason(
@@ -406,6 +401,14 @@ def test_an_unreadable_generic_table_is_one_line_and_exit_2(
     assert not (tmp_path / "store").exists()
 
 
+SOURCE_READS: dict[str, Callable[[Path, QualityReport], object]] = {
+    "mcmed-visits": read_mcmed_visits,
+    "mcmed-labs-latin1": lambda root, q: read_mcmed_labs(root, q, read_mcmed_visits(root, q)[1]),
+    "mimic-record-list": lambda root, q: read_record_list(root, q, None),
+    "csv-chunks": lambda root, q: list(csv_chunks(root / "labevents.csv", ("subject_id", "itemid"), 10)),
+}
+
+
 @pytest.mark.parametrize(
     ("name", "content", "read", "words"),
     [
@@ -437,16 +440,7 @@ def test_an_unreadable_source_table_is_a_one_line_cohort_error(
         path.write_bytes(path.read_bytes().replace(b"Negative", content))
     else:
         path.write_bytes(content)
-    quality = QualityReport()
     with pytest.raises(CohortError) as caught:
-        if read == "mcmed-visits":
-            read_mcmed_visits(tmp_path, quality)
-        elif read == "mcmed-labs-latin1":
-            _, visits = read_mcmed_visits(tmp_path, quality)
-            read_mcmed_labs(tmp_path, quality, visits)
-        elif read == "mimic-record-list":
-            read_record_list(tmp_path, quality, None)
-        else:
-            list(csv_chunks(path, ("subject_id", "itemid"), 10))
+        SOURCE_READS[read](tmp_path, QualityReport())
     message = str(caught.value)
     assert name in message and words in message and "\n" not in message, message

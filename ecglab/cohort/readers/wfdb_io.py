@@ -319,10 +319,13 @@ def check_values(header: WfdbHeader) -> None:
 
 def read_failure(exc: Exception, record: str) -> tuple[str, str]:
     """The (reason, example) under which an ingest counts a record whose read raised ``exc``: a WfdbError's
-    own reason and the record; for any other exception (from NumPy or wfdb on that record) ``read error
-    (<type>)`` and the record with the type and first line of the message."""
+    own reason and the record (with the type and first line of what wfdb or NumPy raised, if one did); for
+    any other exception (from NumPy or wfdb on that record) ``read error (<type>)`` and the record with the
+    type and first line of the message."""
     if isinstance(exc, WfdbError):
-        return exc.reason, record
+        cause = exc.__cause__  # what wfdb raised, for a record it could not read
+        wrapped = cause is not None and not isinstance(cause, OSError | WfdbError)
+        return exc.reason, f"{record}: {describe_exception(cause)}" if wrapped else record
     return f"read error ({type(exc).__name__})", f"{record}: {describe_exception(exc)}"
 
 
