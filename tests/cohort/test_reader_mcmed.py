@@ -213,6 +213,33 @@ def test_a_header_with_an_impossible_date_is_counted_not_fatal(tmp_path: Path) -
     assert cohort.recordings["segment_number"].tolist() == [1]
 
 
+def test_bad_header_values_are_counted_and_the_ingest_goes_on(tmp_path: Path) -> None:
+    """Format 999 (wfdb would raise KeyError), a sampling rate of 0, two signals named II: each a counted
+    skip; the good record is stored."""
+    require_shared_data()
+    root = tmp_path / "mcmed"
+    write_mcmed_tables(root)
+    _write(root, "1001", 1, _lead_ii("100", 0, 10_000), "2283-03-02 07:40:00")
+
+    def two_ii(lines: list[str]) -> list[str]:  # the one signal line twice, over half the samples
+        tokens = lines[0].split()
+        return [" ".join([tokens[0], "2", tokens[2], "5000", *tokens[4:]]), lines[1], lines[1]]
+
+    edits = {
+        2: lambda lines: [lines[0], lines[1].replace(" 16 ", " 999 ", 1)],
+        3: lambda lines: [lines[0].replace(" 500 ", " 0 ", 1), lines[1]],
+        4: two_ii,
+    }
+    for segment, edit in edits.items():
+        header = _write(root, "1001", segment, _lead_ii("100", 0, 10_000), "2283-03-02 08:00:00")
+        hea = header.with_suffix(".hea")
+        hea.write_text("\n".join(edit(hea.read_text().splitlines())) + "\n")
+    cohort = open_cohort(build_mcmed_cohort(root, tmp_path / "store", workers=1, progress=False))
+    for reason in ("unknown signal format", "invalid sampling rate", "duplicate lead name"):
+        assert cohort.quality.count(WAVEFORMS, reason) == 1, reason
+    assert cohort.recordings["segment_number"].tolist() == [1]
+
+
 def test_a_record_whose_samples_do_not_fit_int16_is_counted_not_wrapped(tmp_path: Path) -> None:
     require_shared_data()
     root = tmp_path / "mcmed"

@@ -122,7 +122,7 @@ def _write_small_tree(root: Path, n: int = 6) -> pd.DataFrame:
 
 def test_unusable_records_are_counted_by_reason(tmp_path: Path) -> None:
     data = require_shared_data()
-    listed = _write_small_tree(tmp_path / "ecg", 7)
+    listed = _write_small_tree(tmp_path / "ecg", 9)
     paths = [tmp_path / "ecg" / p for p in listed["path"]]
     paths[0].with_suffix(".dat").unlink()  # header points at a missing .dat
     data_file = paths[1].with_suffix(".dat")
@@ -137,7 +137,11 @@ def test_unusable_records_are_counted_by_reason(tmp_path: Path) -> None:
     record.p_signal = None
     record.wrsamp(write_dir=str(paths[4].parent), expanded=False)
     listed.loc[5, "ecg_time"] = "2180-13-40 25:00:00"
-    listed.to_csv(tmp_path / "ecg" / "record_list.csv", index=False)
+    header = paths[6].with_suffix(".hea")  # a format WFDB does not define (wfdb itself raises KeyError)
+    header.write_text(header.read_text().replace(" 16 ", " 999 ", 1))
+    header = paths[7].with_suffix(".hea")
+    header.write_text(header.read_text().replace(" V6", " V5"))  # V5 twice
+    pd.concat([listed, listed.tail(1)]).to_csv(tmp_path / "ecg" / "record_list.csv", index=False)
 
     store = build_mimic_cohort(
         data / "mimic-iv-demo", tmp_path / "ecg", tmp_path / "store", workers=1, progress=False
@@ -150,9 +154,12 @@ def test_unusable_records_are_counted_by_reason(tmp_path: Path) -> None:
     assert quality.count(stage, "sampling rate not 500 Hz") == 1
     assert quality.count(stage, "missing lead") == 1
     assert quality.count(stage, "a flat lead") == 1
+    assert quality.count(stage, "unknown signal format") == 1
+    assert quality.count(stage, "duplicate lead name") == 1
     assert quality.count("mimic-iv-ecg record_list", "unparseable time (ecg_time)") == 1
+    assert quality.count("mimic-iv-ecg record_list", "record listed twice (first row kept)") == 1
     assert len(cohort.recordings) == 1
-    assert cohort.recordings["study_id"].tolist() == [listed.loc[6, "study_id"]]
+    assert cohort.recordings["study_id"].tolist() == [listed.loc[8, "study_id"]]
 
 
 def test_missing_folders_and_tables_are_clear_errors(tmp_path: Path) -> None:
