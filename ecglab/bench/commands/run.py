@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ecglab.bench.commands.train import print_run, read_run_options
+from ecglab.bench.commands.train import ROW_LEVEL_HELP, TRACKING_URI_HELP, print_run, read_run_options
 from ecglab.bench.suite.claims import DEFAULT_TIMEOUT
 from ecglab.errors import EcglabError
 
+STORAGE_HELP = (
+    "where the study lives: sqlite:///PATH, postgresql://USER@HOST/DB (pip install 'ecglab[postgres]'), or "
+    "journal:PATH / a PATH ending .log (a journal file workers share without a server); default: env "
+    "ECGLAB_OPTUNA_STORAGE, else sqlite:///RUNS_DIR/optuna.db. Keep a URL with a password in "
+    "ECGLAB_OPTUNA_STORAGE, not on the command line (it is never printed)"
+)
 # flags of `ecglab tune` that fix a RunConfig field for every trial (the rest: --config YAML)
 _RUN_FLAGS = ("preset", "epochs", "batch_size", "patience", "checkpoint", "workers", "precision", "fine_tune")
 
@@ -50,7 +58,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--runs-dir", type=Path, help="where run folders go (default: the suite's runs_dir)")
     _tracking(run)
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--quiet", action="store_true", help="no progress bars (the per-pairing lines stay)")
     run.add_argument(
         "--shard",
         metavar="I/N",
@@ -86,45 +94,66 @@ def _add_tune(sub: argparse._SubParsersAction) -> None:
     tune.add_argument("--backbone", help="backbone (needed to create a study)")
     tune.add_argument("--task", help="task (needed to create a study)")
     tune.add_argument("--cohort", required=True, type=Path, help="cohort store (this machine's path)")
-    tune.add_argument("--trials", required=True, type=int, help="trials this worker runs")
+    tune.add_argument("--trials", required=True, type=int, help="trials this worker runs (0: only report)")
     tune.add_argument(
         "--total-trials", type=int, help="stop once the study holds this many complete or pruned trials"
     )
-    tune.add_argument("--storage", help="SQLAlchemy URL of the study (default sqlite:///RUNS_DIR/optuna.db)")
+    tune.add_argument("--storage", help=STORAGE_HELP)
     tune.add_argument(
         "--study", help="study name: created if missing, else joined (default BACKBONE-PRESET-TASK)"
     )
     tune.add_argument("--sampler", choices=["tpe", "random"], help="set when the study is created (tpe)")
     tune.add_argument("--pruner", choices=["median", "none"], help="set when the study is created (median)")
     tune.add_argument("--seed", type=int, help="sampler seed, set when the study is created (0)")
-    tune.add_argument("--space", metavar="MODULE:CALLABLE", help="search space instead of the backbone's")
+    tune.add_argument(
+        "--space",
+        metavar="MODULE:CALLABLE",
+        help="search space instead of the backbone's (searched as it is, whatever the preset)",
+    )
     _tune_run_options(tune)
     tune.add_argument(
         "--runs-dir", type=Path, default=Path("runs"), help="where trial run folders go (runs/)"
     )
     tune.add_argument("--keep-checkpoints", action="store_true", help="keep best.pt/last.pt of trials")
-    tune.add_argument("--progress", action="store_true", help="progress bars per epoch")
+    tune.add_argument("--progress", action="store_true", help="also progress bars per epoch of each trial")
+    tune.add_argument("--quiet", action="store_true", help="no line per trial, no progress bars")
     _tracking(tune)
     tune.set_defaults(run=run_tune)
 
 
 def _tune_run_options(tune: argparse.ArgumentParser) -> None:
     """The flags of `ecglab tune` that fix RunConfig fields for every trial."""
-    tune.add_argument("--preset")
-    tune.add_argument("--epochs", type=int)
-    tune.add_argument("--batch-size", type=int)
-    tune.add_argument("--patience", type=int)
-    tune.add_argument("--fine-tune", choices=["full", "linear_probe", "probe_then_full", "frozen_stages"])
-    tune.add_argument("--precision", choices=["auto", "fp32", "bf16"])
+    tune.add_argument(
+        "--preset",
+        help="backbone preset (default tiny): its options (model size) stay fixed, the backbone's other "
+        "options are searched (full: the backbone's whole declared space)",
+    )
+    tune.add_argument("--epochs", type=int, help="epochs per trial (the pruner may stop a trial earlier)")
+    tune.add_argument("--batch-size", type=int, help="training batch size of every trial")
+    tune.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    tune.add_argument(
+        "--fine-tune",
+        choices=["full", "linear_probe", "probe_then_full", "frozen_stages"],
+        help="what pretrained weights train (with --checkpoint)",
+    )
+    tune.add_argument(
+        "--precision", choices=["auto", "fp32", "bf16"], help="training precision (auto: bf16 on GPU)"
+    )
     tune.add_argument("--checkpoint", help="pretrained weights file (this machine's path)")
     tune.add_argument("--workers", type=int, help="data-loader processes")
     tune.add_argument("--fusion", action="store_true", help="late fusion with the task's tabular inputs")
-    tune.add_argument("--allow-lead-mismatch", action="store_true")
+    tune.add_argument(
+        "--allow-lead-mismatch",
+        action="store_true",
+        help="feed the task's leads to weights trained on other leads (reported)",
+    )
     tune.add_argument("--config", type=Path, help="YAML of run options fixed for every trial")
     tune.add_argument(
         "--option", action="append", default=[], metavar="KEY=VALUE", help="fixed backbone option, repeatable"
     )
-    tune.add_argument("--task-spec", type=Path, action="append", default=[], help="YAML of extra tasks")
+    tune.add_argument(
+        "--task-spec", type=Path, action="append", default=[], help="YAML of extra tasks, repeatable"
+    )
 
 
 def _add_tune_best(sub: argparse._SubParsersAction) -> None:
@@ -134,30 +163,32 @@ def _add_tune_best(sub: argparse._SubParsersAction) -> None:
         description="Train the configuration of the study's best complete trial and evaluate it on the test "
         "split, as a regular run labelled 'tuned' (the leaderboard shows it as such).",
     )
-    best.add_argument("--study", required=True)
-    best.add_argument("--storage", help="SQLAlchemy URL of the study (default sqlite:///RUNS_DIR/optuna.db)")
+    best.add_argument("--study", required=True, help="the study's name")
+    best.add_argument("--storage", help=STORAGE_HELP)
     best.add_argument(
         "--cohort", type=Path, help="cohort store (default: the path the study was created with)"
     )
     best.add_argument("--seeds", type=int, nargs="+", help="training seeds (default: the study's)")
     best.add_argument("--checkpoint", help="pretrained weights file (default: the study's path)")
-    best.add_argument("--task-spec", type=Path, action="append", default=[], help="YAML of extra tasks")
-    best.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    best.add_argument(
+        "--task-spec", type=Path, action="append", default=[], help="YAML of extra tasks, repeatable"
+    )
+    best.add_argument(
+        "--runs-dir", type=Path, default=Path("runs"), help="where the run folders go (default runs/)"
+    )
     best.add_argument("--force", action="store_true", help="rerun if finished")
-    best.add_argument("--quiet", action="store_true")
+    best.add_argument("--quiet", action="store_true", help="no progress bars")
     _tracking(best)
     best.set_defaults(run=run_tune_best)
 
 
 def _tracking(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--tracking-uri",
-        help="MLflow tracking URI (default: env MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
-    )
+    parser.add_argument("--tracking-uri", help=TRACKING_URI_HELP)
     parser.add_argument(
         "--experiment", help="MLflow experiment (default: the suite's or study's, else ecglab)"
     )
     parser.add_argument("--no-track", action="store_true", help="write result files only, no MLflow")
+    parser.add_argument("--log-row-level", action="store_true", help=ROW_LEVEL_HELP)
 
 
 # ------------------------------------------------------------------------------------------------ run
@@ -183,6 +214,7 @@ def run_suite(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         shard=shard,
         claim_timeout=args.claim_timeout,
+        log_row_level=args.log_row_level,
     )
     print(report.table())
     return 0 if report.ok else 1
@@ -199,6 +231,7 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
     for flag, value in (("--tracking-uri", args.tracking_uri), ("--experiment", args.experiment)):
         if value is not None:
             argv += [flag, value]
+    argv += ["--log-row-level"] if args.log_row_level else []
     return argv + (["--no-track"] if args.no_track else [])
 
 
@@ -250,9 +283,16 @@ def run_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_tune(args: argparse.Namespace) -> int:
     from ecglab.bench.tune import tune
+    from ecglab.bench.tune.storage import STORAGE_ENV, has_password, resolve_storage, storage_argument
 
     if args.trials < 0:
         raise EcglabError("--trials must be >= 0")
+    if args.storage and has_password(args.storage):
+        print(
+            f"ecglab: warning: --storage holds a password, which other users of this machine can see in "
+            f"its process list: set {STORAGE_ENV} to the URL instead (ecglab never prints it)",
+            file=sys.stderr,
+        )
     result = tune(
         cohort=args.cohort,
         n_trials=args.trials,
@@ -272,24 +312,35 @@ def run_tune(args: argparse.Namespace) -> int:
         track=not args.no_track,
         total_trials=args.total_trials,
         keep_checkpoints=args.keep_checkpoints,
-        progress=args.progress,
+        progress=args.progress and not args.quiet,
+        out=_silent if args.quiet else print,
+        log_row_level=args.log_row_level,
     )
-    mine = ", ".join(f"{n} {state.lower()}" for state, n in sorted(result.states.items())) or "none"
     print(
-        f"study {result.study_name} ({result.storage}): this worker's trials: {mine}; the study holds "
-        f"{result.n_trials_study}"
+        f"study {result.study_name} ({result.storage}): this worker's trials: {by_state(result.states)}; "
+        f"the study holds {result.n_trials_study}: {by_state(result.study_states)}"
     )
     if result.best_trial is not None:
         params = ", ".join(
             f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.best_params.items()
         )
         print(f"best: trial {result.best_trial}, val macro AUROC {result.best_value:.4f} ({params})")
-        storage = f" --storage '{result.storage}'" if args.storage else ""
-        print(f"test it: ecglab tune-best --study {result.study_name}{storage} --runs-dir {args.runs_dir}")
+        storage = storage_argument(resolve_storage(args.storage, args.runs_dir), args.storage)
+        study, runs_dir = shlex.quote(result.study_name), shlex.quote(str(args.runs_dir))
+        print(f"test it: ecglab tune-best --study {study}{storage} --runs-dir {runs_dir}")
     if result.parent_run_id:
         print(f"MLflow: trials are child runs of {result.parent_run_id}")
     ran = sum(result.states.values())
     return 1 if ran and result.states.get("FAIL", 0) == ran else 0
+
+
+def by_state(states: dict[str, int]) -> str:
+    """``2 complete, 1 fail`` (``none`` when empty)."""
+    return ", ".join(f"{n} {state.lower()}" for state, n in sorted(states.items())) or "none"
+
+
+def _silent(line: str) -> None:
+    pass
 
 
 def run_tune_best(args: argparse.Namespace) -> int:
@@ -308,6 +359,7 @@ def run_tune_best(args: argparse.Namespace) -> int:
         track=not args.no_track,
         force=args.force,
         progress=not args.quiet,
+        log_row_level=args.log_row_level,
     )
     for run_dir in runs:
         print_run(run_dir)

@@ -1,6 +1,6 @@
 """One pairing from start to end: skip it when it finished earlier, train it (or fit a baseline), score it,
 write its run folder with its typed record (running, then finished, failed or pruned), and track it in
-MLflow; and re-evaluate a finished run from its best checkpoint.
+MLflow (re-evaluating a finished run: :mod:`~ecglab.bench.engine.reevaluate`).
 
 Tracking is a view of the run folder: when MLflow fails after a run finished (the server is down: its
 retries are bounded to ~30 s), the run still counts as finished; one warning line says how to log it later
@@ -15,14 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 from ecglab.backbones.registry import get_backbone_info
 from ecglab.bench.config import RunConfig
 from ecglab.bench.engine.baselines import baseline_scores
-from ecglab.bench.engine.distributed import Distributed, distributed, single_process
+from ecglab.bench.engine.distributed import Distributed, distributed
 from ecglab.bench.engine.evaluate import RESAMPLE_SEED, bootstrap_file, model_scores, write_results
-from ecglab.bench.engine.prepare import RunError, build_model, prepare, tabular_inputs
+from ecglab.bench.engine.prepare import RunError, prepare
 from ecglab.bench.engine.training import EpochCallback, PrunedRun, train
 from ecglab.bench.run_folder import (
     RECORD_FILE,
@@ -41,6 +39,7 @@ from ecglab.bench.tracking import (
     ensure_experiment,
     first_line,
     log_run,
+    redact_text,
     redact_uri,
     resolve_tracking_uri,
     track_command,
@@ -121,7 +120,7 @@ def track_finished(
 
 def tracking_warning(run_dir: Path, uri: str, experiment: str, err: BaseException, row_level: bool) -> str:
     """One line: the run finished, MLflow failed (why, shortened), and the command that logs it later."""
-    reason = first_line(err.__cause__ or err)[:300]
+    reason = redact_text(first_line(err.__cause__ or err), uri)[:300]
     return (
         f"ecglab: warning: {run_dir} finished and its result files are complete, but it was not logged to "
         f"MLflow at {redact_uri(uri)} ({reason}); log it later with "
@@ -198,26 +197,3 @@ def execute(
         timings={"train_s": trained - started, "eval_s": time.perf_counter() - trained},
     )
     write_record(run_dir, finished)
-
-
-def evaluate_run(run_dir: str | Path, runs_dir: str | Path | None = None) -> Path:
-    """Re-evaluate a finished run from its best checkpoint (or refit a baseline) and rewrite its results, in
-    this one process (a run trained on several keeps its run id: its world size is read from its record)."""
-    run_dir = Path(run_dir)
-    record = read_record(run_dir)
-    config = record.config
-    runs_dir = Path(runs_dir) if runs_dir is not None else run_dir.parent
-    where = single_process()
-    cohort, task, identifier = prepare(config, runs_dir, where, world_size=record.world_size)
-    if identifier != record.run_id:
-        now = run_folder(runs_dir, identifier).name
-        raise RunError(f"{run_dir}: the cohort or task changed since this run (run id {now} now)")
-    if get_backbone_info(config.backbone).kind == "baseline":
-        scores = baseline_scores(config, cohort, task)
-    else:
-        model = build_model(config, task, tabular_inputs(task, config))
-        state = torch.load(run_dir / "best.pt", map_location=where.device, weights_only=True)
-        model.load_state_dict(state["model"], strict=True)
-        scores = model_scores(model.to(where.device), cohort, task, config, where)
-    write_results(task, cohort, scores, config, identifier, runs_dir, run_dir)
-    return run_dir

@@ -270,7 +270,7 @@ def _run_pairing(session: _Session, pairing: Pairing, outcome: Outcome, head: st
 
 def _track(session: _Session, run_dir: Path, outcome: Outcome, head: str) -> None:
     """Log the pairing's run folder to MLflow, unless tracking failed earlier in this suite."""
-    from ecglab.bench.tracking import first_line, log_run, redact_uri
+    from ecglab.bench.tracking import first_line, log_run, redact_text, redact_uri
 
     assert session.uri is not None
     if session.tracking_failed:
@@ -285,7 +285,7 @@ def _track(session: _Session, run_dir: Path, outcome: Outcome, head: str) -> Non
             row_level=session.row_level,
         )
     except EcglabError as err:
-        reason = first_line(err.__cause__ or err)[:300]
+        reason = redact_text(first_line(err.__cause__ or err), session.uri)[:300]
         outcome.tracking_error = reason
         session.tracking_failed.append(outcome.pairing)
         session.out(

@@ -35,6 +35,7 @@ from ecglab.bench.tracking.store import (
     experiment_id,
     first_line,
     mlflow_client,
+    redact_text,
     redact_uri,
     uri_argument,
 )
@@ -89,6 +90,7 @@ def failure_message(
 ) -> str:
     """Why logging failed, that the run folder is intact, and the command that logs it later."""
     reason = str(err) if isinstance(err, TrackingError) else f"{type(err).__name__}: {first_line(err)}"
+    reason = redact_text(reason, uri)
     return (
         f"could not log {run_dir} to MLflow experiment {experiment!r} at {redact_uri(uri)}: {reason}. "
         f"The result files in {run_dir} are complete and intact (tracking only reads them); log them later "

@@ -88,6 +88,16 @@ def redact_uri(uri: str) -> str:
     return uri
 
 
+def redact_text(text: str, uri: str) -> str:
+    """``text`` (e.g. an MLflow error, which may quote the whole URI) without the URI's password."""
+    with suppress(ValueError):
+        password = urlsplit(uri).password
+        if password:
+            for form in {password, unquote(password)}:
+                text = text.replace(form, "***")
+    return text
+
+
 def uri_argument(uri: str, env: str = URI_ENV) -> str:
     """The URI as a shell argument for a printed command: quoted, or ``"$ENV"`` when it holds a password
     (a password is never printed; the user keeps the URL in that environment variable)."""
@@ -134,8 +144,9 @@ def ensure_experiment(uri: str, name: str) -> str:
     except Exception as err:
         raise TrackingError(
             f"could not open or create MLflow experiment {name!r} at {redact_uri(uri)}: "
-            f"{type(err).__name__}: {first_line(err)} (start the server or fix --tracking-uri; --no-track "
-            "writes the result files only, and `ecglab track RUN` logs a run folder later)"
+            f"{type(err).__name__}: {redact_text(first_line(err), uri)} (start the server or fix "
+            "--tracking-uri; --no-track writes the result files only, and `ecglab track RUN` logs a run "
+            "folder later)"
         ) from err
 
 

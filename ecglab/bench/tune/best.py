@@ -19,7 +19,7 @@ from ecglab.bench.tune.settings import (
     TuneError,
 )
 from ecglab.bench.tune.space import sample_options, space_function
-from ecglab.bench.tune.storage import default_storage, open_storage
+from ecglab.bench.tune.storage import open_storage, resolve_storage
 from ecglab.bench.tune.study import TuneStudy, open_study
 
 
@@ -39,7 +39,9 @@ def best_config(
     if options is None or overrides is None:  # derive them again from the parameters
         fixed = optuna.trial.FixedTrial(best.params, best.number)
         options, overrides = sample_options(
-            fixed, tuned.base.backbone, space_function(tuned.settings, tuned.base.backbone)
+            fixed,
+            tuned.base.backbone,
+            space_function(tuned.settings, tuned.base.backbone, tuned.base.preset),
         )
     changes = {
         "backbone_options": {**tuned.base.backbone_options, **options},
@@ -70,17 +72,20 @@ def run_best(
     force: bool = False,
     progress: bool = True,
     out: Callable[[str], None] = print,
+    log_row_level: bool = False,
 ) -> list[Path]:
     """Run the best trial's configuration on the test split, once per seed (default: the study's training
     seed); returns the run folders (label ``tuned``; finished ones are not redone unless ``force``). The
-    cohort, checkpoint and task spec files default to the paths the study was created with."""
+    cohort, checkpoint and task spec files default to the paths the study was created with; ``storage`` to
+    ``$ECGLAB_OPTUNA_STORAGE``, else ``sqlite:///RUNS_DIR/optuna.db``; ``log_row_level`` also logs the
+    runs' predictions (patient and anchor ids) to MLflow."""
     import optuna
 
     from ecglab.bench import engine
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     runs_dir = Path(runs_dir)
-    storage = storage or default_storage(runs_dir)
+    storage = resolve_storage(storage, runs_dir)
     store = open_storage(storage)
     if study_name not in optuna.get_all_study_names(store):
         raise TuneError(f"no study {study_name!r} in {redact_uri(storage)}")
@@ -120,6 +125,7 @@ def run_best(
                 progress=progress,
                 track=track,
                 tags=tags,
+                log_row_level=log_row_level,
             )
         )
     return runs

@@ -1,0 +1,476 @@
+"""Bad inputs to the services ecglab talks to (MLflow, Optuna storages, PostgreSQL) and the verbs that use
+them (``train``, ``track``, ``tune``, ``tune-best``, ``run``): dead servers fail fast with what to do, a
+finished run stays finished, dead trials are failed and retried, no password is ever printed.
+
+PostgreSQL is a real server this module starts once (initdb and pg_ctl in a temporary folder, on a free
+port, as user nobody when the tests run as root); its cases skip with a message where initdb is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from glob import glob
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+
+from ecglab.bench import engine
+from ecglab.bench.cli import build_parser, main
+from ecglab.bench.engine import RunError
+from ecglab.bench.run_folder import read_record
+from ecglab.bench.tracking.store import HTTP_RETRY_ENV
+from ecglab.bench.tune import storage as tune_storage
+from ecglab.bench.tune.settings import StudySettings
+from ecglab.bench.tune.space import sample_options, space_function
+
+SPEC = """
+defaults:
+  version: "1"
+  panel: {kind: anyecg_lab, min_positives: 1, min_negatives: 1}
+  split: {kind: patient, fractions: [0.5, 0.25, 0.25], seed: 0}
+  input: {leads: [II], fs: 100, seconds: 5}
+  eval: {max_segments: null, crops: 1, pooling: mean, seed: 0}
+  tabular: true
+tasks:
+  - name: services_forecast
+    kind: forecast
+    horizon_min: 60
+"""
+TASK = "services_forecast"
+PASSWORD = "s3cret-Pw-7781"
+MLFLOW_ENV = ("MLFLOW_TRACKING_URI", *HTTP_RETRY_ENV)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (connections to it are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``ecglab ARGV`` in this process: (exit status, stdout, stderr)."""
+    capsys.readouterr()
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def one_line_error(status: int, err: str) -> str:
+    """The one ``ecglab: error:`` line of a refused command (exit 2, no traceback)."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert status == 2 and "Traceback" not in err, err
+    assert len(lines) == 1 and lines[0].startswith("ecglab: error: "), err
+    return lines[0]
+
+
+@pytest.fixture(autouse=True)
+def _bounded_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No tracking URI from the environment; MLflow's HTTP retries as ecglab bounds them (restored after)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv(tune_storage.STORAGE_ENV, raising=False)
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    for name, value in HTTP_RETRY_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic store and a task spec on it."""
+    root = tmp_path_factory.mktemp("services")
+    synth = [
+        "cohort",
+        "synth",
+        "--out",
+        str(root / "store"),
+        "--patients",
+        "12",
+        "--bout-minutes",
+        "0.2",
+        "0.4",
+    ]
+    assert main([*synth, "--workers", "1", "--quiet"]) == 0
+    (root / "tasks.yaml").write_text(SPEC)
+    return root
+
+
+def task_args(root: Path) -> list[str]:
+    return ["--task-spec", str(root / "tasks.yaml"), "--cohort", str(root / "store")]
+
+
+@pytest.fixture(scope="module")
+def dead_mlflow_train(workspace: Path) -> dict[str, Any]:
+    """``ecglab train`` of a baseline (its own process, MLflow's retry variables unset) tracking to a dead
+    server: what it printed, its exit status and how long it took."""
+    env = {k: v for k, v in os.environ.items() if k not in MLFLOW_ENV}
+    runs = workspace / "dead-runs"
+    command = [sys.executable, "-m", "ecglab.bench.cli", "train", "--backbone", "tabular", "--task", TASK]
+    command += [*task_args(workspace), "--runs-dir", str(runs), "--quiet", "--n-boot", "20"]
+    command += ["--tracking-uri", f"http://127.0.0.1:{free_port()}"]
+    started = time.monotonic()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    return {"done": done, "seconds": time.monotonic() - started, "runs": runs}
+
+
+# ------------------------------------------------------------------------------------------------ MLflow
+def test_a_finished_run_with_mlflow_down_exits_0_with_one_warning_naming_track(
+    dead_mlflow_train: dict[str, Any],
+) -> None:
+    done = dead_mlflow_train["done"]
+    assert done.returncode == 0, done.stderr[-3000:]
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("ecglab: warning:")]
+    assert len(warnings) == 1 and "Traceback" not in done.stderr, done.stderr
+    (run_dir,) = [p for p in dead_mlflow_train["runs"].iterdir() if (p / "run.json").is_file()]
+    assert f"`ecglab track {run_dir} --tracking-uri http://127.0.0.1:" in warnings[0]
+    assert "result files are complete" in warnings[0]
+    assert read_record(run_dir).finished and (run_dir / "results.parquet").is_file()
+    assert dead_mlflow_train["seconds"] < 60  # MLflow's own retries would wait ~5 minutes
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [pytest.param("", id="plain-uri"), pytest.param(f"ecglab:{PASSWORD}@", id="uri-with-password")],
+)
+def test_track_to_a_dead_server_fails_fast_and_prints_no_password(
+    capsys: pytest.CaptureFixture[str], dead_mlflow_train: dict[str, Any], credentials: str
+) -> None:
+    (run_dir,) = [p for p in dead_mlflow_train["runs"].iterdir() if (p / "run.json").is_file()]
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    started = time.monotonic()
+    status, out, err = cli(
+        capsys, "track", run_dir, "--tracking-uri", f"http://{credentials}127.0.0.1:{free_port()}"
+    )
+    line = one_line_error(status, err)
+    assert time.monotonic() - started < 40
+    assert f"ecglab track {run_dir}" in line and "complete and intact" in line
+    assert PASSWORD not in out + err
+    if credentials:
+        assert '--tracking-uri "$MLFLOW_TRACKING_URI"' in line
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
+
+
+def test_tune_with_mlflow_down_is_refused_before_any_trial(
+    capsys: pytest.CaptureFixture[str], workspace: Path, tmp_path: Path
+) -> None:
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    args = ["tune", "--backbone", "tabular", "--task", TASK, *task_args(workspace), "--trials", "1"]
+    args += ["--storage", storage, "--runs-dir", tmp_path / "runs", "--study", "dead-mlflow"]
+    started = time.monotonic()
+    status, _, err = cli(capsys, *args, "--tracking-uri", f"http://127.0.0.1:{free_port()}")
+    line = one_line_error(status, err)
+    assert time.monotonic() - started < 40 and "--no-track" in line
+    assert "dead-mlflow" not in optuna.get_all_study_names(tune_storage.open_storage(storage))
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").glob("*/run.json"))
+
+
+@pytest.mark.parametrize(
+    "verb, uri",
+    [
+        pytest.param("train", "file:///tmp/mlruns", id="train-file-uri"),
+        pytest.param("train", "./mlruns", id="train-bare-path"),
+        pytest.param("tune", "file:mlruns", id="tune-relative-file-uri"),
+    ],
+)
+def test_mlflow_file_store_is_refused_before_anything_runs(
+    capsys: pytest.CaptureFixture[str], workspace: Path, tmp_path: Path, verb: str, uri: str
+) -> None:
+    args = [
+        verb,
+        "--backbone",
+        "tabular",
+        "--task",
+        TASK,
+        *task_args(workspace),
+        "--runs-dir",
+        tmp_path / "runs",
+    ]
+    if verb == "tune":
+        args += ["--trials", "1", "--storage", f"sqlite:///{tmp_path / 'optuna.db'}"]
+    status, _, err = cli(capsys, *args, "--tracking-uri", uri)
+    assert "MLflow 3 refuses" in one_line_error(status, err)
+    assert not list(tmp_path.rglob("run.json")) and not (tmp_path / "optuna.db").exists()
+
+
+# ------------------------------------------------------------------------------------------ PostgreSQL
+def _initdb() -> str | None:
+    found = shutil.which("initdb") or next(iter(sorted(glob("/usr/lib/postgresql/*/bin/initdb"))), None)
+    return found
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    """A PostgreSQL server of this module: the URL of its database, with user ecglab and a password."""
+    initdb = _initdb()
+    if initdb is None:
+        pytest.skip("PostgreSQL's initdb is not installed (Debian: apt-get install postgresql; .ci/run does)")
+    pg_ctl = str(Path(initdb).with_name("pg_ctl"))
+    root = Path(tempfile.mkdtemp(prefix="ecglab-pg-"))  # not under pytest's root-only folder
+    (root / "pw").write_text(PASSWORD + "\n")
+    as_user: dict[str, Any] = {}
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        import pwd
+
+        nobody = pwd.getpwnam("nobody")
+        os.chmod(root, 0o755)
+        for path in (root, root / "pw"):
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        as_user = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+    env = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C.UTF-8"}
+    run = {"cwd": root, "env": env, "capture_output": True, "text": True, "timeout": 120, **as_user}
+    data, port = root / "data", free_port()
+    init = [initdb, "-D", data, "-U", "ecglab", "--pwfile", root / "pw", "-A", "scram-sha-256", "--no-sync"]
+    done = subprocess.run([str(a) for a in init], **run)
+    assert done.returncode == 0, done.stderr
+    options = f"-p {port} -h 127.0.0.1 -k {root} -c fsync=off"
+    done = subprocess.run(
+        [pg_ctl, "-D", str(data), "-l", str(root / "log"), "-w", "-o", options, "start"], **run
+    )
+    assert done.returncode == 0, done.stderr + (root / "log").read_text()
+    try:
+        yield f"postgresql://ecglab:{PASSWORD}@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], **run)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "journal", "postgres"])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh study storage of each kind (PostgreSQL: this module's server, one study name per test)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'optuna.db'}"
+    if request.param == "journal":
+        return f"journal:{tmp_path / 'optuna.log'}"
+    return request.getfixturevalue("postgres")
+
+
+def create_study(
+    capsys: pytest.CaptureFixture[str], workspace: Path, storage: str, study: str, runs: Path
+) -> None:
+    args = ["tune", "--backbone", "tabular", "--task", TASK, *task_args(workspace), "--trials", "0"]
+    status, _, err = cli(
+        capsys, *args, "--storage", storage, "--study", study, "--runs-dir", runs, "--no-track"
+    )
+    assert status == 0, err
+
+
+def test_a_killed_workers_trial_is_failed_and_queued_again_when_a_worker_starts(
+    capsys: pytest.CaptureFixture[str],
+    workspace: Path,
+    tmp_path: Path,
+    storage_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    monkeypatch.setattr(tune_storage, "GRACE_PERIOD_S", 1)
+    study_name = f"killed-{request.node.callspec.id}-{os.getpid()}-{time.time_ns()}"
+    create_study(capsys, workspace, storage_url, study_name, tmp_path / "runs")
+    store = tune_storage.open_storage(storage_url)
+    study = optuna.load_study(study_name=study_name, storage=store)
+    with pytest.warns(UserWarning, match="Heartbeat"):
+        trial = study.ask()  # a worker's trial, RUNNING, then the worker is killed (SIGKILL): no more beats
+    trial.suggest_float("c", 1e-2, 1e1, log=True)
+    store.record_heartbeat(trial._trial_id)
+    time.sleep(2.2)  # SQLite keeps heartbeats to the second: more than grace + 1 s
+
+    args = ["tune", "--study", study_name, "--storage", storage_url, *task_args(workspace), "--trials", "0"]
+    status, out, err = cli(capsys, *args, "--runs-dir", tmp_path / "runs", "--no-track")
+    assert status == 0, err
+    assert "the study holds 2: 1 fail, 1 waiting" in out
+    trials = optuna.load_study(study_name=study_name, storage=store).get_trials()
+    assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
+    assert trials[1].params == trials[0].params and trials[1].system_attrs["failed_trial"] == 0
+    assert PASSWORD not in out + err
+
+
+@pytest.mark.parametrize(
+    "error, retried",
+    [
+        pytest.param(
+            RuntimeError("CUDA error: an illegal memory access was encountered"), True, id="crash-retried"
+        ),
+        pytest.param(RunError("no usable anchors"), False, id="user-error-not-retried"),
+    ],
+)
+def test_a_failing_trial_is_retried_unless_it_is_a_user_error(
+    capsys: pytest.CaptureFixture[str],
+    workspace: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    retried: bool,
+) -> None:
+    real, calls = engine.run_pairing, []
+
+    def flaky(config: Any, runs_dir: Any, **kwargs: Any) -> Path:
+        calls.append(config.label)
+        if len(calls) == 1:
+            raise error
+        return real(config, runs_dir, **kwargs)
+
+    monkeypatch.setattr(engine, "run_pairing", flaky)
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    args = ["tune", "--backbone", "tabular", "--task", TASK, *task_args(workspace), "--trials", "1"]
+    status, out, _ = cli(capsys, *args, "--storage", storage, "--runs-dir", tmp_path / "runs", "--no-track")
+    trials = optuna.load_study(study_name=f"tabular-tiny-{TASK}", storage=storage).get_trials()
+    assert f"trial 0: fail ({type(error).__name__}: " in out
+    if retried:
+        assert status == 0 and [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
+        assert trials[1].params == trials[0].params and "trial 1 (retry of trial 0): complete" in out
+        assert "this worker's trials: 1 complete, 1 fail" in out
+    else:
+        assert status == 1 and [t.state.name for t in trials] == ["FAIL"] and len(calls) == 1
+        assert "the study holds 1: 1 fail" in out
+
+
+def test_postgres_round_trip_with_the_password_in_the_environment_only(
+    capsys: pytest.CaptureFixture[str],
+    workspace: Path,
+    tmp_path: Path,
+    postgres: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(tune_storage.STORAGE_ENV, postgres)
+    study = f"pg-{os.getpid()}-{time.time_ns()}"
+    args = ["tune", "--backbone", "tabular", "--task", TASK, *task_args(workspace), "--trials", "1"]
+    status, out, err = cli(capsys, *args, "--study", study, "--runs-dir", tmp_path / "runs", "--no-track")
+    assert status == 0, err
+    assert PASSWORD not in out + err and "postgresql://ecglab:***@127.0.0.1" in out
+    assert f'ecglab tune-best --study {study} --storage "$ECGLAB_OPTUNA_STORAGE"' in out
+    lines = [line for line in out.splitlines() if line.startswith("trial 0: complete val_macro_auroc")]
+    assert (
+        len(lines) == 1 and "[c=" in lines[0] and lines[0].endswith(" s)")
+    )  # number, state, value, params, s
+
+    monkeypatch.delenv(tune_storage.STORAGE_ENV)  # the URL on the command line: warned, still never printed
+    args = [
+        "tune",
+        "--study",
+        study,
+        "--storage",
+        postgres,
+        *task_args(workspace),
+        "--trials",
+        "0",
+        "--no-track",
+    ]
+    status, out, err = cli(capsys, *args, "--runs-dir", tmp_path / "runs", "--quiet")
+    assert status == 0 and PASSWORD not in out + err
+    assert "set ECGLAB_OPTUNA_STORAGE" in err and '--storage "$ECGLAB_OPTUNA_STORAGE"' in out
+    stored = optuna.load_study(study_name=study, storage=tune_storage.open_storage(postgres))
+    assert [t.state.name for t in stored.get_trials()] == ["COMPLETE"]
+
+
+# ------------------------------------------------------------------------------------ storages and URLs
+def test_a_journal_file_is_shared_by_two_processes_without_a_server(tmp_path: Path) -> None:
+    url = f"journal:{tmp_path / 'shared' / 'optuna.log'}"
+    optuna.create_study(study_name="shared", storage=tune_storage.open_storage(url))
+    code = (
+        "import sys, optuna\n"
+        "from ecglab.bench.tune.storage import open_storage\n"
+        "optuna.logging.set_verbosity(optuna.logging.WARNING)\n"
+        "study = optuna.load_study(study_name='shared', storage=open_storage(sys.argv[1]))\n"
+        "study.optimize(lambda t: t.suggest_float('x', 0, 1), n_trials=4)\n"
+    )
+    workers = [
+        subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE, text=True) for _ in "ab"
+    ]
+    for worker in workers:
+        _, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+    trials = optuna.load_study(study_name="shared", storage=tune_storage.open_storage(url)).get_trials()
+    assert sorted(t.number for t in trials) == list(range(8))
+    assert {t.state.name for t in trials} == {"COMPLETE"}
+    assert all("ecglab:heartbeat" in t.system_attrs for t in trials)  # the journal's heartbeat ran
+
+
+@pytest.mark.parametrize(
+    "form", [pytest.param("journal:{}", id="journal-prefix"), pytest.param("{}", id="path-ending-log")]
+)
+def test_journal_storage_forms_are_accepted(tmp_path: Path, form: str) -> None:
+    store = tune_storage.open_storage(form.format(tmp_path / "sub" / "study.log"))
+    assert store.get_heartbeat_interval() == tune_storage.HEARTBEAT_INTERVAL_S
+    optuna.create_study(study_name="s", storage=store).optimize(lambda t: 1.0, n_trials=1)
+    assert (tmp_path / "sub" / "study.log").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        pytest.param("runs/optuna.db", "is not a storage URL", id="bare-path"),
+        pytest.param("journal:", "name the journal file", id="journal-without-path"),
+        pytest.param(
+            "nosuchdb://host/x", "cannot open the Optuna storage nosuchdb://host/x", id="unknown-scheme"
+        ),
+        pytest.param(
+            "postgresql://ecglab:{pw}@127.0.0.1:{port}/db", "cannot open the Optuna storage", id="refused"
+        ),
+    ],
+)
+def test_a_bad_storage_url_is_one_line_without_its_password(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, url: str, expected: str
+) -> None:
+    url = url.format(pw=PASSWORD, port=free_port())
+    status, out, err = cli(capsys, "tune-best", "--study", "s", "--storage", url, "--runs-dir", tmp_path)
+    assert expected in one_line_error(status, err)
+    assert PASSWORD not in out + err
+
+
+@pytest.mark.parametrize(
+    "url, module, package",
+    [
+        pytest.param("postgresql://ecglab@127.0.0.1:1/db", "psycopg", "ecglab[postgres]", id="psycopg3"),
+        pytest.param(
+            "postgresql+psycopg2://ecglab@127.0.0.1:1/db", "psycopg2", "psycopg2-binary", id="psycopg2"
+        ),
+    ],
+)
+def test_a_missing_database_driver_is_named_with_its_package(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, url: str, module: str, package: str
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    status, _, err = cli(capsys, "tune-best", "--study", "s", "--storage", url)
+    line = one_line_error(status, err)
+    assert f"database driver {module!r} is not installed" in line and package in line
+
+
+# --------------------------------------------------------------------------------------- tune's space
+@pytest.mark.parametrize(
+    "backbone, preset, fixed, searched",
+    [
+        pytest.param("s4", "tiny", {"d_model": 32, "n_layers": 2}, {"ssm_lr", "lr"}, id="s4-tiny"),
+        pytest.param(
+            "transformer", "tiny", {"d_model": 32, "patch": 50}, {"dropout", "pooling"}, id="transformer-tiny"
+        ),
+        pytest.param("s4", "full", {}, {"d_model", "n_layers", "ssm_lr"}, id="s4-full"),
+    ],
+)
+def test_tune_at_a_preset_searches_that_presets_space(
+    backbone: str, preset: str, fixed: dict[str, int], searched: set[str]
+) -> None:
+    space = space_function(StudySettings(), backbone, preset)
+    study = optuna.create_study()
+    for _ in range(5):
+        trial = study.ask()
+        options, _ = sample_options(trial, backbone, space)
+        assert searched <= set(trial.params) and not set(fixed) & set(trial.params)
+        assert not set(fixed) & set(options)  # the preset supplies them
+        study.tell(trial, 0.5)
+
+
+@pytest.mark.parametrize("verb", ["run", "tune", "tune-best"])
+def test_every_flag_has_help(verb: str) -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if hasattr(a, "choices") and isinstance(a.choices, dict))
+    missing = [a.option_strings or [a.dest] for a in sub.choices[verb]._actions if not a.help]
+    assert not missing
+    flags = {flag for a in sub.choices[verb]._actions for flag in a.option_strings}
+    assert {"--quiet", "--log-row-level"} <= flags
