@@ -365,3 +365,16 @@ def test_a_zero_sample_is_not_invalid_in_formats_read_by_wfdb(tmp_path: Path) ->
     assert cohort.quality.count(RECORDS, "invalid samples in a record that needs resampling") == 0
     stored = _stored_digital(cohort, "big_endian")[:, 0]
     np.testing.assert_array_equal(stored, np.round(resample_poly(digital.astype(np.float64), 2, 1)))
+
+
+def test_a_record_listed_twice_is_read_once_or_not_at_all_when_its_rows_disagree(tmp_path: Path) -> None:
+    signal = lead_ii_sources()["100"][:5000]
+    for name in ("same", "clash", "other"):
+        _write_record(tmp_path / "wfdb", name, signal)
+    records = "record,patient_id\nsame,p1\nclash,p1\nsame,p1\nclash,p2\nother,p3\n"
+    cohort = _build(tmp_path, "patient_id,time,lab,value\n", records, workers=1)
+    stage = "generic records table"
+    assert cohort.quality.count(stage, "record listed twice (first row kept)") == 1
+    reason = "record listed twice with different patient_id, visit_id or start_time (all its rows dropped)"
+    assert cohort.quality.count(stage, reason) == 2
+    assert sorted(cohort.recordings["source_path"]) == ["other", "same"]

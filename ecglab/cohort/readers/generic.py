@@ -61,6 +61,7 @@ LABS_OPTIONAL = ("visit_id", "unit", "ref_low", "ref_high", "source_flag")
 RECORDS_REQUIRED = ("record", "patient_id")
 RECORDS_OPTIONAL = ("visit_id", "start_time")
 LAB_KEY = ("patient_id", "visit_id", "lab", "time")
+REPEATED = "record listed twice (first row kept)"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -233,17 +234,23 @@ def _ingest_records(
         part.add_segments(recording, np.flatnonzero(usable) * window, window)
 
 
+def _drop_repeats(records: pd.DataFrame, quality: QualityReport) -> pd.DataFrame:
+    """A record listed twice: read once when its rows agree (the repeats counted), not at all when they
+    name different patients, visits or start times (all its rows counted: which one is right is unknown)."""
+    stage, text = "generic records table", records.astype(str)
+    disagree = text["record"].isin(text.loc[text.duplicated("record") & ~text.duplicated(), "record"])
+    reason = "record listed twice with different patient_id, visit_id or start_time (all its rows dropped)"
+    quality.drop(stage, reason, int(disagree.sum()), examples(records["record"], disagree))
+    records, text = records[~disagree], text[~disagree]
+    repeated = text.duplicated("record").to_numpy()
+    quality.drop(stage, REPEATED, int(repeated.sum()), examples(records["record"], repeated))
+    return records[~repeated]
+
+
 def _record_jobs(path: Path, quality: QualityReport) -> list[RecordJob]:
     records = read_table(path, RECORDS_REQUIRED, "records", RECORDS_OPTIONAL)
     records = records.astype({c: str for c in RECORDS_REQUIRED})
-    repeated = records["record"].duplicated().to_numpy()
-    quality.drop(
-        "generic records table",
-        "record listed twice (first row kept)",
-        int(repeated.sum()),
-        examples(records["record"], repeated),
-    )
-    records = records[~repeated]
+    records = _drop_repeats(records, quality)
     starts: list[int | None] = [None] * len(records)
     if "start_time" in records:
         text = records["start_time"].fillna("").astype(str)
