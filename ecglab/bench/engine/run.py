@@ -147,6 +147,7 @@ def running_record(
             version=task.spec.version,
             digest=task.spec.digest(),
             training_digest=task.spec.training_digest(),
+            spec=task.spec.to_dict(),
             targets=tuple(task.kept_targets),
         ),
         cohort=CohortIdentity(name=cohort.name, hash=cohort.content_hash, scale=cohort.scale),
@@ -176,7 +177,7 @@ def execute(
         model, history, best_epoch = train(
             config, cohort, task, run_dir, where, resume, progress, epoch_callback
         )
-        scores = model_scores(model, cohort, task, config, where)  # every rank scores its shard
+        scores = model_scores(model, cohort, task, config, where, progress)  # every rank scores its shard
     trained = time.perf_counter()
     if not where.main:
         return
