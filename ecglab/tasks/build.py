@@ -35,7 +35,7 @@ from ecglab.tasks.panels import resolve_panel
 from ecglab.tasks.publish import publish
 from ecglab.tasks.registry import get_task
 from ecglab.tasks.spec import TaskSpec, spec_from_dict
-from ecglab.tasks.splits import SPLITS, stratified_patient_split, temporal_patient_split
+from ecglab.tasks.splits import SPLITS, source_split, stratified_patient_split, temporal_split
 from ecglab.tasks.tabular import impute, raw_features
 from ecglab.tasks.target_report import no_target_message
 
@@ -62,8 +62,8 @@ class TaskData:
 
     @property
     def train_patients(self) -> set[str]:
-        """The patients whose labs set training-split statistics (CardioLab thresholds, tabular medians
-        come from the anchors kept)."""
+        """The training split's patients: from ``patients`` (their labs set the CardioLab thresholds), else
+        (a task built without it) the anchors' patients."""
         table = self.patients if self.patients is not None else self.anchors
         return set(table.loc[table["split"] == "train", "patient_id"])
 
@@ -261,39 +261,16 @@ class _Builder:
 
     def _split(self, anchors: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
         split = self.spec.split
+        where = f"task {self.spec.name} on {self.cohort.path}"
         if split.kind == "source":
-            visits = self.cohort.visits.set_index("visit_id")
-            if split.column not in visits.columns:
-                raise TaskError(
-                    f"task {self.spec.name}: {self.cohort.path}: visits have no column {split.column!r} "
-                    f"for a source split (split.column; visits have {list(visits.columns)})"
-                )
-            values = visits[split.column].reindex(anchors["visit_id"]).to_numpy(dtype=object)
-            per_patient = (
-                pd.DataFrame({"p": anchors["patient_id"], "s": values}).dropna().groupby("p")["s"].nunique()
-            )
-            self.notes["patients_in_several_source_splits"] = int((per_patient > 1).sum())
+            values, several = source_split(split, self.cohort.visits, anchors, where)
+            self.notes["patients_in_several_source_splits"] = several
             return values
+        if split.kind == "temporal":
+            return temporal_split(split, self.cohort.patients, anchors, where)
         patients, patient_of_anchor = np.unique(
             anchors["patient_id"].to_numpy(dtype=object), return_inverse=True
         )
-        if split.kind == "temporal":
-            table = self.cohort.patients.set_index("patient_id")
-            if split.column is None or split.column not in table.columns:
-                raise TaskError(
-                    f"task {self.spec.name}: a temporal split needs split.column, a patients column "
-                    f"(have {list(table.columns)})"
-                )
-            keys = table[split.column].reindex(patients)
-            if keys.isna().any():
-                raise TaskError(
-                    f"temporal split: {int(keys.isna().sum())} patients have no {split.column!r}; "
-                    f"e.g. {list(keys[keys.isna()].index[:3])}"
-                )
-            names = temporal_patient_split(
-                table[split.column].reindex(patients).reset_index(drop=True), split.fractions, split.seed
-            )
-            return names[patient_of_anchor]
         positives = np.zeros((len(patients), matrix.shape[1]), dtype=bool)
         np.logical_or.at(positives, patient_of_anchor, matrix == 1)
         names = stratified_patient_split(patients, positives, split.fractions, split.seed)

@@ -13,6 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ecglab.tasks.errors import TaskError
+from ecglab.tasks.spec import SplitSpec
+
 SPLITS = ("train", "val", "test")
 
 
@@ -59,3 +62,37 @@ def temporal_patient_split(keys: pd.Series, fractions: tuple[float, float, float
         np.searchsorted(bounds, np.arange(len(keys)), side="right")
     ]
     return split
+
+
+def source_split(
+    split: SplitSpec, visits: pd.DataFrame, anchors: pd.DataFrame, where: str
+) -> tuple[np.ndarray, int]:
+    """Each anchor's split from its visit's ``split.column`` (None where the source gives none), and the
+    number of patients the source puts in several splits."""
+    table = visits.set_index("visit_id")
+    if split.column not in table.columns:
+        raise TaskError(
+            f"{where}: visits have no column {split.column!r} for a source split (split.column; "
+            f"visits have {list(table.columns)})"
+        )
+    values = table[split.column].reindex(anchors["visit_id"]).to_numpy(dtype=object)
+    per_patient = pd.DataFrame({"p": anchors["patient_id"], "s": values}).dropna().groupby("p")["s"].nunique()
+    return values, int((per_patient > 1).sum())
+
+
+def temporal_split(split: SplitSpec, patients: pd.DataFrame, anchors: pd.DataFrame, where: str) -> np.ndarray:
+    """Each anchor's split from its patient's place in the order of the patients' ``split.column``."""
+    table = patients.set_index("patient_id")
+    if split.column is None or split.column not in table.columns:
+        raise TaskError(
+            f"{where}: a temporal split needs split.column, a patients column (have {list(table.columns)})"
+        )
+    ids, patient_of_anchor = np.unique(anchors["patient_id"].to_numpy(dtype=object), return_inverse=True)
+    keys = table[split.column].reindex(ids)
+    if keys.isna().any():
+        raise TaskError(
+            f"{where}: temporal split: {int(keys.isna().sum())} patients have no {split.column!r}; "
+            f"e.g. {list(keys[keys.isna()].index[:3])}"
+        )
+    names = temporal_patient_split(keys.reset_index(drop=True), split.fractions, split.seed)
+    return names[patient_of_anchor]
