@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,12 @@ import ecglab.bench.cli as cli
 from ecglab.bench import metrics
 from ecglab.bench.commands import leaderboard as leaderboard_command
 from ecglab.bench.config import build_run_config
+from ecglab.bench.resample_file import (
+    ResampleAurocs,
+    digest_of_test_set,
+    resample_aurocs,
+    write_resample_file,
+)
 from ecglab.bench.run_folder import (
     BackboneIdentity,
     BootstrapFile,
@@ -189,6 +196,44 @@ def write_run(
         record = record.replace(bootstrap=BootstrapFile(f"{folder}/{boot.name}", N_BOOT, seed))
     write_record(run_dir, record)
     return run_dir
+
+
+def store_resample_file(run_dir: Path) -> None:
+    """The run's test_resamples.npz as the engine writes it (per-resample AUROCs of its test predictions on
+    the stored resamples named in its run.json)."""
+    record = read_record(run_dir)
+    assert record.bootstrap is not None
+    predictions = pd.read_parquet(run_dir / "predictions.parquet")
+    test = predictions[predictions["split"] == "test"]
+    anchors = pd.unique(test["anchor_id"].to_numpy())
+    labels = test.pivot(index="anchor_id", columns="target", values="label").loc[anchors, TARGETS]
+    scores = test.pivot(index="anchor_id", columns="target", values="score").loc[anchors, TARGETS]
+    counts = np.load(run_dir.parent / record.bootstrap.file)
+    stored = ResampleAurocs(
+        aurocs=resample_aurocs(labels.to_numpy(np.int8), scores.to_numpy(), counts),
+        bootstrap_file=record.bootstrap.file,
+        n_boot=record.bootstrap.n_boot,
+        seed=record.bootstrap.seed,
+        test_digest=digest_of_test_set(anchors, labels.to_numpy(np.int8)),
+        n_anchors=len(anchors),
+        targets=tuple(TARGETS),
+    )
+    write_resample_file(run_dir, stored)
+
+
+def edit_results(run_dir: Path, change: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
+    """Rewrite the run's results.parquet with ``change`` applied to all its rows."""
+    change(pd.read_parquet(run_dir / "results.parquet")).to_parquet(run_dir / "results.parquet", index=False)
+
+
+def edit_test_rows(run_dir: Path, change: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
+    """Rewrite the run's results.parquet with ``change`` applied to its test rows (the val rows kept)."""
+
+    def on_test(results: pd.DataFrame) -> pd.DataFrame:
+        test = change(results[results["split"] == "test"].reset_index(drop=True).copy())
+        return pd.concat([results[results["split"] != "test"], test], ignore_index=True)
+
+    edit_results(run_dir, on_test)
 
 
 # ------------------------------------------------------------------------------------------------ readers

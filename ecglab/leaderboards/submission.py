@@ -305,9 +305,7 @@ def _check_counts(frame: pd.DataFrame, problems: list[str]) -> None:
     both = (frame["n_pos"] > 0) & (frame["n_pos"] < frame["n"])
     lone = frame["auroc"].notna() & ~both
     if lone.any():
-        problems.append(
-            f"an AUROC though n_pos and n leave a single class (0 < n_pos < n fails) on {_lines(lone)}"
-        )
+        problems.append(f"an AUROC though n_pos and n leave one class (not 0 < n_pos < n) on {_lines(lone)}")
     lacking = frame["auroc"].isna() & both
     if lacking.any():
         problems.append(f"no AUROC though n_pos and n give both classes on {_lines(lacking)}")
