@@ -41,8 +41,8 @@ Labs (:func:`read_mcmed_labs`, stage ``mc-med labs``)
     conflicts as for MIMIC (:mod:`ecglab.cohort.readers.lab_values`), per visit; negative values of labs
     that cannot be negative and rows in a unit other than the lab's main one are dropped or converted as for
     MIMIC (:mod:`ecglab.cohort.readers.units`). A row whose Order_time is after its Result_time is dropped
-    and counted (``order time after result time``): one of its two times is wrong, and ``time`` is what tasks
-    window on, so keeping it could place the draw after its result reached anyone. :func:`stream_mcmed_labs`
+    and counted (``order time after result time``): one of its two times is wrong, and ``time`` (the order)
+    is what tasks window on, so the row is not kept with a time that may be wrong. :func:`stream_mcmed_labs`
     gives the same rows in chunks, in bounded memory, for ``CohortWriter.stream_table``.
 Vitals (:func:`read_mcmed_numerics`, stage ``mc-med numerics``)
     ``numerics.csv`` rows of the chosen ``measures`` (other measures are out of scope, not drops): ``measure``
@@ -73,7 +73,7 @@ from ecglab.cohort.readers.lab_values import (
 )
 from ecglab.cohort.readers.mimic_tables import drop_missing, keep_rows
 from ecglab.cohort.readers.timestamps import parse_times
-from ecglab.cohort.readers.units import UnitCounts, drop_negative
+from ecglab.cohort.readers.units import UnitCounts, UnitPlan, drop_negative
 
 MCMED_TIME = "%Y-%m-%dT%H:%M:%SZ"
 STAGE_VISITS = "mc-med visits"
@@ -359,9 +359,9 @@ def stream_mcmed_labs(
             yield labs
         units.finish()  # check_rows reads every chunk before it yields the first
 
-    plan = None
+    plan: UnitPlan | None = None
     for labs in check_rows(cleaned(), LAB_CHECKS, quality, scratch):
-        plan = plan or units.plan(quality, STAGE_LABS)
+        plan = plan if plan is not None else units.plan(quality, STAGE_LABS)
         yield _finish(plan.apply(labs, quality, STAGE_LABS))
 
 

@@ -63,7 +63,7 @@ from ecglab.cohort.readers.lab_values import (
     report_non_numeric,
 )
 from ecglab.cohort.readers.timestamps import parse_times
-from ecglab.cohort.readers.units import UnitCounts, drop_negative
+from ecglab.cohort.readers.units import UnitCounts, UnitPlan, drop_negative
 
 MIMIC_TIME = "%Y-%m-%d %H:%M:%S"
 MIMIC_DATE = "%Y-%m-%d"
@@ -209,9 +209,9 @@ def stream_mimic_labs(
             yield labs
         units.finish()  # check_rows reads every chunk before it yields the first
 
-    plan = None
+    plan: UnitPlan | None = None
     for labs in check_rows(cleaned(), LAB_CHECKS, quality, scratch):
-        plan = plan or units.plan(quality, STAGE_LABS, names)
+        plan = plan if plan is not None else units.plan(quality, STAGE_LABS, names)
         yield _finish(_name_labs(plan.apply(labs, quality, STAGE_LABS), items, quality))
 
 
