@@ -200,3 +200,16 @@ def test_missing_column_is_named(tables: dict[str, Any], tmp_path: Path) -> None
     labs.to_csv(tmp_path / "labs.csv", index=False)
     with pytest.raises(CohortError, match="Component_value"):
         _read_all(tmp_path)
+
+
+def test_unit_factors_are_exact_and_only_where_known() -> None:
+    from ecglab.cohort.readers.units import unit_factor
+
+    assert unit_factor("GLUCOSE", "mmol/L", "mg/dL") == 18.016
+    assert unit_factor("Glucose", "mg/dL", "mmol/L") == pytest.approx(1 / 18.016)  # MIMIC's label, inverse
+    assert unit_factor("Calcium, Total", "mg/dL", "mmol/L") == pytest.approx(1 / 4.008)
+    assert unit_factor("Urea Nitrogen", "mmol/L", "mg/dL") == 2.8014
+    assert unit_factor("LIPASE", "IU/L", "U/L") == 1.0  # any lab
+    assert unit_factor("POTASSIUM", "mEq/L", "mmol/L") == 1.0
+    assert unit_factor("CALCIUM", "mEq/L", "mmol/L") is None  # divalent: not one to one
+    assert unit_factor("D-DIMER", "ng/mL FEU", "ng/mL") is None  # assay-dependent, about 2
