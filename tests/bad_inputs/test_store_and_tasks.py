@@ -80,6 +80,18 @@ def edit_table_rows(store: Path) -> None:
     _write_meta(store, meta)
 
 
+def edit_shard_hash(store: Path) -> None:
+    meta = _meta(store)
+    meta["shards"][-1]["sha256"] = "e" * 64
+    _write_meta(store, meta)
+
+
+def edit_shard_samples(store: Path) -> None:
+    meta = _meta(store)
+    meta["shards"][0]["n_samples"] += 10
+    _write_meta(store, meta)
+
+
 def rewrite_record_consistently(store: Path) -> None:
     """A table hash edited and the content hash recomputed to match: only the data can tell."""
     meta = _meta(store)
@@ -124,6 +136,8 @@ STORE_CASES = [
     ("edited-row-counts", edit_row_counts, "info", ("row_counts", "labs")),
     ("missing-row-counts", drop_row_counts, "info", ("malformed", "row_counts")),
     ("edited-table-hash", edit_table_hash, "info", ("content_hash", "recorded table and shard hashes")),
+    ("edited-shard-hash", edit_shard_hash, "info", ("content_hash",)),
+    ("edited-shard-samples", edit_shard_samples, "info", ("shard-00000", "bytes, expected", "truncated")),
     ("edited-table-rows", edit_table_rows, "info", ("visits.parquet", "15 rows, cohort.json says 16")),
     ("edited-table-hash-verify", edit_table_hash, "verify", ("content_hash",)),
     ("consistent-record-verify", rewrite_record_consistently, "verify", ("labs.parquet", "differs")),
