@@ -136,6 +136,24 @@ def test_a_finished_run_with_mlflow_down_exits_0_with_one_warning_naming_track(
     assert dead_mlflow_train["seconds"] < 60  # MLflow's own retries would wait ~5 minutes
 
 
+@pytest.mark.parametrize("row_level", [pytest.param(False, id="default"), pytest.param(True, id="flag")])
+def test_run_pairing_passes_log_row_level_to_log_run(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row_level: bool
+) -> None:
+    from ecglab.bench.commands.train import build_config
+    from ecglab.bench.engine import run as engine_run
+
+    logged: list[dict[str, Any]] = []
+    monkeypatch.setattr(engine_run, "ensure_experiment", lambda uri, name: "0")
+    monkeypatch.setattr(engine_run, "log_run", lambda *a, **k: logged.append(k) or "mlflow-id")
+    argv = ["train", "--backbone", "tabular", "--task", TASK, *task_args(workspace), "--n-boot", "20"]
+    args = build_parser().parse_args(argv)
+    kwargs = {"log_row_level": True} if row_level else {}
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    engine.run_pairing(build_config(args), tmp_path / "runs", tracking_uri=uri, progress=False, **kwargs)
+    assert [k["row_level"] for k in logged] == [row_level]
+
+
 @pytest.mark.parametrize(
     "credentials",
     [pytest.param("", id="plain-uri"), pytest.param(f"ecglab:{PASSWORD}@", id="uri-with-password")],

@@ -79,6 +79,32 @@ def test_a_rerun_skips_finished_pairings(
     assert len(logged) == 4  # logged once each: the rerun's logging found them there
 
 
+def test_tracking_failures_are_warnings_and_the_suite_stops_trying(
+    setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MLflow going away mid-suite: the pairings still count as finished (exit 0), the first failure is
+    reported, the later pairings are not tried (no ~30 s wait each), and row_level reaches log_run."""
+    import ecglab.bench.tracking as tracking
+
+    path = _suite(setup, "rerun", TABULAR)
+    assert main(["run", str(path), "--no-track", "--quiet"]) == 0  # finished (here or by the test above)
+    calls: list[dict] = []
+
+    def down(run_dir, uri, experiment, **kwargs):
+        calls.append(kwargs)
+        raise tracking.TrackingError("could not log: ConnectionError: the server went away")
+
+    monkeypatch.setattr(tracking, "log_run", down)
+    uri = f"sqlite:///{setup['root'] / 'mlflow.db'}"
+    capsys.readouterr()
+    assert main(["run", str(path), "--tracking-uri", uri, "--quiet", "--log-row-level"]) == 0
+    out = capsys.readouterr().out
+    assert len(calls) == 1 and calls[0]["row_level"] is True
+    assert "rerun: 4 pairings: 4 skipped" in out
+    assert "* warning: 4 finished but not logged to MLflow" in out and "ecglab track RUN" in out
+    assert out.count("not tried (MLflow failed on tabular/suite_forecast_60min/seed0)") == 3
+
+
 def test_an_interrupted_suite_resumes(setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     suite = load_suite(_suite(setup, "resume", TABULAR))
     real = engine_run.baseline_scores

@@ -26,6 +26,7 @@ JOURNAL_PREFIX = "journal:"
 HEARTBEAT_INTERVAL_S = 10
 GRACE_PERIOD_S = 40  # a running trial without a heartbeat this long is taken for dead, failed and retried
 STALE_RETRIES = 2  # times a dead worker's trial is retried (as a new waiting trial, same parameters)
+CONNECT_TIMEOUT_S = 10
 DRIVERS = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "pymysql": "PyMySQL"}
 
 
@@ -138,6 +139,9 @@ def _open_rdb(url: str) -> Any:
     import optuna
 
     kwargs: dict[str, Any] = {}
+    engine_url = url
+    if url.lower().startswith("postgresql://"):  # psycopg 3 (ecglab[postgres]) on every SQLAlchemy 2.x
+        engine_url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if url.lower().startswith("sqlite:"):
         path = url.split("///", 1)[1].partition("?")[0] if "///" in url else ""
         if path and path != ":memory:":
@@ -145,6 +149,8 @@ def _open_rdb(url: str) -> Any:
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
     else:
         kwargs["engine_kwargs"] = {"pool_pre_ping": True}
+    if url.lower().startswith("postgresql"):  # a host that does not answer: an error in 10 s, not minutes
+        kwargs["engine_kwargs"]["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
     callback = (
         "heartbeat_stale_trial_callback"
         if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback")
@@ -153,7 +159,7 @@ def _open_rdb(url: str) -> Any:
     kwargs[callback] = retry_callback()
     try:
         return optuna.storages.RDBStorage(
-            url, heartbeat_interval=HEARTBEAT_INTERVAL_S, grace_period=GRACE_PERIOD_S, **kwargs
+            engine_url, heartbeat_interval=HEARTBEAT_INTERVAL_S, grace_period=GRACE_PERIOD_S, **kwargs
         )
     except Exception as err:
         raise TuneError(open_failure(url, err)) from err
