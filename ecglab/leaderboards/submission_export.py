@@ -19,7 +19,6 @@ from ecglab.leaderboards.submission import (
     COLUMNS,
     SUBMISSION_VERSION,
     SubmissionError,
-    bulleted,
     check_frame,
 )
 
@@ -104,15 +103,23 @@ def export_submission(runs: Sequence[str | Path], out: str | Path) -> tuple[pd.D
         record = read_run(run_dir)  # a malformed run.json stops the export, naming the file
         register_specs(record.config.task_specs)
         try:
-            parts.append(run_rows(run_dir, record))
+            rows = run_rows(run_dir, record)
         except SubmissionError as err:
             skipped.append(str(err))
+            continue
+        report = check_frame(rows, source=str(run_dir))
+        if report.ok:
+            parts.append(rows)
+        else:  # results a leaderboard would refuse are not exported either
+            skipped.append(f"{run_dir}: not exported, its results are invalid: {'; '.join(report.problems)}")
     if not parts:
-        raise SubmissionError("no finished run with test results to export" + bulleted(skipped))
+        raise SubmissionError("no finished run with valid test results to export: " + "; ".join(skipped))
     frame = pd.concat(parts, ignore_index=True)
     report = check_frame(frame, source=str(out))
     if not report.ok:
-        raise SubmissionError(report.message())
+        raise SubmissionError(
+            f"{out}: not written, the runs do not make a valid submission: " + "; ".join(report.problems)
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     writer(frame, tmp)
