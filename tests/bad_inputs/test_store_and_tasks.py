@@ -193,12 +193,7 @@ def test_an_interrupted_synth_reruns_from_its_parts_to_the_same_store(
     from ecglab.cohort.synth import simulate_patient
 
     whole, out = tmp_path / "whole", tmp_path / "resumed"
-    defaults = synth_module.build_synthetic_cohort.__kwdefaults__
-    # one patient per part (the CLI uses the default of 16): the interruption falls between parts
-    monkeypatch.setattr(
-        synth_module.build_synthetic_cohort, "__kwdefaults__", {**defaults, "patients_per_part": 1}
-    )
-
+    # three patients: one patient a part, so the interruption falls between parts
     assert main(["cohort", "synth", "--out", str(whole), *SYNTH_ARGS]) == 0
 
     def interrupted(config: SynthConfig, index: int) -> object:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -296,7 +297,16 @@ def synthetic_metadata() -> dict[str, Any]:
     }
 
 
-PATIENTS_PER_PART = 16  # patients simulated and stored per part: an interrupted synth resumes by parts
+# patients simulated and stored per part (an interrupted synth resumes by parts): about PARTS parts, so that
+# workers finish together, of at most MAX_PATIENTS_PER_PART patients; set by the patient count alone
+PARTS, MAX_PATIENTS_PER_PART = 32, 64
+
+
+def default_patients_per_part(n_patients: int) -> int:
+    """Patients per part for a cohort of ``n_patients`` (whatever the number of workers)."""
+    return min(max(math.ceil(n_patients / PARTS), 1), MAX_PATIENTS_PER_PART)
+
+
 _LAB_COLUMNS = [
     "patient_id",
     "visit_id",
@@ -358,14 +368,16 @@ def build_synthetic_cohort(
     workers: int | None = None,
     progress: bool = True,
     restart: bool = False,
-    patients_per_part: int = PATIENTS_PER_PART,
+    patients_per_part: int | None = None,
 ) -> Path:
     """Simulate ``config`` and write it as a cohort store at ``out``; returns the store path.
 
-    Patients are simulated ``patients_per_part`` to a part: a run interrupted before its commit leaves its
-    finished parts, and a rerun with the same config continues from them (``restart`` discards them) and
-    writes the same store as an uninterrupted run, whatever the number of workers."""
+    Patients are simulated ``patients_per_part`` to a part (default: :func:`default_patients_per_part`): a
+    run interrupted before its commit leaves its finished parts, and a rerun with the same config continues
+    from them (``restart`` discards them) and writes the same store as an uninterrupted run, whatever the
+    number of workers."""
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    patients_per_part = patients_per_part or default_patients_per_part(config.n_patients)
     parts = split_into_parts([(config, i) for i in range(config.n_patients)], patients_per_part)
     with CohortWriter(
         out,
