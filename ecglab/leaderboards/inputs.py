@@ -84,14 +84,15 @@ def load_run_folder(run_dir: str | Path, record: RunRecord | None = None) -> Run
         )
     if not (run_dir / "results.parquet").is_file():
         raise RunRefused("no results.parquet")
-    test = _test_rows(run_dir / "results.parquet")
+    columns = _test_columns(run_dir / "results.parquet")
+    test = _frame(columns)
     if test.empty:
         if config.evaluate_test is False:
             raise SearchTrial("a validation-only run of a hyperparameter search")
         raise RunRefused("no test results")
     bootstrap = record.bootstrap
     n_boot = bootstrap.n_boot if bootstrap is not None else config.n_boot
-    refuse("results.parquet", result_problems(test, n_boot, record.task.targets))
+    refuse("results.parquet", result_problems(columns, n_boot, record.task.targets))
     run = RunResult(
         run_id=record.run_id,
         origin=str(run_dir),
@@ -117,7 +118,7 @@ def load_run_folder(run_dir: str | Path, record: RunRecord | None = None) -> Run
     )
     run.stored = _belonging_resamples(run)
     if run.stored is not None:
-        refuse(RESAMPLE_FILE, stored_problems(run.stored, test))
+        refuse(RESAMPLE_FILE, stored_problems(run.stored, columns))
     return run
 
 
@@ -134,11 +135,10 @@ def _belonging_resamples(run: RunResult) -> ResampleAurocs | None:
     return stored
 
 
-def _test_rows(path: Path) -> pd.DataFrame:
-    """The test rows of a results.parquet: target and the TEST_COLUMNS as float64 (empty when it has no test
-    row). Read with pyarrow, only these columns, and built in one step: a leaderboard reads one per run.
-    RunRefused for a file that cannot be read, or test rows without a column or with other than numbers in
-    one."""
+def _test_columns(path: Path) -> dict[str, np.ndarray]:
+    """The test rows of a results.parquet: target (str) and the TEST_COLUMNS as float64 arrays (empty when
+    it has no test row). Read with pyarrow, only these columns: a leaderboard reads one per run. RunRefused
+    for a file that cannot be read, or test rows without a column or with other than numbers in one."""
     try:
         handle = pq.ParquetFile(path)
         schema = handle.schema_arrow
@@ -146,16 +146,23 @@ def _test_rows(path: Path) -> pd.DataFrame:
             raise RunRefused(f"{path}: results without 'split' and 'target' columns")
         test = np.asarray(handle.read(columns=["split"]).column("split").to_pylist(), dtype=object) == "test"
         if not test.any():
-            return pd.DataFrame({"target": [], **{c: [] for c in TEST_COLUMNS}})
+            return {"target": np.array([], dtype=str), **{c: np.array([]) for c in TEST_COLUMNS}}
         _check_columns(path, schema)
         table = handle.read(columns=["target", *TEST_COLUMNS])
     except (pa.ArrowException, OSError) as err:
         reason = " ".join(str(err).split())[:200]
         raise RunRefused(f"{path.name}: unreadable, truncated or not Parquet ({reason})") from err
-    columns: dict[str, Any] = {"target": np.asarray(table.column("target").to_pylist(), dtype=object)[test]}
+    columns: dict[str, np.ndarray] = {
+        "target": np.asarray(table.column("target").to_pylist(), dtype=object)[test].astype(str)
+    }
     for column in TEST_COLUMNS:
         values = pd.Series(table.column(column).to_numpy(zero_copy_only=False)[test])
         columns[column] = values.to_numpy(dtype="float64", na_value=np.nan)
+    return columns
+
+
+def _frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The test rows as the leaderboard holds them: target as str, the TEST_COLUMNS as float64."""
     frame = pd.DataFrame(columns)
     frame["target"] = frame["target"].astype(str)
     return frame

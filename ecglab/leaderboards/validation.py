@@ -14,7 +14,8 @@ count a target's observed test rows and positives; the AUROC and AUPRC are defin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,135 +26,127 @@ from ecglab.leaderboards.errors import RunRefused
 TOLERANCE = 1e-9  # float slack in the bound checks (the values are computed, never edited by hand)
 ENGINE_ALPHA = 0.05  # the engine's stored intervals are 95% percentile intervals
 UNIT_COLUMNS = ("auroc", "auroc_low", "auroc_high", "delong_low", "delong_high", "auprc")
+COLUMNS = ("n", "n_pos", "n_boot_used", *UNIT_COLUMNS)
 SHOWN = 3  # problems named in a refusal; the rest are counted
 
 
-def _targets(test: pd.DataFrame, mask: pd.Series | np.ndarray) -> str:
-    """The targets of the flagged rows, the first few named."""
-    names = list(test.loc[np.asarray(mask), "target"].astype(str))
-    shown = ", ".join(names[:SHOWN])
-    return shown + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
+class _Rows:
+    """A run's test rows as NumPy arrays (the checks run once per run folder: a leaderboard reads many), and
+    the problems found, each naming the first targets it concerns."""
+
+    def __init__(self, test: Mapping[str, Any]) -> None:
+        self.names = np.asarray(test["target"], dtype=str)
+        self.v = {c: np.asarray(test[c], dtype=np.float64) for c in COLUMNS}
+        self.problems: list[str] = []
+
+    def flag(self, mask: np.ndarray, what: str, *, column: str | None = None) -> None:
+        """Record ``what`` (after ``column`` and its first flagged value, if given) when a row is flagged."""
+        if not mask.any():
+            return
+        if column is not None:
+            what = f"{column} {self.v[column][mask][0]:g} {what}"
+        names = list(self.names[mask])
+        shown = ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
+        self.problems.append(f"{what} (target {shown})")
 
 
-def _flag(problems: list[str], test: pd.DataFrame, mask: pd.Series, what: str) -> None:
-    if mask.any():
-        problems.append(f"{what} (target {_targets(test, mask)})")
+def _counts(rows: _Rows, n_boot: int | None) -> None:
+    """``n``, ``n_pos`` and ``n_boot_used`` present, whole and not negative, ``n_pos <= n``, ``n_boot_used <=
+    n_boot``."""
+    v = rows.v
+    with np.errstate(invalid="ignore"):
+        for column in ("n", "n_pos", "n_boot_used"):
+            values = v[column]
+            rows.flag(np.isnan(values), f"{column} is missing")
+            rows.flag(np.isfinite(values) & (values != np.round(values)), f"{column} is not a whole number")
+            rows.flag(np.isinf(values), f"{column} is infinite")
+            rows.flag(values < 0, "is negative", column=column)
+        over = v["n_pos"] > v["n"]
+        if over.any():
+            rows.flag(over, f"n_pos {v['n_pos'][over][0]:g} > n {v['n'][over][0]:g}")
+        if n_boot is not None:
+            rows.flag(v["n_boot_used"] > n_boot, f"n_boot_used exceeds the {n_boot} stored resamples")
 
 
-def _value(test: pd.DataFrame, mask: pd.Series, column: str) -> str:
-    return f"{test.loc[mask, column].iloc[0]:g}"
-
-
-def count_problems(test: pd.DataFrame, n_boot: int | None) -> list[str]:
-    """Problems of the counts: ``n``, ``n_pos`` and ``n_boot_used`` whole, ``0 <= n_pos <= n``,
-    ``n_boot_used <= n_boot``."""
-    problems: list[str] = []
-    for column in ("n", "n_pos", "n_boot_used"):
-        values = test[column]
-        _flag(problems, test, values.isna(), f"{column} is missing")
-        present = values.notna()
-        _flag(problems, test, present & (values != values.round()), f"{column} is not a whole number")
-        negative = present & (values < 0)
-        if negative.any():
-            _flag(problems, test, negative, f"{column} {_value(test, negative, column)} is negative")
-    over = test["n_pos"] > test["n"]
-    if over.any():
-        first = test.loc[over].iloc[0]
-        _flag(problems, test, over, f"n_pos {first['n_pos']:g} > n {first['n']:g}")
-    if n_boot is not None:
-        beyond = test["n_boot_used"] > n_boot
-        _flag(problems, test, beyond, f"n_boot_used exceeds the {n_boot} stored resamples")
-    return problems
-
-
-def value_problems(test: pd.DataFrame) -> list[str]:
-    """Problems of the AUROCs and their intervals (see the module docstring)."""
-    problems: list[str] = []
-    for column in UNIT_COLUMNS:
-        values = test[column]
-        infinite = np.isinf(values)
-        _flag(problems, test, infinite, f"{column} is infinite")
-        outside = ~infinite & values.notna() & ((values < 0) | (values > 1))
-        if outside.any():
-            _flag(problems, test, outside, f"{column} {_value(test, outside, column)} outside [0, 1]")
-    auroc, low, high = test["auroc"], test["auroc_low"], test["auroc_high"]
-    both_classes = (test["n_pos"] > 0) & (test["n_pos"] < test["n"])
-    _flag(
-        problems,
-        test,
-        auroc.notna() & ~both_classes,
-        "an AUROC though its test rows do not hold both classes (0 < n_pos < n)",
-    )
-    _flag(problems, test, auroc.isna() & both_classes, "no AUROC though its test rows hold both classes")
-    unordered = auroc.notna() & low.notna() & high.notna()
-    unordered &= (low > auroc + TOLERANCE) | (auroc > high + TOLERANCE)
-    if unordered.any():
-        first = test.loc[unordered].iloc[0]
-        what = f"auroc_low {first['auroc_low']:g} <= auroc {first['auroc']:g} <= auroc_high "
-        _flag(problems, test, unordered, what + f"{first['auroc_high']:g} does not hold")
-    _flag(problems, test, low.isna() != high.isna(), "only one of auroc_low and auroc_high")
-    _flag(problems, test, auroc.isna() & (low.notna() | high.notna()), "an interval without an AUROC")
-    used = test["n_boot_used"]
-    _flag(problems, test, auroc.notna() & (used > 0) & low.isna(), "no interval though resamples were used")
-    _flag(problems, test, low.notna() & (used == 0), "an interval from no resample (n_boot_used 0)")
-    delong = test["delong_low"].notna() & test["delong_high"].notna()
-    _flag(problems, test, delong & (test["delong_low"] > test["delong_high"]), "delong_low > delong_high")
-    return problems
+def _values(rows: _Rows) -> None:
+    """The AUROCs and their intervals (see the module docstring)."""
+    v = rows.v
+    with np.errstate(invalid="ignore"):
+        for column in UNIT_COLUMNS:
+            values = v[column]
+            rows.flag(np.isinf(values), f"{column} is infinite")
+            rows.flag(np.isfinite(values) & ((values < 0) | (values > 1)), "outside [0, 1]", column=column)
+        auroc, low, high, used = v["auroc"], v["auroc_low"], v["auroc_high"], v["n_boot_used"]
+        defined, has_low, has_high = ~np.isnan(auroc), ~np.isnan(low), ~np.isnan(high)
+        both_classes = (v["n_pos"] > 0) & (v["n_pos"] < v["n"])
+        rows.flag(
+            defined & ~both_classes, "an AUROC though its test rows do not hold both classes (0 < n_pos < n)"
+        )
+        rows.flag(~defined & both_classes, "no AUROC though its test rows hold both classes")
+        unordered = defined & has_low & has_high & ((low > auroc + TOLERANCE) | (auroc > high + TOLERANCE))
+        if unordered.any():
+            i = np.flatnonzero(unordered)[0]
+            what = f"auroc_low {low[i]:g} <= auroc {auroc[i]:g} <= auroc_high {high[i]:g} does not hold"
+            rows.flag(unordered, what)
+        rows.flag(has_low != has_high, "only one of auroc_low and auroc_high")
+        rows.flag(~defined & (has_low | has_high), "an interval without an AUROC")
+        rows.flag(defined & (used > 0) & ~has_low, "no interval though resamples were used")
+        rows.flag(has_low & (used == 0), "an interval from no resample (n_boot_used 0)")
+        rows.flag(v["delong_low"] > v["delong_high"], "delong_low > delong_high")
 
 
 def result_problems(test: pd.DataFrame, n_boot: int | None = None, targets: Sequence[str] = ()) -> list[str]:
     """Every problem of a run's test rows (``target`` and the leaderboard's columns as float64);
     ``n_boot``: the stored resamples' count, ``targets``: the targets its ``run.json`` names (checked when
     given)."""
-    problems: list[str] = []
-    names = test["target"].astype(str)
-    _flag(problems, test, names.str.strip() == "", "a row without a target name")
-    _flag(problems, test, names.duplicated(keep=False), "a target with several test rows")
+    rows = _Rows(test)
+    names = rows.names
+    rows.flag(np.char.strip(names) == "", "a row without a target name")
+    if len(set(names)) < len(names):
+        rows.flag(pd.Series(names).duplicated(keep=False).to_numpy(), "a target with several test rows")
     if targets and sorted(set(names)) != sorted(targets):
-        problems.append(
-            f"its test rows name other targets than run.json ({len(set(names))} vs {len(targets)})"
+        rows.problems.append(
+            f"its test rows name other targets than run.json ({len(set(names))}, {len(targets)})"
         )
-    problems += count_problems(test, n_boot)
-    if not problems and not (test["n"] > 0).any():
-        problems.append("no observed test row in any target (n = 0 everywhere)")
-    problems += value_problems(test)
-    return problems
+    _counts(rows, n_boot)
+    if not rows.problems and not (rows.v["n"] > 0).any():
+        rows.problems.append("no observed test row in any target (n = 0 everywhere)")
+    _values(rows)
+    return rows.problems
 
 
-def stored_problems(stored: ResampleAurocs, test: pd.DataFrame) -> list[str]:
-    """Problems of a run's stored per-resample AUROCs against its test rows (same targets, in order):
-    values in [0, 1] or NaN, a NaN row for every undefined target, and per target as many usable resamples
-    as ``n_boot_used`` and the interval ``results.parquet`` states."""
-    aurocs = stored.aurocs
-    problems: list[str] = []
-    if (
-        np.isinf(aurocs).any()
-        or (aurocs[~np.isnan(aurocs)] < 0).any()
-        or (aurocs[~np.isnan(aurocs)] > 1).any()
-    ):
-        problems.append("per-resample AUROCs outside [0, 1]")
-        return problems
+def _percentile_intervals(aurocs: np.ndarray, alpha: float) -> np.ndarray:
+    """Per row (target) the percentile interval of its non-NaN values, as ``np.quantile``'s linear method
+    gives it (NaN for a row without any): (targets x 2)."""
+    ordered = np.sort(aurocs, axis=1)  # NaN last
     used = (~np.isnan(aurocs)).sum(axis=1)
-    wrong_count = used != test["n_boot_used"].to_numpy()
-    _flag(
-        problems, test, pd.Series(wrong_count, index=test.index), "usable resamples differ from n_boot_used"
-    )
-    intervals = [
-        np.quantile(row[~np.isnan(row)], [ENGINE_ALPHA / 2, 1 - ENGINE_ALPHA / 2])
-        if (~np.isnan(row)).any()
-        else np.array([np.nan, np.nan])
-        for row in aurocs
-    ]
-    bounds = np.array(intervals).reshape(-1, 2)
-    stated = test[["auroc_low", "auroc_high"]].to_numpy(dtype=np.float64)
+    bounds = np.full((aurocs.shape[0], 2), np.nan)
+    for k, q in enumerate((alpha / 2, 1 - alpha / 2)):
+        position = q * np.maximum(used - 1, 0)
+        below = np.floor(position).astype(int)
+        above = np.minimum(below + 1, np.maximum(used - 1, 0))
+        lower = np.take_along_axis(ordered, below[:, None], axis=1)[:, 0]
+        upper = np.take_along_axis(ordered, above[:, None], axis=1)[:, 0]
+        bounds[:, k] = np.where(used > 0, lower + (upper - lower) * (position - below), np.nan)
+    return bounds
+
+
+def stored_problems(stored: ResampleAurocs, test: Mapping[str, Any]) -> list[str]:
+    """Problems of a run's stored per-resample AUROCs against its test rows (same targets, in order):
+    values in [0, 1] or NaN, and per target as many usable resamples as ``n_boot_used`` and the interval
+    ``results.parquet`` states."""
+    aurocs = stored.aurocs
+    values = aurocs[~np.isnan(aurocs)]
+    if values.size and (values.min() < 0 or values.max() > 1 or not np.isfinite(values).all()):
+        return ["per-resample AUROCs outside [0, 1]"]
+    rows = _Rows(test)
+    wrong_count = (~np.isnan(aurocs)).sum(axis=1) != rows.v["n_boot_used"]
+    rows.flag(wrong_count, "its usable resamples differ from n_boot_used")
+    stated = np.column_stack([rows.v["auroc_low"], rows.v["auroc_high"]])
+    bounds = _percentile_intervals(aurocs, ENGINE_ALPHA)
     differ = ~np.isclose(bounds, stated, rtol=0.0, atol=1e-6, equal_nan=True).all(axis=1)
-    _flag(
-        problems,
-        test,
-        pd.Series(differ & ~wrong_count, index=test.index),
-        "auroc_low/auroc_high are not the interval of the stored resamples",
-    )
-    return problems
+    rows.flag(differ & ~wrong_count, "auroc_low/auroc_high are not the interval of the stored resamples")
+    return rows.problems
 
 
 def refuse(where: str, problems: list[str]) -> None:
