@@ -136,7 +136,7 @@ def _belonging_resamples(run: RunResult) -> ResampleAurocs | None:
 
 
 def _test_columns(path: Path) -> dict[str, np.ndarray]:
-    """The test rows of a results.parquet: target (str) and the TEST_COLUMNS as float64 arrays (empty when
+    """The test rows of a results.parquet: target and the TEST_COLUMNS as float64 arrays (empty when
     it has no test row). Read with pyarrow, only these columns: a leaderboard reads one per run. RunRefused
     for a file that cannot be read, or test rows without a column or with other than numbers in one."""
     try:
@@ -144,16 +144,16 @@ def _test_columns(path: Path) -> dict[str, np.ndarray]:
         schema = handle.schema_arrow
         if not {"split", "target"} <= set(schema.names):
             raise RunRefused(f"{path}: results without 'split' and 'target' columns")
-        test = np.asarray(handle.read(columns=["split"]).column("split").to_pylist(), dtype=object) == "test"
-        if not test.any():
-            return {"target": np.array([], dtype=str), **{c: np.array([]) for c in TEST_COLUMNS}}
-        _check_columns(path, schema)
-        table = handle.read(columns=["target", *TEST_COLUMNS])
+        table = handle.read(columns=["split", "target", *(c for c in TEST_COLUMNS if c in schema.names)])
     except (pa.ArrowException, OSError) as err:
         reason = " ".join(str(err).split())[:200]
         raise RunRefused(f"{path.name}: unreadable, truncated or not Parquet ({reason})") from err
+    test = np.asarray(table.column("split").to_pylist(), dtype=object) == "test"
+    if not test.any():
+        return {"target": np.array([], dtype=object), **{c: np.array([]) for c in TEST_COLUMNS}}
+    _check_columns(path, schema)
     columns: dict[str, np.ndarray] = {
-        "target": np.asarray(table.column("target").to_pylist(), dtype=object)[test].astype(str)
+        "target": np.asarray(table.column("target").to_pylist(), dtype=object)[test]
     }
     for column in TEST_COLUMNS:
         values = pd.Series(table.column(column).to_numpy(zero_copy_only=False)[test])
