@@ -137,7 +137,7 @@ def _tune_run_options(tune: argparse.ArgumentParser) -> None:
         help="what pretrained weights train (with --checkpoint)",
     )
     tune.add_argument(
-        "--precision", choices=["auto", "fp32", "bf16"], help="training precision (auto: bf16 on GPU)"
+        "--precision", choices=["auto", "fp32", "bf16"], help="auto: bf16 on CUDA, fp32 on the CPU"
     )
     tune.add_argument("--checkpoint", help="pretrained weights file (this machine's path)")
     tune.add_argument("--workers", type=int, help="data-loader processes")

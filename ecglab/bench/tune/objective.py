@@ -13,6 +13,7 @@ unless ``keep_checkpoints``.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +80,6 @@ class Objective:
     spec: Any  # the task's TaskSpec
     keep_checkpoints: bool = False
     progress: bool = False
-    out: Callable[[str], None] = print
     uri: str | None = None
     experiment: str | None = None
     parent: str | None = None
@@ -159,4 +159,4 @@ class Objective:
             trial.set_user_attr("ecglab.mlflow_run_id", log())
         except Exception as err:  # MLflow is a view: the trial's result stands
             trial.set_user_attr("ecglab.tracking_error", str(err)[:2000])
-            self.out(f"trial {trial.number}: not logged to MLflow: {err}")
+            print(f"ecglab: warning: trial {trial.number}: not logged to MLflow: {err}", file=sys.stderr)

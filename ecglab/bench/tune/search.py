@@ -115,7 +115,6 @@ def tune(
         spec=get_task(tuned.base.task),
         keep_checkpoints=keep_checkpoints,
         progress=progress,
-        out=out,
         uri=uri,
         experiment=experiment,
         parent=parent,
