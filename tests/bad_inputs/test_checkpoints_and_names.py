@@ -230,3 +230,22 @@ def test_unknown_presets_and_options_are_one_line_backbone_errors(
         create_backbone(name, preset, **options)
     assert isinstance(caught.value, BackboneError) and "\n" not in str(caught.value)
     assert expected in str(caught.value)
+
+
+def test_the_shared_strict_loader_refuses_other_keys_and_loads_matching_ones(tmp_path: Path) -> None:
+    """The timm adapter's loading: a state_dict (bare or under 'state_dict'), checked, loaded strictly."""
+    from ecglab.backbones.weights import load_strictly, read_weights, state_dict_of
+
+    model = torch.nn.Linear(3, 2)
+    wrong = _save(
+        tmp_path / "wrong.pt", {"weight": torch.zeros(2, 4), "bias": torch.zeros(2), "x": torch.ones(1)}
+    )
+    state = state_dict_of(wrong, read_weights(wrong))
+    with pytest.raises(CheckpointError, match=r"1 unexpected key\(s\): x; 1 shape mismatch\(es\): weight"):
+        load_strictly(model, state, wrong)
+    assert not torch.equal(model.weight, torch.zeros(2, 3))  # unchanged
+    good = _save(tmp_path / "good.pt", {"state_dict": {"weight": torch.zeros(2, 3), "bias": torch.ones(2)}})
+    load_strictly(model, state_dict_of(good, read_weights(good)), good)
+    assert torch.equal(model.bias, torch.ones(2))
+    with pytest.raises(CheckpointError, match="not a state_dict of tensors"):
+        state_dict_of(good, [1, 2])
