@@ -274,7 +274,7 @@ def test_evaluate_with_a_moved_cohort_takes_its_new_place(
     assert main(["evaluate", str(run), "--cohort", str(workspace / "store"), "--quiet"]) == 0
 
 
-def test_version_and_help_on_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
+def test_version_and_help_on_every_flag_and_argument(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
     assert stop.value.code == 0 and capsys.readouterr().out.startswith("ecglab ")
@@ -285,8 +285,8 @@ def test_version_and_help_on_every_flag(capsys: pytest.CaptureFixture[str]) -> N
         for action in parser._actions:
             if action.choices and hasattr(action, "_name_parser_map"):
                 parsers += [(f"{name} {verb}", sub) for verb, sub in action._name_parser_map.items()]
-            elif action.help is None and action.option_strings:
-                missing.append(f"{name} {action.option_strings[0]}")
+            elif action.help is None:
+                missing.append(f"{name} {(action.option_strings or [action.dest])[0]}")
     assert not missing, f"flags without help: {missing}"
 
 

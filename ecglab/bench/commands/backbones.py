@@ -12,7 +12,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("pattern", nargs="?", help="shell-style filter")
     listing.set_defaults(run=run_list)
     check = verbs.add_parser("check", help="run the conformance suite on a backbone")
-    check.add_argument("name")
+    check.add_argument("name", help="registered backbone (`ecglab backbones list`)")
     check.add_argument("--preset", default="tiny", help="preset to check (default tiny)")
     check.set_defaults(run=run_check)
 

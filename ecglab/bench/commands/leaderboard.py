@@ -48,7 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     check = verbs.add_parser(
         "check", help="validate submission files (schema, no identifiers, task versions, cohort hashes)"
     )
-    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="submission files (.csv or .parquet)"
+    )
     check.add_argument("--task-spec", type=Path, action="append", default=[], help="YAML of extra tasks")
     check.set_defaults(run=run_check)
 
