@@ -139,6 +139,16 @@ NAMES = [
     pytest.param(
         ["--backbone", "ecgfounder", "--checkpoint", "missing.pt"], "no such file", id="ckpt-missing"
     ),
+    pytest.param(
+        ["--backbone", "ecgfounder", "--option", "preprocess=true"],
+        "needs a sampling rate above 100 Hz; this task feeds 100 Hz",
+        id="preprocess-at-100hz",
+    ),
+    pytest.param(
+        ["--backbone", "ecgfounder", "--option", "preprocess=true", "--option", "fs=500"],
+        "but task bad_inputs_forecast feeds 100 Hz",
+        id="preprocess-rate-mismatch",
+    ),
 ]
 
 
@@ -310,3 +320,20 @@ def test_every_progress_showing_verb_takes_quiet() -> None:
             targets = [subs._name_parser_map[n] for n in nested]
         lacking += [verb for target in targets if "--quiet" not in target._option_string_actions]
     assert not lacking, f"verbs without --quiet: {lacking}"
+
+
+def test_a_backbones_preprocessing_is_given_the_tasks_rate() -> None:
+    from types import SimpleNamespace
+
+    from ecglab.backbones.registry import get_backbone_info
+    from ecglab.bench.config import build_run_config
+    from ecglab.bench.engine.prepare import backbone_options
+
+    spec = SimpleNamespace(name="t", input=SimpleNamespace(leads=("II",), fs=250.0))
+    config = build_run_config(
+        {"backbone": "ecgfounder", "task": "t", "cohort": "c", "backbone_options": {"preprocess": True}}
+    )
+    options = backbone_options(config, get_backbone_info("ecgfounder"), SimpleNamespace(spec=spec))
+    assert options["fs"] == 250.0 and options["in_channels"] == 1
+    plain = build_run_config({"backbone": "ecgfounder", "task": "t", "cohort": "c"})
+    assert "fs" not in backbone_options(plain, get_backbone_info("ecgfounder"), SimpleNamespace(spec=spec))

@@ -48,6 +48,11 @@ class ECGFounder(Net1D):
     """The registry backbone: :class:`Net1D` features mean-pooled over time, ``(batch, feature_dim)``."""
 
     def __init__(self, in_channels: int = 12, preprocess: bool = False, fs: float = 500.0, **config: Any):
+        if preprocess and not fs > 100.0:
+            raise BadOption(
+                f"ECGFounder's preprocessing (a 50 Hz notch, a 0.67-40 Hz band-pass) needs a sampling rate "
+                f"above 100 Hz; this task feeds {fs:g} Hz: use a task at 500 Hz or leave preprocess off"
+            )
         super().__init__(in_channels=in_channels, **config)
         self.feature_dim: int = self.out_channels
         self.preprocess = preprocess

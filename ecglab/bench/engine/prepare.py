@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ecglab.backbones.info import BackboneInfo
-from ecglab.backbones.registry import create_backbone, get_backbone_info
+from ecglab.backbones.registry import check_options, create_backbone, get_backbone_info
 from ecglab.bench.config import RunConfig, run_id
 from ecglab.bench.data import InputPlan, input_plan
 from ecglab.bench.engine.distributed import Distributed
@@ -40,7 +40,7 @@ def prepare(
     """The cohort, the task's data (built and cached under ``runs_dir/tasks`` by rank 0, loaded by the
     others) and the run id (of a run on ``world_size`` processes, by default ``where``'s). ``spec`` (a run's
     stored spec) is used as given; else the task is looked up, after registering the run's spec files."""
-    check_checkpoint(config)
+    check_backbone(config)
     if spec is None:
         for file in config.task_specs:
             register_spec_file(file)
@@ -56,12 +56,15 @@ def prepare(
     return cohort, task, run_id(config, spec.version, spec.digest(), cohort.content_hash, world)
 
 
-def check_checkpoint(config: RunConfig) -> None:
-    """Refuse a ``checkpoint`` the backbone would not use (a baseline, or a factory without that argument)
-    and one that is not a file, before anything is built or written."""
+def check_backbone(config: RunConfig) -> None:
+    """Before anything is built or written: the backbone's preset and option names (close matches for
+    unknown ones), and a ``checkpoint`` the backbone would not use (a baseline, or a factory without that
+    argument) or that is not a file."""
+    info = get_backbone_info(config.backbone)
+    if info.kind != "baseline":
+        check_options(config.backbone, config.preset, config.backbone_options)
     if not config.checkpoint:
         return
-    info = get_backbone_info(config.backbone)
     if info.kind == "baseline":
         raise RunError(f"{info.name} is a baseline fitted from scratch; it takes no --checkpoint")
     parameters = inspect.signature(info.resolve(info.factory)).parameters.values()
