@@ -3,7 +3,7 @@
 The runs are spread over the seven shipped AnyECG-Lab and CardioLab tasks, four backbones and as many seeds as
 it takes. Each task has one test set of ``test_rows`` anchors (two per patient) and 20 targets; each run's
 ``predictions.parquet`` holds its validation and test scores and its ``results.parquet`` per-target rows
-(intervals from DeLong, to keep the generation quick) and its ``test_resamples.npz`` (the per-resample
+(percentile intervals of the stored resamples, and DeLong's) and its ``test_resamples.npz`` (the per-resample
 AUROCs on the task's stored patient resamples, as the engine writes them when it scores a run). To keep the
 generation short, each (task, backbone) has three distinct score sets, reused across its seeds; the compile
 does the same work whatever the numbers. Generation is timed apart from the compile.
@@ -21,6 +21,7 @@ import pandas as pd
 
 from ecglab.bench import metrics
 from ecglab.bench.config import build_run_config
+from ecglab.bench.metrics.intervals import percentile_interval
 from ecglab.bench.resample_file import (
     ResampleAurocs,
     digest_of_test_set,
@@ -66,7 +67,7 @@ def task_set(task: str, n_test: int, rng: np.random.Generator) -> dict[str, Any]
     return {"split": split, "patients": patients, "labels": labels, "counts": counts, "anchors": anchors}
 
 
-def result_rows(run_id: str, data: dict[str, Any], scores: np.ndarray) -> pd.DataFrame:
+def result_rows(run_id: str, data: dict[str, Any], scores: np.ndarray, aurocs: np.ndarray) -> pd.DataFrame:
     rows = []
     for split in ("val", "test"):
         where = np.flatnonzero(data["split"] == split)
@@ -85,10 +86,14 @@ def result_rows(run_id: str, data: dict[str, Any], scores: np.ndarray) -> pd.Dat
                 "threshold": 0.5,
                 **metrics.confusion_metrics(y, s, 0.5),
             }
-            if split == "test":
-                low, high = float(delong.loc[j, "low"]), float(delong.loc[j, "high"])
+            if split == "test":  # the bootstrap interval of the stored resamples, as the engine writes it
+                low, high, used, _ = percentile_interval(aurocs[j], 0.05)
                 row.update(
-                    auroc_low=low, auroc_high=high, n_boot_used=N_BOOT, delong_low=low, delong_high=high
+                    auroc_low=low,
+                    auroc_high=high,
+                    n_boot_used=used,
+                    delong_low=float(delong.loc[j, "low"]),
+                    delong_high=float(delong.loc[j, "high"]),
                 )
             rows.append(row)
     return pd.DataFrame(rows)
@@ -117,7 +122,7 @@ def write_one(
     run_id = f"{index:08d}".ljust(64, "0")
     run_dir = runs / run_id[:16]
     run_dir.mkdir(parents=True)
-    result_rows(run_id, data, scores).to_parquet(run_dir / "results.parquet", index=False)
+    result_rows(run_id, data, scores, aurocs).to_parquet(run_dir / "results.parquet", index=False)
     k = len(TARGETS)
     pd.DataFrame(
         {
