@@ -12,7 +12,7 @@ import inspect
 from typing import Any
 
 from ecglab.backbones.builtin import BUILTIN
-from ecglab.backbones.errors import UnknownPreset, check_option_names, did_you_mean
+from ecglab.backbones.errors import BadOption, UnknownPreset, check_option_names, did_you_mean
 from ecglab.backbones.info import BackboneInfo
 from ecglab.registry import Registry
 
@@ -55,12 +55,44 @@ def check_options(name: str, preset: str, options: dict[str, Any]) -> None:
     module): unknown ones raise one-line errors with close matches. A factory taking ``**options`` forwards
     them: only its own named options are checked here, the rest by the factory when it is built."""
     info = get_backbone_info(name)
-    preset_options(info, preset)
+    check_option_types(name, preset_options(info, preset), options)
     parameters = inspect.signature(info.resolve(info.factory)).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in parameters):
         return
     named = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     check_option_names(name, options, named)
+
+
+def option_kind(value: Any) -> str | None:
+    """The kind an option's value has, as a preset states it: integer, number, true/false, text, list; None
+    for values of no checked kind (None, mappings)."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return None
+
+
+def check_option_types(name: str, preset: dict[str, Any], options: dict[str, Any]) -> None:
+    """An option given for one the preset sets must be of the preset value's kind (an integer for a float
+    option is fine): ``--option d_model=abc`` is a one-line :class:`BadOption`, not a traceback from inside
+    the model."""
+    for key, value in options.items():
+        expected = option_kind(preset.get(key))
+        if expected is None or key not in preset:
+            continue
+        given = option_kind(value)
+        if given != expected and not (expected == "a number" and given == "an integer"):
+            raise BadOption(
+                f"backbone {name!r} option {key}: expected {expected} (the preset has {preset[key]!r}), "
+                f"got {value!r}"
+            )
 
 
 def create_backbone(name: str, preset: str = "full", **options: Any) -> Any:

@@ -134,6 +134,11 @@ NAMES = [
     pytest.param(["--backbone", "s4", "--preset", "huge"], "huge", id="unknown-preset"),
     pytest.param(["--backbone", "s4", "--option", "no_such_option=1"], "no_such_option", id="unknown-option"),
     pytest.param(
+        ["--backbone", "s4", "--option", "d_model=abc"],
+        "d_model: expected an integer",
+        id="option-wrong-type",
+    ),
+    pytest.param(
         ["--backbone", "tabular", "--checkpoint", "w.pt"], "takes no --checkpoint", id="ckpt-baseline"
     ),
     pytest.param(
