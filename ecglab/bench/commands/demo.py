@@ -48,7 +48,8 @@ def _cohort(args: argparse.Namespace) -> Path:
     store = args.workdir / "cohort"
     if (store / "cohort.json").exists():
         cohort = open_cohort(store)
-        if cohort.meta["parameters"] != config.parameters():
+        stored = {k: v for k, v in cohort.meta["parameters"].items() if k != "patients_per_part"}
+        if stored != config.parameters():  # (the part size follows from the patient count)
             raise CohortError(
                 f"{store} holds a cohort built with other parameters; remove it or pick --workdir"
             )
