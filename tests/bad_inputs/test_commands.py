@@ -33,12 +33,10 @@ TASK = "bad_inputs_forecast"
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small synthetic store, a task spec on it, and one finished baseline run."""
+def workspace(tmp_path_factory: pytest.TempPathFactory, small_store: Path) -> Path:
+    """The session's small store (linked), a task spec on it, and one finished baseline run."""
     root = tmp_path_factory.mktemp("commands")
-    store = root / "store"
-    synth = ["cohort", "synth", "--out", str(store), "--patients", "12", "--bout-minutes", "0.2", "0.4"]
-    assert main([*synth, "--workers", "1", "--quiet"]) == 0
+    (root / "store").symlink_to(small_store)
     (root / "tasks.yaml").write_text(SPEC)
     assert main([*train_args(root), "--backbone", "tabular", "--runs-dir", str(root / "runs")]) == 0
     return root

@@ -24,7 +24,7 @@ import pytest
 from service_checks import PASSWORD, cli, free_port, one_line_error
 
 from ecglab.bench import engine
-from ecglab.bench.cli import build_parser, main
+from ecglab.bench.cli import build_parser
 from ecglab.bench.engine import RunError
 from ecglab.bench.run_folder import read_record
 from ecglab.bench.tracking.store import HTTP_RETRY_ENV
@@ -58,21 +58,10 @@ def _bounded_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small synthetic store and a task spec on it."""
+def workspace(tmp_path_factory: pytest.TempPathFactory, small_store: Path) -> Path:
+    """The session's small store (linked) and a task spec on it."""
     root = tmp_path_factory.mktemp("services")
-    synth = [
-        "cohort",
-        "synth",
-        "--out",
-        str(root / "store"),
-        "--patients",
-        "12",
-        "--bout-minutes",
-        "0.2",
-        "0.4",
-    ]
-    assert main([*synth, "--workers", "1", "--quiet"]) == 0
+    (root / "store").symlink_to(small_store)
     (root / "tasks.yaml").write_text(SPEC)
     return root
 
