@@ -89,6 +89,17 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"root": root, "store": store, "spec": spec}
 
 
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A smaller store for the tests that check mechanics (resume, DDP, baselines), not learning."""
+    root = tmp_path_factory.mktemp("engine_small")
+    config = SynthConfig(n_patients=48, seed=5, bout_minutes=(0.5, 1.0))
+    store = build_synthetic_cohort(root / "cohort", config, workers=2, progress=False)
+    spec = root / "tasks.yaml"
+    spec.write_text(TASKS)
+    return {"root": root, "store": store, "spec": spec}
+
+
 def _config(setup: dict[str, Path], **changes: object) -> RunConfig:
     base = RunConfig(
         backbone="ecgfounder",
@@ -178,10 +189,10 @@ def test_a_finished_run_is_not_redone(
 
 
 def test_resume_reproduces_an_uninterrupted_run(
-    setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+    small: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = _config(setup, backbone="s4", epochs=2, lr=1e-3, n_boot=50)
-    whole = run_pairing(config, setup["root"] / "whole", progress=False, track=False)
+    config = _config(small, backbone="s4", epochs=2, lr=1e-3, n_boot=50)
+    whole = run_pairing(config, small["root"] / "whole", progress=False, track=False)
 
     real_save = training.save_checkpoint
 
@@ -192,20 +203,20 @@ def test_resume_reproduces_an_uninterrupted_run(
 
     monkeypatch.setattr(training, "save_checkpoint", interrupted_save)
     with pytest.raises(KeyboardInterrupt):
-        run_pairing(config, setup["root"] / "split", progress=False, track=False)
+        run_pairing(config, small["root"] / "split", progress=False, track=False)
     monkeypatch.setattr(training, "save_checkpoint", real_save)
     with pytest.raises(engine.RunError, match="--resume"):
-        run_pairing(config, setup["root"] / "split", progress=False, track=False)
-    resumed = run_pairing(config, setup["root"] / "split", resume=True, progress=False, track=False)
+        run_pairing(config, small["root"] / "split", progress=False, track=False)
+    resumed = run_pairing(config, small["root"] / "split", resume=True, progress=False, track=False)
     first = pd.read_parquet(whole / "predictions.parquet")
     second = pd.read_parquet(resumed / "predictions.parquet")
     np.testing.assert_array_equal(first["score"].to_numpy(), second["score"].to_numpy())
 
 
-def test_baselines_and_fusion_run_on_a_task_with_tabular_inputs(setup: dict[str, Path]) -> None:
+def test_baselines_and_fusion_run_on_a_task_with_tabular_inputs(small: dict[str, Path]) -> None:
     for backbone, extra in (("tabular", {}), ("ecg_features", {}), ("s4", {"fusion": True, "epochs": 1})):
-        config = _config(setup, backbone=backbone, task="engine_forecast_60min", n_boot=50, **extra)
-        run = run_pairing(config, setup["root"] / "runs", progress=False, track=False)
+        config = _config(small, backbone=backbone, task="engine_forecast_60min", n_boot=50, **extra)
+        run = run_pairing(config, small["root"] / "runs", progress=False, track=False)
         results = pd.read_parquet(run / "results.parquet")
         assert results.loc[results["split"] == "test", "auroc"].notna().any()
 
@@ -257,7 +268,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_two_nodes_train_and_score_sharded_as_one_process_scores(setup: dict[str, Path]) -> None:
+def test_two_nodes_train_and_score_sharded_as_one_process_scores(small: dict[str, Path]) -> None:
     """Two torchrun launchers of one process each, on loopback: DDP training, sharded evaluation, and the
     world size in the record and the run id. Without dropout (drawn per rank, so never the same as one
     process's), training at a global batch of 2 x 32 gives the one-process training at 64 within float
@@ -265,7 +276,7 @@ def test_two_nodes_train_and_score_sharded_as_one_process_scores(setup: dict[str
     the sharded scores of the run's best checkpoint equal the ones a single process computes from it."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     port = free_port()
-    runs = setup["root"] / "ddp"
+    runs = small["root"] / "ddp"
     launchers = [
         subprocess.Popen(
             [
@@ -273,7 +284,7 @@ def test_two_nodes_train_and_score_sharded_as_one_process_scores(setup: dict[str
                 *("--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--node-rank", str(node)),
                 *("--rdzv-conf", f"is_host={int(node == 0)}", "--local-addr", "127.0.0.1"),
                 *("-m", "ecglab.bench.cli", "train", "--backbone", "s4", "--task", "engine_closest_15min"),
-                *("--cohort", str(setup["store"]), "--task-spec", str(setup["spec"]), "--epochs", "1"),
+                *("--cohort", str(small["store"]), "--task-spec", str(small["spec"]), "--epochs", "1"),
                 *("--batch-size", "32", "--n-boot", "20", "--runs-dir", str(runs), "--no-track", "--quiet"),
                 *("--option", "dropout=0"),
             ],
