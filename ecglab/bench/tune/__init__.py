@@ -11,8 +11,9 @@ search space (:mod:`~ecglab.bench.tune.settings`), the run configuration and the
 without a server (:mod:`~ecglab.bench.tune.storage`, :mod:`~ecglab.bench.tune.journal`), named by
 ``--storage`` or ``$ECGLAB_OPTUNA_STORAGE``; every storage fails and retries a killed worker's trials. A
 study of a preset searches that preset's space (:mod:`~ecglab.bench.tune.space`). A worker runs its trials
-with :func:`tune` (:mod:`~ecglab.bench.tune.search`), and :func:`run_best` runs the best trial on the test split, labelled
-``tuned`` (:mod:`~ecglab.bench.tune.best`). The public functions and classes are re-exported here.
+with :func:`tune` (:mod:`~ecglab.bench.tune.search`), and :func:`run_best` runs the best trial on the test
+split, labelled ``tuned`` (:mod:`~ecglab.bench.tune.best`). The public functions and classes are
+re-exported here.
 """
 
 from ecglab.bench.tune.best import best_config, run_best
