@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,29 +15,13 @@ import pytest
 from ecglab.bench.cli import build_parser, main
 from ecglab.tasks.build import TaskData
 
-SPEC = """
-defaults:
-  version: "1"
-  panel: {kind: anyecg_lab, min_positives: 1, min_negatives: 1}
-  split: {kind: patient, fractions: [0.5, 0.25, 0.25], seed: 0}
-  input: {leads: [II], fs: 100, seconds: 5}
-  eval: {max_segments: null, crops: 1, pooling: mean, seed: 0}
-  tabular: true
-tasks:
-  - name: bad_inputs_forecast
-    kind: forecast
-    horizon_min: 60
-    description: a forecast task for the bad-input catalogue
-"""
-TASK = "bad_inputs_forecast"
+TASK = "bad_inputs_forecast"  # the workspaces' task (conftest)
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory, small_store: Path) -> Path:
-    """The session's small store (linked), a task spec on it, and one finished baseline run."""
-    root = tmp_path_factory.mktemp("commands")
-    (root / "store").symlink_to(small_store)
-    (root / "tasks.yaml").write_text(SPEC)
+def workspace(new_workspace: Callable[[str], Path]) -> Path:
+    """The small store and its task, and one finished baseline run."""
+    root = new_workspace("commands")
     assert main([*train_args(root), "--backbone", "tabular", "--runs-dir", str(root / "runs")]) == 0
     return root
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from glob import glob
 from pathlib import Path
 from typing import Any
@@ -30,20 +30,7 @@ from ecglab.bench.run_folder import read_record
 from ecglab.bench.tracking.store import HTTP_RETRY_ENV
 from ecglab.bench.tune import storage as tune_storage
 
-SPEC = """
-defaults:
-  version: "1"
-  panel: {kind: anyecg_lab, min_positives: 1, min_negatives: 1}
-  split: {kind: patient, fractions: [0.5, 0.25, 0.25], seed: 0}
-  input: {leads: [II], fs: 100, seconds: 5}
-  eval: {max_segments: null, crops: 1, pooling: mean, seed: 0}
-  tabular: true
-tasks:
-  - name: services_forecast
-    kind: forecast
-    horizon_min: 60
-"""
-TASK = "services_forecast"
+TASK = "bad_inputs_forecast"  # the workspaces' task (conftest)
 MLFLOW_ENV = ("MLFLOW_TRACKING_URI", *HTTP_RETRY_ENV)
 
 
@@ -58,12 +45,9 @@ def _bounded_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory, small_store: Path) -> Path:
-    """The session's small store (linked) and a task spec on it."""
-    root = tmp_path_factory.mktemp("services")
-    (root / "store").symlink_to(small_store)
-    (root / "tasks.yaml").write_text(SPEC)
-    return root
+def workspace(new_workspace: Callable[[str], Path]) -> Path:
+    """The small store and its task."""
+    return new_workspace("services")
 
 
 def task_args(root: Path) -> list[str]:

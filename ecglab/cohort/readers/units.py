@@ -262,7 +262,9 @@ def _convert(
     after = frame["value"].to_numpy()[rows]
     shown = [
         f"row {frame.index[i]}: {frame['lab'].iat[i]}: {b:g} {frame['unit'].iat[i]} -> {a:g} {m}"
-        for i, b, a, m in zip(rows[:MAX_EXAMPLES], before, after, main, strict=False)
+        for i, b, a, m in zip(
+            rows[:MAX_EXAMPLES], before[:MAX_EXAMPLES], after[:MAX_EXAMPLES], main[:MAX_EXAMPLES], strict=True
+        )
     ]
     unit = frame["unit"].copy()
     unit.iloc[rows] = main
