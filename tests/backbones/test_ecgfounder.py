@@ -12,6 +12,7 @@ import pytest
 import torch
 from reference_net1d import reference_features
 from torch import nn
+from untrusted_pickle import EXECUTED, Payload
 
 from ecglab.backbones.ecgfounder import (
     TINY_CONFIG,
@@ -237,21 +238,6 @@ def test_mismatches_are_errors_that_name_every_key(tmp_path: Path) -> None:
     )  # failed loads change nothing
 
 
-EXECUTED: list[str] = []
-
-
-def _side_effect() -> str:
-    EXECUTED.append("ran")
-    return "pwned"
-
-
-class Payload:
-    """Unpickling this runs ``_side_effect``: what weights_only must never do."""
-
-    def __reduce__(self) -> tuple:
-        return (_side_effect, ())
-
-
 def test_arbitrary_objects_are_refused_unexecuted_with_the_reason(tmp_path: Path) -> None:
     path = tmp_path / "evil.pth"
     torch.save({"state_dict": released_state_dict(1, TINY_CONFIG), "extra": Payload()}, path)
@@ -260,7 +246,7 @@ def test_arbitrary_objects_are_refused_unexecuted_with_the_reason(tmp_path: Path
         load_checkpoint(model, path)
     message = str(caught.value)
     assert "untrusted pickle" in message and "weights_only=True" in message
-    assert "_side_effect" in message  # torch names the global it refused
+    assert "side_effect" in message  # torch names the global it refused
     assert "torch.save(ckpt['state_dict']" in message  # what to do
     assert EXECUTED == []
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from untrusted_pickle import EXECUTED, Payload
 
 from ecglab.backbones.errors import BackboneError, BadOption, CheckpointError, UnknownOption, UnknownPreset
 from ecglab.backbones.registry import create_backbone
@@ -29,19 +30,6 @@ def one_error_line(err: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ checkpoints
-EXECUTED: list[str] = []
-
-
-def _side_effect() -> str:
-    EXECUTED.append("ran")
-    return "pwned"
-
-
-class Payload:
-    """Unpickling this would run ``_side_effect``."""
-
-    def __reduce__(self) -> tuple:
-        return (_side_effect, ())
 
 
 def _state() -> dict[str, torch.Tensor]:
