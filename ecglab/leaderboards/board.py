@@ -43,16 +43,19 @@ import numpy as np
 import pandas as pd
 
 from ecglab.bench import metrics
+from ecglab.leaderboards.calibration_tables import calibration_tables
 from ecglab.leaderboards.comparability import comparable_runs
 from ecglab.leaderboards.comparisons import compare
 from ecglab.leaderboards.curves import curves, families
 from ecglab.leaderboards.errors import LeaderboardError
 from ecglab.leaderboards.inputs import RunResult, load_results
 from ecglab.leaderboards.published_rows import published_rows
+from ecglab.leaderboards.regression_table import regression_table
 from ecglab.leaderboards.render_html import render_html
 from ecglab.leaderboards.render_markdown import render_markdown
 from ecglab.leaderboards.resamples import TaskData, task_data
 from ecglab.leaderboards.scoring import Entry, Scored, entry_key, entry_names, macro_interval, score_entry
+from ecglab.leaderboards.subgroup_table import subgroup_table
 from ecglab.leaderboards.tables import (
     ALPHA,
     COMPARISON_COLUMNS,
@@ -72,6 +75,10 @@ OUTPUT_FILES = {
     "comparisons": "comparisons.csv",
     "curves": "curves.csv",
     "refused": "refused.csv",
+    "calibration": "calibration.csv",
+    "reliability": "reliability.csv",
+    "subgroups": "subgroups.csv",
+    "regression": "regression.csv",
     "markdown": "leaderboard.md",
     "html": "index.html",
 }
@@ -101,8 +108,10 @@ def build_leaderboard(
     target_rows: list[dict] = []
     comparison_rows: list[dict] = []
     infos: dict[str, TaskInfo] = {}
+    named: dict[str, list[tuple[str, RunResult]]] = {}  # per task, (entry name, run) of every run scored
     for task, task_runs in by_task.items():
         infos[task] = task_info(task_runs[0])
+        named[task] = [(names[entry_key(r)], r) for r in _unique_runs(task_runs, []).values()]
         s, t, c = score_task(task, task_runs, names, alpha, notes)
         summary_rows += s
         target_rows += t
@@ -125,6 +134,7 @@ def build_leaderboard(
         notes.append(
             f"{len(refused)} input(s) refused, not published (listed with the reason in refused.csv)"
         )
+    calibration, reliability = calibration_tables(named)
     return Leaderboard(
         title=title,
         summary=summary,
@@ -134,6 +144,10 @@ def build_leaderboard(
         refused=pd.DataFrame(refused, columns=REFUSED_COLUMNS),
         notes=notes,
         alpha=alpha,
+        calibration=calibration,
+        reliability=reliability,
+        subgroups=subgroup_table(named),
+        regression=regression_table(named),
     )
 
 
@@ -241,6 +255,8 @@ def write_leaderboard(board: Leaderboard, out: str | Path) -> dict[str, Path]:
     board.comparisons.to_csv(paths["comparisons"], index=False)
     board.curves.to_csv(paths["curves"], index=False)
     board.refused.to_csv(paths["refused"], index=False)
+    for kind in ("calibration", "reliability", "subgroups", "regression"):
+        getattr(board, kind).to_csv(paths[kind], index=False)
     paths["markdown"].write_text(render_markdown(board), encoding="utf-8")
     paths["html"].write_text(render_html(board), encoding="utf-8")
     return paths

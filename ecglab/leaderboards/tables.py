@@ -8,7 +8,7 @@ horizon, ``refused`` the runs left out with their reasons.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -136,6 +136,63 @@ CURVE_COLUMNS = [
     "n_seeds",
 ]
 REFUSED_COLUMNS = ["origin", "run_id", "backbone", "task", "cohort_hash", "reason"]
+# calibration of each entry's test probabilities per target (ecglab.leaderboards.calibration_tables)
+CALIBRATION_COLUMNS = [
+    "task",
+    "entry",
+    "target",
+    "calibration",
+    "n",
+    "n_pos",
+    "brier",
+    "ece",
+    "ece_bins",
+    "ece_binning",
+    "note",
+]
+RELIABILITY_COLUMNS = [
+    "task",
+    "entry",
+    "target",
+    "calibration",
+    "bin",
+    "bin_low",
+    "bin_high",
+    "n",
+    "mean_score",
+    "observed_rate",
+]
+# per-target AUROC within subgroups of patients (ecglab.leaderboards.subgroup_table)
+SUBGROUP_COLUMNS = [
+    "task",
+    "entry",
+    "target",
+    "subgroup",
+    "group",
+    "n",
+    "n_pos",
+    "n_patients",
+    "n_pos_patients",
+    "auroc",
+    "auroc_low",
+    "auroc_high",
+    "ci_method",
+    "refused_reason",
+]
+# lab values as regression: per entry and target lab (ecglab.leaderboards.regression_table)
+REGRESSION_COLUMNS = [
+    "task",
+    "entry",
+    "target",
+    "lab",
+    "n",
+    "n_patients",
+    "mae",
+    "spearman",
+    "unit",
+    "transform",
+    "note",
+]
 # the per-target statistics of a target row: the TARGET_COLUMNS from "n" to "auprc"
 PER_TARGET_STATS = tuple(TARGET_COLUMNS[TARGET_COLUMNS.index("n") : TARGET_COLUMNS.index("auprc") + 1])
 FLOAT_INT = ("n", "n_pos", "n_seeds", "n_boot_used", "rank", "macro_n_boot_used", "n_ci_inverted")
@@ -153,6 +210,10 @@ class Leaderboard:
     refused: pd.DataFrame
     notes: list[str]
     alpha: float = ALPHA
+    calibration: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CALIBRATION_COLUMNS))
+    reliability: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RELIABILITY_COLUMNS))
+    subgroups: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SUBGROUP_COLUMNS))
+    regression: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REGRESSION_COLUMNS))
 
     def task_names(self) -> list[str]:
         return list(dict.fromkeys(self.summary["task"]))

@@ -15,8 +15,10 @@ from tqdm import tqdm
 from ecglab.bench import metrics
 from ecglab.bench.config import RunConfig
 from ecglab.bench.data import EvalBatches, loader
+from ecglab.bench.engine.calibration_results import write_calibration
 from ecglab.bench.engine.distributed import Distributed, gather_to_main, sync_buffers
 from ecglab.bench.engine.prepare import evaluated_splits, model_input_plan, split_rows, tabular_inputs
+from ecglab.bench.engine.subgroup_results import write_subgroups
 from ecglab.bench.model import LabModel
 from ecglab.bench.resample_file import ResampleAurocs, digest_of_test_set, write_resample_file
 from ecglab.bench.run_folder import write_parquet
@@ -229,6 +231,9 @@ def write_results(
         ci, resampled = metrics.auroc_ci_and_resamples(task.labels[test], scores[test], counts)
     write_parquet(run_dir / "results.parquet", result_rows(task, scores, config, identifier, ci))
     write_parquet(run_dir / "predictions.parquet", prediction_table(task, scores, evaluated_splits(config)))
+    write_calibration(task, scores, config, run_dir)
+    if config.evaluate_test:
+        write_subgroups(task, cohort, scores, config, run_dir)
     if config.evaluate_test:
         bootstrap = str(bootstrap_file(task, cohort, runs_dir, config).relative_to(runs_dir))
         labels = task.labels[test]
