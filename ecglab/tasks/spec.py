@@ -28,6 +28,9 @@ PANELS = ("anyecg_lab", "cardiolab", "csv")
 SPLITS = ("patient", "source", "temporal")
 POOLINGS = ("mean",)
 SAMPLINGS = ("anchor", "pair")
+# subgroups of the test patients reported by default (ecglab.tasks.subgroups); not part of the digests
+SUBGROUPS = ("sex", "age_band")
+SUBGROUP_TABLES = ("patients", "visits")
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class TaskSpec:
     tabular: bool = False
     tags: tuple[str, ...] = ()
     train: TrainSpec = field(default_factory=TrainSpec)
+    subgroups: tuple[str, ...] = SUBGROUPS  # test AUROC by these columns; evaluation only, not in digests
 
     def __post_init__(self) -> None:
         problems = _type_problems(self)
@@ -145,17 +149,22 @@ class TaskSpec:
         return self.train_window_min or self.window_min
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec as JSON data; ``train`` only when it is not the default (as specs were before it)."""
+        """The spec as JSON data; ``train`` and ``subgroups`` only when not the default (as specs were
+        before them)."""
         data = json.loads(json.dumps(asdict(self)))
         if self.train == TrainSpec():
             data.pop("train")
+        if self.subgroups == SUBGROUPS:
+            data.pop("subgroups")
         return data
 
     def digest(self) -> str:
-        """Hash of everything that defines the labels and inputs (the description and tags excluded)."""
+        """Hash of everything that defines the labels and inputs (the description, tags and subgroups
+        excluded: they change no label, so runs that differ only in them stay comparable)."""
         data = self.to_dict()
         data.pop("description")
         data.pop("tags")
+        data.pop("subgroups", None)
         return hashlib.sha256(json.dumps(_canonical(data), sort_keys=True).encode()).hexdigest()
 
     def training_digest(self) -> str:
@@ -163,6 +172,7 @@ class TaskSpec:
         data = self.to_dict()
         for key in ("name", "description", "tags", "eval"):
             data.pop(key)
+        data.pop("subgroups", None)
         data["window_min"] = self.train_window
         data.pop("train_window_min")
         return hashlib.sha256(json.dumps(_canonical(data), sort_keys=True).encode()).hexdigest()
@@ -199,6 +209,7 @@ def _type_problems(spec: TaskSpec) -> list[str]:
         problems.append(f"tabular must be true or false, got {spec.tabular!r}")
     if not _texts(spec.tags):
         problems.append("tags must be a list of text")
+    problems += _subgroup_problems(spec.subgroups)
     for key in ("min_positives", "min_negatives"):
         if not _is_count(getattr(spec.panel, key), 1):
             problems.append(f"panel.{key} must be a positive integer, got {getattr(spec.panel, key)!r}")
@@ -220,6 +231,21 @@ def _type_problems(spec: TaskSpec) -> list[str]:
         value = getattr(spec.input, key)
         if not (_is_number(value) and value > 0):
             problems.append(f"input.{key} must be a positive number, got {value!r}")
+    return problems
+
+
+def _subgroup_problems(names: Any) -> list[str]:
+    """``subgroups``: a list of distinct names, each ``age_band``, a bare column name or
+    ``patients.<column>`` / ``visits.<column>`` (whether the column exists is checked on the cohort)."""
+    if not _texts(names) or not all(names):
+        return [f"subgroups must be a list of column names (e.g. [sex, age_band]), got {names!r}"]
+    problems = []
+    if len(set(names)) < len(names):
+        problems.append(f"subgroups names a column twice: {list(names)}")
+    for name in names:
+        table, dot, column = name.rpartition(".")
+        if dot and (table not in SUBGROUP_TABLES or not column):
+            problems.append(f"subgroups: {name!r} is not patients.<column> or visits.<column>")
     return problems
 
 
