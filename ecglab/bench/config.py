@@ -20,11 +20,15 @@ from typing import Any
 from ecglab.errors import EcglabError
 
 NOT_IN_RUN_ID = ("cohort", "workers", "task_specs", "runs_dir")
+# fields newer than the first run ids: left out of run ids and configuration keys at these defaults, so the
+# runs recorded before them keep their ids (and re-evaluate) and a run that sets them gets a new one
+HASHED_UNLESS_DEFAULT = {"calibration": "none"}
 CHOICES = {
     "schedule": ("cosine", "plateau", "constant"),
     "loss": ("masked_bce", "focal"),
     "precision": ("auto", "fp32", "bf16"),
     "threshold": ("youden", "sensitivity"),
+    "calibration": ("none", "temperature", "isotonic"),
     "fine_tune": ("full", "linear_probe", "probe_then_full", "frozen_stages"),
 }
 
@@ -75,6 +79,7 @@ class RunConfig:
     allow_lead_mismatch: bool = False
     threshold: str = "youden"  # youden | sensitivity
     target_sensitivity: float = 0.9
+    calibration: str = "none"  # none | temperature | isotonic: fitted on validation, reported beside raw
     n_boot: int = 1000
     evaluate_test: bool = True  # False for hyperparameter search: the test split is never looked at
     label: str = ""  # e.g. "tuned": the configuration of a hyperparameter search's best trial
@@ -176,6 +181,13 @@ def launched_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def hashed_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` (a configuration as a dict) less the ``HASHED_UNLESS_DEFAULT`` fields at their default."""
+    return {
+        k: v for k, v in values.items() if k not in HASHED_UNLESS_DEFAULT or v != HASHED_UNLESS_DEFAULT[k]
+    }
+
+
 def run_id(
     config: RunConfig, task_version: str, task_digest: str, cohort_hash: str, world_size: int = 1
 ) -> str:
@@ -183,7 +195,7 @@ def run_id(
     plus the task's version and digest and the cohort's content hash; and, for a run on ``world_size`` > 1
     processes (a global batch of batch_size x world_size), the world size, so a one-process run keeps the
     id it always had and differs from an N-process one."""
-    data = {k: v for k, v in config.to_dict().items() if k not in NOT_IN_RUN_ID}
+    data = hashed_fields({k: v for k, v in config.to_dict().items() if k not in NOT_IN_RUN_ID})
     data.update(task_version=task_version, task_digest=task_digest, cohort_hash=cohort_hash)
     if world_size > 1:
         data["world_size"] = world_size

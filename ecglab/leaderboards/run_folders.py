@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ecglab.bench.config import RunConfig
+from ecglab.bench.config import RunConfig, hashed_fields
 from ecglab.bench.run_folder import is_run_folder
 from ecglab.leaderboards.submission import SubmissionError
 
@@ -25,7 +25,7 @@ def config_key(config: RunConfig | Mapping[str, Any]) -> str:
     """A short hash of a run's configuration without seed, task and cohort: runs of one backbone
     configuration (on any task, any seed) share it, so seeds are grouped and configurations kept apart."""
     values = config.to_dict() if isinstance(config, RunConfig) else dict(config)
-    data = {k: v for k, v in values.items() if k not in NOT_IN_CONFIG_KEY}
+    data = hashed_fields({k: v for k, v in values.items() if k not in NOT_IN_CONFIG_KEY})
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 

@@ -30,6 +30,7 @@ _FLAGS = (
     "n_boot",
     "workers",
     "threshold",
+    "calibration",
 )
 
 
@@ -64,6 +65,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--checkpoint", help="pretrained weights file (e.g. 12_lead_ECGFounder.pth)")
     train.add_argument(
         "--threshold", choices=["youden", "sensitivity"], help="how the validation threshold is chosen"
+    )
+    train.add_argument(
+        "--calibration",
+        choices=["none", "temperature", "isotonic"],
+        help="recalibration fitted on validation, its test Brier/ECE beside the raw ones (default none)",
     )
     train.add_argument("--n-boot", type=int, help="bootstrap resamples of the intervals (default 1000)")
     train.add_argument("--workers", type=int, help="data-loader processes (default 0: in this process)")

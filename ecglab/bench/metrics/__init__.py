@@ -1,5 +1,5 @@
-"""Evaluation metrics of the leaderboards: AUROC with bootstrap and DeLong confidence intervals, paired model
-comparisons, threshold metrics and AnyECG-Lab's AUROC tiers.
+"""Evaluation metrics of the leaderboards: AUROC with bootstrap, DeLong and clustered (Obuchowski 1997)
+confidence intervals, paired model comparisons, threshold metrics and AnyECG-Lab's AUROC tiers.
 
 Labels are 1 (abnormal), 0 (normal) or -1 (not measured). Every function here masks the -1 rows: they are
 never counted as negatives, their scores are never looked at (they may even be NaN), and no other label value
@@ -10,13 +10,37 @@ entry ``[b, i]`` is how many times row ``i`` is drawn in resample ``b``; the boo
 Mann-Whitney statistic of each resample's rows weighted by their counts
 (:mod:`~ecglab.bench.metrics.bootstrap`). Modules: ``checks`` (input checks), ``auroc`` (point AUROC),
 ``resamples``, ``bootstrap``, ``intervals`` (bootstrap and DeLong intervals, paired differences), ``delong``,
-``thresholds`` (thresholds, confusion metrics, AUPRC) and ``tiers``.
+``thresholds`` (thresholds, confusion metrics, AUPRC), ``tiers`` and ``calibration`` (Brier score, ECE,
+reliability bins, temperature and isotonic recalibration fitted on validation rows).
 """
 
 from __future__ import annotations
 
 from ecglab.bench.metrics.auroc import auroc
 from ecglab.bench.metrics.bootstrap import bootstrap_aurocs
+from ecglab.bench.metrics.calibration import (
+    IsotonicMap,
+    apply_isotonic,
+    apply_temperature,
+    brier_score,
+    ece_binning,
+    expected_calibration_error,
+    fit_isotonic,
+    fit_temperature,
+    reliability_bins,
+)
+from ecglab.bench.metrics.clustered import (
+    CLUSTERED_CI,
+    CLUSTERED_TEST,
+    DELONG_CI,
+    DELONG_TEST,
+    ClusteredTest,
+    clustered_contrast,
+    clustered_matrix,
+    clustered_test,
+    clustered_variance,
+    one_row_per_group,
+)
 from ecglab.bench.metrics.delong import DelongTest, delong_matrix, delong_test, delong_variance
 from ecglab.bench.metrics.intervals import (
     AurocCI,
@@ -36,11 +60,19 @@ from ecglab.bench.metrics.thresholds import (
 from ecglab.bench.metrics.tiers import TIER_HIGH, TIER_LOW, tier_counts
 
 __all__ = [
+    "CLUSTERED_CI",
+    "CLUSTERED_TEST",
+    "DELONG_CI",
+    "DELONG_TEST",
     "TIER_HIGH",
     "TIER_LOW",
     "AurocCI",
+    "ClusteredTest",
     "DelongTest",
+    "IsotonicMap",
     "PairedDiff",
+    "apply_isotonic",
+    "apply_temperature",
     "auprc",
     "auroc",
     "auroc_ci",
@@ -48,11 +80,22 @@ __all__ = [
     "auroc_ci_matrix",
     "bootstrap_aurocs",
     "bootstrap_resamples",
+    "brier_score",
+    "clustered_contrast",
+    "clustered_matrix",
+    "clustered_test",
+    "clustered_variance",
     "confusion_metrics",
     "delong_matrix",
     "delong_test",
     "delong_variance",
+    "ece_binning",
+    "expected_calibration_error",
+    "fit_isotonic",
+    "fit_temperature",
+    "one_row_per_group",
     "paired_bootstrap_diff",
+    "reliability_bins",
     "threshold_at_sensitivity",
     "threshold_youden",
     "tier_counts",
