@@ -38,8 +38,9 @@ from ecglab.tasks.spec import TaskSpec, spec_from_dict
 from ecglab.tasks.splits import SPLITS, source_split, stratified_patient_split, temporal_split
 from ecglab.tasks.tabular import impute, raw_features
 from ecglab.tasks.target_report import no_target_message
+from ecglab.tasks.values import anchor_values
 
-TASK_FORMAT_VERSION = 2  # 2: patients.parquet (every split patient's split)
+TASK_FORMAT_VERSION = 3  # 2: patients.parquet (every split patient's split); 3: values.parquet
 
 
 @dataclass
@@ -59,6 +60,8 @@ class TaskData:
     # patient_id, split: every patient the split assigned (those whose anchors all dropped later too); a
     # patient of a source split may have one row per split the source puts them in
     patients: pd.DataFrame | None = None
+    # the lab value deciding each label (anchors x kept targets, NaN where none: ecglab.tasks.values)
+    values: np.ndarray | None = None
 
     @property
     def train_patients(self) -> set[str]:
@@ -134,6 +137,8 @@ class TaskData:
             self.tabular.to_parquet(staging / "tabular.parquet", index=False)
         if self.patients is not None:
             self.patients.to_parquet(staging / "patients.parquet", index=False)
+        if self.values is not None:
+            pd.DataFrame(self.values, columns=self.kept_targets).to_parquet(staging / "values.parquet")
         meta = {
             "format_version": TASK_FORMAT_VERSION,
             "spec": self.spec.to_dict(),
@@ -160,6 +165,7 @@ class TaskData:
         targets = pd.read_parquet(folder / "targets.parquet")
         targets["lab_codes"] = targets["lab_codes"].map(tuple)
         tabular, patients = folder / "tabular.parquet", folder / "patients.parquet"
+        values = folder / "values.parquet"
         return cls(
             spec=spec_from_dict(meta["spec"]),
             cohort_name=meta["cohort_name"],
@@ -172,6 +178,7 @@ class TaskData:
             report=QualityReport.from_dict(meta["report"]),
             notes=meta["notes"],
             patients=pd.read_parquet(patients) if patients.exists() else None,
+            values=pd.read_parquet(values).to_numpy(np.float64) if values.exists() else None,
         )
 
 
@@ -334,6 +341,9 @@ class _Builder:
                 f"{self.cohort.path}: " + "; ".join(self.report.summary_lines())
             )
         tabular = self._tabular(anchors) if spec.tabular else None
+        kept = targets[targets["kept"]]
+        labs, cache = self.cohort.labs, self._label_cache
+        values = anchor_values(spec, labs, self._lab_rows, segments, anchors, kept, matrix, cache)
         return TaskData(
             spec=spec,
             cohort_name=self.cohort.name,
@@ -346,6 +356,7 @@ class _Builder:
             report=self.report,
             notes=self.notes,
             patients=patients,
+            values=values,
         )
 
     @staticmethod

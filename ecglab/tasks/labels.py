@@ -107,7 +107,7 @@ def segments_in_windows(segments: pd.DataFrame, anchors: pd.DataFrame, minutes: 
     )
 
 
-def _per_lab_events(
+def per_lab_events(
     lab_rows: LabRows, ecgs: pd.DataFrame, targets: pd.DataFrame, cache: dict
 ) -> tuple[Any, ...]:
     """ECG patient codes and times, and per lab (the targets sharing its codes): its codes, the member
@@ -132,7 +132,7 @@ def _per_lab_events(
     return ecg_group, ecg_time, per_lab
 
 
-def _closest_moments(
+def closest_moments(
     group: np.ndarray, time: np.ndarray, ecg_group: np.ndarray, ecg_time: np.ndarray, width: int
 ) -> tuple[np.ndarray, ...]:
     """Per ECG, the lab's moments (one per patient and time) just before and after it, and whether each is
@@ -169,14 +169,14 @@ def closest_labels(
     lab_rows = labs if isinstance(labs, LabRows) else LabRows.of(labs)
     cache = {} if cache is None else cache
     labels = np.full((len(ecgs), len(targets)), UNKNOWN, dtype=np.int8)
-    ecg_group, ecg_time, lab_groups = _per_lab_events(lab_rows, ecgs, targets, cache)
+    ecg_group, ecg_time, lab_groups = per_lab_events(lab_rows, ecgs, targets, cache)
     width = round(minutes * 60e6)
     for lab_codes, members, rows, group, time in lab_groups:
         if not len(rows):
             continue
         key = ("closest", width, lab_codes)
         if key not in cache:
-            cache[key] = _closest_moments(group, time, ecg_group, ecg_time, width)
+            cache[key] = closest_moments(group, time, ecg_group, ecg_time, width)
         moments, n_moments, order, before, after, use_before, use_after = cache[key]
         values, censored = lab_rows.values[rows], lab_rows.censored[rows]
         for j in members:
@@ -204,7 +204,7 @@ def forecast_labels(
     when only censored values that cannot decide remain; else 0."""
     lab_rows = labs if isinstance(labs, LabRows) else LabRows.of(labs)
     labels = np.full((len(ecgs), len(targets)), UNKNOWN, dtype=np.int8)
-    ecg_group, ecg_time, lab_groups = _per_lab_events(lab_rows, ecgs, targets, {} if cache is None else cache)
+    ecg_group, ecg_time, lab_groups = per_lab_events(lab_rows, ecgs, targets, {} if cache is None else cache)
     width = round(minutes * 60e6)
     values, censored = lab_rows.values, lab_rows.censored
     for _, members, rows, group, time in lab_groups:
