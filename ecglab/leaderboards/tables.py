@@ -166,6 +166,7 @@ RELIABILITY_COLUMNS = [
 SUBGROUP_COLUMNS = [
     "task",
     "entry",
+    "seed",
     "target",
     "subgroup",
     "group",
@@ -173,6 +174,7 @@ SUBGROUP_COLUMNS = [
     "n_pos",
     "n_patients",
     "n_pos_patients",
+    "n_neg_patients",
     "auroc",
     "auroc_low",
     "auroc_high",

@@ -36,6 +36,7 @@ from ecglab.tasks.publish import publish
 from ecglab.tasks.registry import get_task
 from ecglab.tasks.spec import TaskSpec, spec_from_dict
 from ecglab.tasks.splits import SPLITS, source_split, stratified_patient_split, temporal_split
+from ecglab.tasks.subgroups import resolve_subgroups
 from ecglab.tasks.tabular import impute, raw_features
 from ecglab.tasks.target_report import no_target_message
 from ecglab.tasks.values import anchor_values
@@ -191,13 +192,18 @@ def task_folder(cache_dir: Path, spec: TaskSpec, cohort: Cohort) -> Path:
 def build_task(
     task: str | TaskSpec, cohort: Cohort | str | Path, *, cache_dir: str | Path | None = None
 ) -> TaskData:
-    """Build ``task`` on ``cohort``; with ``cache_dir`` a task built before is loaded instead of rebuilt."""
+    """Build ``task`` on ``cohort``; with ``cache_dir`` a task built before is loaded instead of rebuilt
+    (with ``spec``: what the digest leaves out, such as subgroups, may differ from the cached spec's). The
+    subgroup columns are checked against the cohort first."""
     spec = get_task(task) if isinstance(task, str) else task
     cohort = cohort if isinstance(cohort, Cohort) else open_cohort(cohort)
+    resolve_subgroups(spec, cohort)
     if cache_dir is not None:
         folder = task_folder(Path(cache_dir), spec, cohort)
         if (folder / "task.json").is_file():
-            return TaskData.load(folder)
+            cached = TaskData.load(folder)
+            cached.spec = spec
+            return cached
     data = _Builder(spec, cohort).build()
     if cache_dir is not None:
         data.save(task_folder(Path(cache_dir), spec, cohort))
