@@ -12,8 +12,8 @@ from ecglab.bench.metrics.checks import observed_two_classes
 def midranks(sorted_values: np.ndarray) -> np.ndarray:
     """1-based ranks of an ascending array, tied values sharing the mean rank of their block."""
     n = sorted_values.size
-    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
-    ends = np.r_[starts[1:], n]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_values[1:] != sorted_values[:-1])))
+    ends = np.append(starts[1:], n)  # np.r_ would do, at several times the cost on small inputs
     return np.repeat((starts + 1 + ends) / 2.0, ends - starts)
 
 

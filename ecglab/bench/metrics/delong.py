@@ -8,6 +8,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from scipy.special import ndtri
 from scipy.stats import norm
 
 from ecglab.bench.metrics.auroc import midranks
@@ -46,7 +47,7 @@ def component_var(v: np.ndarray) -> float:
 def normal_interval(point: float, variance: float, alpha: float) -> tuple[float, float]:
     """point -/+ z * sqrt(variance), clipped to [0, 1]: the normal approximation can spill beyond the range
     an AUROC can take (near 0 or 1, or with few rows); the clipped bound is then 0 or 1."""
-    half = norm.ppf(1 - alpha / 2) * np.sqrt(variance)
+    half = ndtri(1 - alpha / 2) * np.sqrt(variance)  # norm.ppf's own function, without its overhead
     return float(np.clip(point - half, 0.0, 1.0)), float(np.clip(point + half, 0.0, 1.0))
 
 

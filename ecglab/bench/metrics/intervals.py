@@ -1,5 +1,6 @@
 """AUROC confidence intervals: percentile bootstrap (one target, or all targets of a label matrix on
-shared stored resamples) or DeLong, and the paired bootstrap difference of two models."""
+shared stored resamples), DeLong or clustered DeLong (Obuchowski 1997), and the paired bootstrap difference
+of two models."""
 
 from __future__ import annotations
 
@@ -19,14 +20,16 @@ from ecglab.bench.metrics.checks import (
     observed_two_classes,
     require_both_classes,
 )
+from ecglab.bench.metrics.clustered import clustered_one, observed_clusters
 from ecglab.bench.metrics.delong import delong_one, normal_interval
 from ecglab.bench.metrics.resamples import bootstrap_resamples, check_counts
 
 
 @dataclass(frozen=True)
 class AurocCI:
-    """AUROC with a (1 - alpha) interval. n_boot_used / n_boot_skipped: resamples with both classes / with a
-    single class (skipped); both 0 for DeLong."""
+    """AUROC with a (1 - alpha) interval and the method that made it ("bootstrap", "delong" or
+    "clustered"). n_boot_used / n_boot_skipped: resamples with both classes / with a single class (skipped);
+    both 0 for DeLong and clustered."""
 
     auroc: float
     low: float
@@ -49,7 +52,7 @@ def percentile_interval(values: np.ndarray, alpha: float) -> tuple[float, float,
 def auroc_ci(
     y_true: ArrayLike,
     y_score: ArrayLike,
-    method: Literal["bootstrap", "delong"] = "bootstrap",
+    method: Literal["bootstrap", "delong", "clustered"] = "bootstrap",
     n_boot: int = 1000,
     seed: int = 0,
     groups: ArrayLike | None = None,
@@ -64,8 +67,18 @@ def auroc_ci(
     Resamples whose observed rows hold a single class are skipped and counted.
     delong: DeLong's variance (Sun & Xu fast algorithm); normal interval, clipped to [0, 1] (the normal
     approximation can spill past 0 or 1); ``n_boot`` and ``seed`` are not used, ``groups`` and
-    ``resamples`` are refused (DeLong assumes independent rows)."""
+    ``resamples`` are refused (DeLong assumes independent rows).
+    clustered: Obuchowski's (1997) clustered DeLong variance (:mod:`~ecglab.bench.metrics.clustered`) with
+    ``groups`` (required: one cluster, e.g. patient, id per row); normal interval clipped to [0, 1], NaN
+    bounds with fewer than two clusters holding a positive or a negative; equal to DeLong's when every
+    cluster holds one observed row. ``resamples`` is refused, ``n_boot`` and ``seed`` are not used."""
     check_alpha(alpha)
+    if method == "clustered":
+        if groups is None or resamples is not None:
+            raise ValueError("method='clustered' needs groups (one cluster id per row) and no resamples")
+        point, variance = clustered_one(*observed_clusters(y_true, y_score, groups))
+        low, high = normal_interval(point, variance, alpha) if np.isfinite(variance) else (np.nan, np.nan)
+        return AurocCI(point, float(low), float(high), "clustered", 0, 0)
     positive, score = observed_two_classes(y_true, y_score)
     if method == "delong":
         if resamples is not None or groups is not None:
@@ -76,7 +89,7 @@ def auroc_ci(
         low, high = normal_interval(point, variance, alpha)
         return AurocCI(point, low, high, "delong", 0, 0)
     if method != "bootstrap":
-        raise ValueError(f"method must be 'bootstrap' or 'delong'; got {method!r}")
+        raise ValueError(f"method must be 'bootstrap', 'delong' or 'clustered'; got {method!r}")
     n_rows = np.asarray(y_true).shape[0]
     if resamples is None:
         resamples = bootstrap_resamples(n_rows, n_boot, seed, groups)
