@@ -144,13 +144,19 @@ def result_rows(
     task: TaskData, scores: np.ndarray, config: RunConfig, identifier: str, ci: pd.DataFrame | None
 ) -> pd.DataFrame:
     """One row per (target, split) with floats: AUROC with bootstrap (by patient; ``ci`` from
-    ``metrics.auroc_ci_and_resamples`` on the test rows, None when the test split is not evaluated) and
-    DeLong intervals, AUPRC, and threshold metrics at the threshold chosen on validation."""
+    ``metrics.auroc_ci_and_resamples`` on the test rows, None when the test split is not evaluated), the
+    clustered DeLong interval by patient (Obuchowski 1997) with the patients counted (``n_patients``,
+    ``n_pos_patients``: with an observed / a positive test anchor), DeLong's independent-rows interval only
+    where every patient holds one observed test anchor (else NaN), AUPRC, and threshold metrics at the
+    threshold chosen on validation."""
     val, test = split_rows(task, "val"), split_rows(task, "test")
     rows = []
     splits = [("val", val), ("test", test)] if ci is not None else [("val", val)]
     if ci is not None:
         delong = metrics.delong_matrix(task.labels[test], scores[test])
+        patients = task.anchors["patient_id"].to_numpy(dtype=object)[test]
+        clustered = metrics.clustered_matrix(task.labels[test], scores[test], patients)
+        independent = clustered["one_per_patient"].to_numpy()
     for j, target in enumerate(task.kept_targets):
         threshold = chosen_threshold(task.labels[val, j], scores[val, j], config)
         for split, rows_of_split in splits:
@@ -173,8 +179,12 @@ def result_rows(
                     auroc_low=float(ci.loc[j, "low"]),
                     auroc_high=float(ci.loc[j, "high"]),
                     n_boot_used=int(ci.loc[j, "n_boot_used"]),
-                    delong_low=float(delong.loc[j, "low"]),
-                    delong_high=float(delong.loc[j, "high"]),
+                    clustered_low=float(clustered.loc[j, "low"]),
+                    clustered_high=float(clustered.loc[j, "high"]),
+                    n_patients=int(clustered.loc[j, "n_patients"]),
+                    n_pos_patients=int(clustered.loc[j, "n_pos_patients"]),
+                    delong_low=float(delong.loc[j, "low"]) if independent[j] else np.nan,
+                    delong_high=float(delong.loc[j, "high"]) if independent[j] else np.nan,
                 )
             row.update(
                 metrics.confusion_metrics(y, s, threshold) if len(y) and np.isfinite(threshold) else {}
