@@ -144,6 +144,7 @@ CALIBRATION_COLUMNS = [
     "calibration",
     "n",
     "n_pos",
+    "n_seeds",
     "brier",
     "ece",
     "ece_bins",
@@ -159,6 +160,7 @@ RELIABILITY_COLUMNS = [
     "bin_low",
     "bin_high",
     "n",
+    "n_seeds",
     "mean_score",
     "observed_rate",
 ]

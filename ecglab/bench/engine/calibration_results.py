@@ -16,26 +16,17 @@ import numpy as np
 import pandas as pd
 
 from ecglab.bench import metrics
+from ecglab.bench.calibration_files import (
+    CALIBRATION_FILE,
+    RAW,
+    RELIABILITY_FILE,
+    RUN_CALIBRATION_COLUMNS,
+    RUN_RELIABILITY_COLUMNS,
+)
 from ecglab.bench.config import RunConfig
-from ecglab.bench.metrics.calibration import ECE_BINS, LOG_T_BOUNDS, RELIABILITY_COLUMNS, ece_of_bins
+from ecglab.bench.metrics.calibration import ECE_BINS, LOG_T_BOUNDS, ece_of_bins
 from ecglab.bench.run_folder import write_parquet
 from ecglab.tasks.build import TaskData
-
-CALIBRATION_FILE = "calibration.parquet"
-RELIABILITY_FILE = "reliability.parquet"
-CALIBRATION_COLUMNS = [
-    "target",
-    "calibration",
-    "n",
-    "n_pos",
-    "brier",
-    "ece",
-    "ece_bins",
-    "ece_binning",
-    "note",
-]
-BIN_COLUMNS = ["target", "calibration", *RELIABILITY_COLUMNS]
-RAW = "none"
 
 
 def observed(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,7 +85,7 @@ def target_rows(
         return row, None
     bins = metrics.reliability_bins(y, s, ECE_BINS)
     row.update(brier=metrics.brier_score(y, s), ece=ece_of_bins(bins))
-    return row, bins.assign(target=target, calibration=method)[BIN_COLUMNS]
+    return row, bins.assign(target=target, calibration=method)[RUN_RELIABILITY_COLUMNS]
 
 
 def calibration_frames(task: TaskData, scores: np.ndarray, method: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -120,8 +111,10 @@ def calibration_frames(task: TaskData, scores: np.ndarray, method: str) -> tuple
             rows.append(row)
             if table is not None:
                 bins.append(table)
-    calibration = pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)
-    reliability = pd.concat(bins, ignore_index=True) if bins else pd.DataFrame(columns=BIN_COLUMNS)
+    calibration = pd.DataFrame(rows, columns=RUN_CALIBRATION_COLUMNS)
+    reliability = (
+        pd.concat(bins, ignore_index=True) if bins else pd.DataFrame(columns=RUN_RELIABILITY_COLUMNS)
+    )
     return calibration, reliability
 
 
