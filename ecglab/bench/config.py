@@ -22,13 +22,15 @@ from ecglab.errors import EcglabError
 NOT_IN_RUN_ID = ("cohort", "workers", "task_specs", "runs_dir")
 # fields newer than the first run ids: left out of run ids and configuration keys at these defaults, so the
 # runs recorded before them keep their ids (and re-evaluate) and a run that sets them gets a new one
-HASHED_UNLESS_DEFAULT = {"calibration": "none"}
+HASHED_UNLESS_DEFAULT = {"calibration": "none", "objective": "classification", "value_transform": "auto"}
 CHOICES = {
     "schedule": ("cosine", "plateau", "constant"),
     "loss": ("masked_bce", "focal"),
     "precision": ("auto", "fp32", "bf16"),
     "threshold": ("youden", "sensitivity"),
     "calibration": ("none", "temperature", "isotonic"),
+    "objective": ("classification", "gaussian_nll", "mse"),
+    "value_transform": ("auto", "log", "none"),
     "fine_tune": ("full", "linear_probe", "probe_then_full", "frozen_stages"),
 }
 
@@ -80,6 +82,9 @@ class RunConfig:
     threshold: str = "youden"  # youden | sensitivity
     target_sensitivity: float = 0.9
     calibration: str = "none"  # none | temperature | isotonic: fitted on validation, reported beside raw
+    # classification (the labels) | gaussian_nll | mse (the task's lab values: ecglab.bench.regression)
+    objective: str = "classification"
+    value_transform: str = "auto"  # regression: auto (log where every training value > 0) | log | none
     n_boot: int = 1000
     evaluate_test: bool = True  # False for hyperparameter search: the test split is never looked at
     label: str = ""  # e.g. "tuned": the configuration of a hyperparameter search's best trial

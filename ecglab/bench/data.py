@@ -106,7 +106,8 @@ class _StoreBatches(torch.utils.data.Dataset):
 
 class TrainBatches(_StoreBatches):
     """Item k of an epoch: the k-th batch of the epoch's inputs with a random crop each, their anchors' label
-    rows and tabular rows. The epoch's inputs (``task.spec.train.sampling``): ``anchor``, the anchors shuffled
+    rows, tabular rows and (a regression objective) standardised value rows ``v``. The epoch's inputs
+    (``task.spec.train.sampling``): ``anchor``, the anchors shuffled
     by seed and epoch with one random segment each; ``pair``, every (anchor, segment) pair of the training
     anchors, shuffled by seed and epoch. Rank ``rank`` of ``world`` takes the epoch's batches rank, rank +
     world, ...; under several processes the last step is filled up from the start of the epoch's order, so
@@ -123,10 +124,12 @@ class TrainBatches(_StoreBatches):
         tabular: np.ndarray | None = None,
         rank: int = 0,
         world: int = 1,
+        values: np.ndarray | None = None,
     ) -> None:
         super().__init__(store, plan)
         self.rows, self.batch_size, self.seed = rows, batch_size, seed
         self.labels = task.labels
+        self.values = None if values is None else np.asarray(values, dtype=np.float32)  # "v": NaN unmeasured
         self.tabular = tabular
         self.rank, self.world = rank, world
         anchors = task.anchors["anchor_id"].to_numpy()
@@ -196,6 +199,8 @@ class TrainBatches(_StoreBatches):
         }
         if self.tabular is not None:
             batch["tabular"] = torch.from_numpy(self.tabular[rows])
+        if self.values is not None:
+            batch["v"] = torch.from_numpy(self.values[rows])
         return batch
 
 

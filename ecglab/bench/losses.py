@@ -1,16 +1,22 @@
-"""Losses over a label matrix in {1, 0, -1}: -1 (not measured) is masked, never treated as a negative."""
+"""Losses over a label matrix in {1, 0, -1}: -1 (not measured) is masked, never treated as a negative; and
+the regression losses over standardised lab values, NaN (no value) masked the same way."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
+
+from ecglab.bench.regression import LOG_VARIANCE_RANGE
 
 EPSILON = 1e-8
 
 
 def observed_counts(labels: torch.Tensor) -> torch.Tensor:
-    """Per label (column), how many rows of the batch observe it."""
-    return (labels != -1).sum(dim=0).to(torch.float32)
+    """Per label (column), how many rows of the batch observe it (a value matrix: how many are finite)."""
+    observed = torch.isfinite(labels) if labels.is_floating_point() else labels != -1
+    return observed.sum(dim=0).to(torch.float32)
 
 
 def masked_bce(
@@ -41,4 +47,35 @@ def masked_focal(
     return per_label.sum()
 
 
+def _observed(values: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mask of finite values and the values with every other one set to 0 (no NaN reaches a loss)."""
+    mask = torch.isfinite(values)
+    return mask, torch.where(mask, values, torch.zeros_like(values)).to(dtype)
+
+
+def masked_gaussian_nll(
+    outputs: torch.Tensor, values: torch.Tensor, counts: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Gaussian negative log-likelihood of the observed values: ``outputs`` holds a mean per target, then a
+    log-variance per target (clamped to ``LOG_VARIANCE_RANGE``); sum over observed values / (their count +
+    1e-8), as :func:`masked_bce` (``counts``: the global batch's under DDP)."""
+    k = values.shape[1]
+    mean, log_variance = outputs[:, :k], outputs[:, k:].clamp(*LOG_VARIANCE_RANGE)
+    mask, target = _observed(values, outputs.dtype)
+    nll = 0.5 * (log_variance + (target - mean) ** 2 * torch.exp(-log_variance) + math.log(2 * math.pi))
+    count = mask.sum() if counts is None else counts.sum().to(outputs.dtype)
+    return torch.where(mask, nll, torch.zeros_like(nll)).sum() / (count + EPSILON)
+
+
+def masked_mse(
+    outputs: torch.Tensor, values: torch.Tensor, counts: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean squared error over the observed values (sum / (count + 1e-8), as :func:`masked_bce`)."""
+    mask, target = _observed(values, outputs.dtype)
+    squared = (target - outputs) ** 2
+    count = mask.sum() if counts is None else counts.sum().to(outputs.dtype)
+    return torch.where(mask, squared, torch.zeros_like(squared)).sum() / (count + EPSILON)
+
+
 LOSSES = {"masked_bce": masked_bce, "focal": masked_focal}
+REGRESSION_LOSSES = {"gaussian_nll": masked_gaussian_nll, "mse": masked_mse}

@@ -5,19 +5,37 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from ecglab.backbones.fusion import LateFusion
 from ecglab.backbones.info import FineTuneLayout
+from ecglab.bench.regression import CLASSIFICATION, ValueScaling, head_width, pool_outputs, pool_width
 
 
 class LabModel(nn.Module):
-    def __init__(self, backbone: nn.Module, n_targets: int, n_tabular: int = 0) -> None:
+    """A backbone (with late fusion) and one linear head: a logit per target (``classification``), or for
+    a regression ``objective`` the standardised value's mean (and log-variance, ``gaussian_nll``) per
+    target, with the ``scaling`` of the values kept as the ``value_scaling`` buffer (saved with it)."""
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        n_targets: int,
+        n_tabular: int = 0,
+        objective: str = CLASSIFICATION,
+        scaling: ValueScaling | None = None,
+    ) -> None:
         super().__init__()
         self.fusion = n_tabular > 0
+        self.objective, self.n_targets = objective, n_targets
         self.encoder = LateFusion(backbone, n_tabular) if self.fusion else backbone
-        self.head = nn.Linear(int(self.encoder.feature_dim), n_targets)
+        self.head = nn.Linear(int(self.encoder.feature_dim), n_targets * head_width(objective))
+        if objective != CLASSIFICATION:
+            if scaling is None:
+                raise ValueError(f"objective {objective} needs the value scaling")
+            self.register_buffer("value_scaling", torch.from_numpy(scaling.as_array()))
         # parameters the backbone itself never trains (e.g. ECGFounder's BatchNorm, unused by the release)
         self.never_trained = frozenset(n for n, p in backbone.named_parameters() if not p.requires_grad)
 
@@ -30,6 +48,22 @@ class LabModel(nn.Module):
             self.encoder.forward_features(x, tabular) if self.fusion else self.encoder.forward_features(x)
         )
         return self.head(features)
+
+    @property
+    def pool_width(self) -> int:
+        """Columns an input contributes to its anchor's pooled prediction."""
+        return pool_width(self.objective, self.n_targets)
+
+    def pool_outputs(self, outputs: torch.Tensor) -> torch.Tensor:
+        """What is averaged over an anchor's inputs: probabilities, or the regression head's moments."""
+        return pool_outputs(self.objective, outputs, self.n_targets)
+
+    @property
+    def scaling(self) -> ValueScaling | None:
+        """The value scaling of a regression model (None for classification)."""
+        if self.objective == CLASSIFICATION:
+            return None
+        return ValueScaling.from_array(np.asarray(self.value_scaling.detach().cpu().numpy()))
 
 
 def set_backbone_trainable(

@@ -60,6 +60,7 @@ class RunResult:
     bootstrap_file: Path | None = None
     task_specs: tuple[str, ...] = ()
     stored: ResampleAurocs | None = None  # its test_resamples.npz, where it belongs to these results
+    objective: str = "classification"  # what it trained on: the labels, or the lab values (gaussian_nll, mse)
 
     @property
     def targets(self) -> list[str]:
@@ -115,6 +116,7 @@ def load_run_folder(run_dir: str | Path, record: RunRecord | None = None) -> Run
         if bootstrap is not None and bootstrap.file
         else None,
         task_specs=tuple(config.task_specs),
+        objective=config.objective,
     )
     run.stored = _belonging_resamples(run)
     if run.stored is not None:

@@ -191,10 +191,17 @@ REGRESSION_COLUMNS = [
     "lab",
     "n",
     "n_patients",
+    "objective",
+    "n_seeds",
     "mae",
     "spearman",
     "unit",
     "transform",
+    "auroc_task",
+    "threshold_anyecg_lab",
+    "auroc_anyecg_lab",
+    "threshold_cardiolab",
+    "auroc_cardiolab",
     "note",
 ]
 # the per-target statistics of a target row: the TARGET_COLUMNS from "n" to "auprc"

@@ -18,8 +18,10 @@ from ecglab.bench.data import EvalBatches, loader
 from ecglab.bench.engine.calibration_results import write_calibration
 from ecglab.bench.engine.distributed import Distributed, gather_to_main, sync_buffers
 from ecglab.bench.engine.prepare import evaluated_splits, model_input_plan, split_rows, tabular_inputs
+from ecglab.bench.engine.regression_results import write_regression
 from ecglab.bench.engine.subgroup_results import write_subgroups
 from ecglab.bench.model import LabModel
+from ecglab.bench.regression import CLASSIFICATION, ValuePredictions, value_predictions
 from ecglab.bench.resample_file import ResampleAurocs, digest_of_test_set, write_resample_file
 from ecglab.bench.run_folder import write_parquet
 from ecglab.cohort.store import Cohort
@@ -35,7 +37,8 @@ def local_pool(
     """This rank's part of the pooling: for the anchor rows its inputs belong to, the sum of the model's
     probabilities over those inputs and their count. ``progress``: the bar's label (none when empty)."""
     model.eval()
-    sums = np.zeros((n_rows, model.head.out_features))
+    regression = isinstance(model, LabModel) and model.objective != CLASSIFICATION
+    sums = np.zeros((n_rows, pool_width_of(model)))
     counts = np.zeros(n_rows)
     bar = tqdm(
         loader(batches, workers),
@@ -50,7 +53,8 @@ def local_pool(
             tabular = batch.get("tabular")
             logits = model(batch["x"].to(where.device), None if tabular is None else tabular.to(where.device))
             rows = batch["row"].numpy()
-            np.add.at(sums, rows, torch.sigmoid(logits.float()).cpu().numpy())
+            pooled = model.pool_outputs(logits.float()) if regression else torch.sigmoid(logits.float())
+            np.add.at(sums, rows, pooled.cpu().numpy())
             np.add.at(counts, rows, 1)
     touched = np.flatnonzero(counts)
     return touched, sums[touched], counts[touched]
@@ -68,14 +72,31 @@ def pooled_scores(parts: list[Pool], n_rows: int, n_targets: int) -> np.ndarray:
         return sums / counts[:, None]
 
 
+def pool_width_of(model: torch.nn.Module) -> int:
+    """Columns pooled per anchor: a LabModel's (probabilities or regression moments), else its head's."""
+    return model.pool_width if isinstance(model, LabModel) else int(model.head.out_features)
+
+
+def predict_pooled(
+    model: LabModel, batches: EvalBatches, n_rows: int, where: Distributed, workers: int, progress: str = ""
+) -> np.ndarray | None:
+    """The pooled columns per anchor row (mean over its scored inputs: probabilities, or a regression
+    head's moments), on rank 0 (None on the other ranks); rows never scored: NaN."""
+    sync_buffers(model, where)
+    parts = gather_to_main(local_pool(model, batches, n_rows, where, workers, progress), where)
+    return None if parts is None else pooled_scores(parts, n_rows, pool_width_of(model))
+
+
 def predict(
     model: LabModel, batches: EvalBatches, n_rows: int, where: Distributed, workers: int, progress: str = ""
 ) -> np.ndarray | None:
-    """Mean probability per anchor row over its scored inputs (the task's pooling), on rank 0 (None on the
-    other ranks); rows never scored: NaN. Every rank calls it with its own shard of the inputs."""
-    sync_buffers(model, where)
-    parts = gather_to_main(local_pool(model, batches, n_rows, where, workers, progress), where)
-    return None if parts is None else pooled_scores(parts, n_rows, model.head.out_features)
+    """Mean probability per anchor row over its scored inputs (the task's pooling), or for a regression
+    model P(abnormal) under its pooled prediction, on rank 0 (None on the other ranks); rows never scored:
+    NaN. Every rank calls it with its own shard of the inputs."""
+    pooled = predict_pooled(model, batches, n_rows, where, workers, progress)
+    if pooled is None or model.objective == CLASSIFICATION:
+        return pooled
+    return value_predictions(pooled, model.objective, model.scaling).scores()
 
 
 def macro_auroc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -89,17 +110,18 @@ def macro_auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def model_scores(
+def model_predictions(
     model: LabModel,
     cohort: Cohort,
     task: TaskData,
     config: RunConfig,
     where: Distributed,
     progress: bool = False,
-) -> np.ndarray | None:
-    """The model's scores for every anchor row of the evaluated splits (NaN elsewhere), on rank 0 (None on
-    the other ranks, which score their shards); every rank calls it. ``progress``: a bar per split."""
-    scores = np.full((len(task.anchors), len(task.kept_targets)), np.nan)
+) -> tuple[np.ndarray, ValuePredictions | None] | None:
+    """The model's scores for every anchor row of the evaluated splits (NaN elsewhere) and, for a regression
+    model, its predicted values, on rank 0 (None on the other ranks, which score their shards); every rank
+    calls it. ``progress``: a bar per split."""
+    columns = np.full((len(task.anchors), pool_width_of(model)), np.nan)
     plan = model_input_plan(config, cohort, task)
     tabular = tabular_inputs(task, config)
     for split in evaluated_splits(config):
@@ -108,10 +130,28 @@ def model_scores(
         )
         rows = split_rows(task, split)
         label = f"scoring {split}" if progress else ""
-        pooled = predict(model, batches, len(task.anchors), where, config.workers, label)
+        pooled = predict_pooled(model, batches, len(task.anchors), where, config.workers, label)
         if pooled is not None:
-            scores[rows] = pooled[rows]
-    return scores if where.main else None
+            columns[rows] = pooled[rows]
+    if not where.main:
+        return None
+    if model.objective == CLASSIFICATION:
+        return columns, None
+    values = value_predictions(columns, model.objective, model.scaling)
+    return values.scores(), values
+
+
+def model_scores(
+    model: LabModel,
+    cohort: Cohort,
+    task: TaskData,
+    config: RunConfig,
+    where: Distributed,
+    progress: bool = False,
+) -> np.ndarray | None:
+    """The scores of :func:`model_predictions` (rank 0; None on the other ranks)."""
+    predictions = model_predictions(model, cohort, task, config, where, progress)
+    return None if predictions is None else predictions[0]
 
 
 def bootstrap_file(task: TaskData, cohort: Cohort, runs_dir: Path, config: RunConfig) -> Path:
@@ -230,10 +270,12 @@ def write_results(
     identifier: str,
     runs_dir: Path,
     run_dir: Path,
+    values: ValuePredictions | None = None,
 ) -> None:
     """``results.parquet``, ``predictions.parquet`` and, when the test split is evaluated,
     ``test_resamples.npz`` of the run folder (the test rows scored on the stored resamples, once: the
-    intervals and the per-resample AUROCs a leaderboard reads come from the same pass)."""
+    intervals and the per-resample AUROCs a leaderboard reads come from the same pass); with a regression
+    model's ``values``, ``regression.parquet`` and ``regression_thresholds.parquet``."""
     ci = None
     if config.evaluate_test:
         test = split_rows(task, "test")
@@ -242,6 +284,8 @@ def write_results(
     write_parquet(run_dir / "results.parquet", result_rows(task, scores, config, identifier, ci))
     write_parquet(run_dir / "predictions.parquet", prediction_table(task, scores, evaluated_splits(config)))
     write_calibration(task, scores, config, run_dir)
+    if values is not None:
+        write_regression(task, cohort, values, config, run_dir)
     if config.evaluate_test:
         write_subgroups(task, cohort, scores, config, run_dir)
     if config.evaluate_test:

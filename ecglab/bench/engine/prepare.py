@@ -15,6 +15,7 @@ from ecglab.bench.config import RunConfig, run_id
 from ecglab.bench.data import InputPlan, input_plan
 from ecglab.bench.engine.distributed import Distributed
 from ecglab.bench.model import LabModel
+from ecglab.bench.regression import CLASSIFICATION, fit_scaling
 from ecglab.cohort.store import Cohort, open_cohort
 from ecglab.errors import EcglabError
 from ecglab.tasks.build import TaskData, build_task, task_folder
@@ -63,6 +64,11 @@ def check_backbone(config: RunConfig) -> None:
     info = get_backbone_info(config.backbone)
     if info.kind != "baseline":
         check_options(config.backbone, config.preset, config.backbone_options)
+    elif config.objective != CLASSIFICATION:
+        raise RunError(
+            f"{info.name} is a classifier baseline: objective {config.objective} trains a deep backbone's "
+            "head on the lab values (the baselines take objective classification)"
+        )
     if not config.checkpoint:
         return
     if info.kind == "baseline":
@@ -104,10 +110,13 @@ def backbone_options(config: RunConfig, info: BackboneInfo, task: TaskData) -> d
 
 
 def build_model(config: RunConfig, task: TaskData, tabular: np.ndarray | None) -> LabModel:
-    """The backbone with the framework's head (and late fusion when there are tabular inputs), on the CPU."""
+    """The backbone with the framework's head (and late fusion when there are tabular inputs), on the CPU;
+    for a regression ``objective``, with the task's value scaling (:mod:`ecglab.bench.regression`)."""
     info = get_backbone_info(config.backbone)
     backbone = create_backbone(config.backbone, config.preset, **backbone_options(config, info, task))
-    return LabModel(backbone, len(task.kept_targets), 0 if tabular is None else tabular.shape[1])
+    scaling = None if config.objective == CLASSIFICATION else fit_scaling(task, config.value_transform)
+    n_tabular = 0 if tabular is None else tabular.shape[1]
+    return LabModel(backbone, len(task.kept_targets), n_tabular, config.objective, scaling)
 
 
 def model_input_plan(config: RunConfig, cohort: Cohort, task: TaskData) -> InputPlan:

@@ -11,7 +11,7 @@ import torch
 from ecglab.backbones.registry import get_backbone_info
 from ecglab.bench.engine.baselines import baseline_scores
 from ecglab.bench.engine.distributed import single_process
-from ecglab.bench.engine.evaluate import model_scores, write_results
+from ecglab.bench.engine.evaluate import model_predictions, write_results
 from ecglab.bench.engine.prepare import RunError, build_model, prepare, tabular_inputs
 from ecglab.bench.run_folder import read_record, run_folder
 from ecglab.tasks.errors import TaskError
@@ -50,12 +50,15 @@ def evaluate_run(
     if identifier != record.run_id:
         now = run_folder(runs_dir, identifier).name
         raise RunError(f"{run_dir}: the cohort or task changed since this run (run id {now} now)")
+    values = None  # a regression objective's predicted values
     if get_backbone_info(config.backbone).kind == "baseline":
         scores = baseline_scores(config, store, task)
     else:
         model = build_model(config, task, tabular_inputs(task, config))
         state = torch.load(run_dir / "best.pt", map_location=where.device, weights_only=True)
         model.load_state_dict(state["model"], strict=True)
-        scores = model_scores(model.to(where.device), store, task, config, where, progress)
-    write_results(task, store, scores, config, identifier, runs_dir, run_dir)
+        predictions = model_predictions(model.to(where.device), store, task, config, where, progress)
+        assert predictions is not None  # a single process is rank 0
+        scores, values = predictions
+    write_results(task, store, scores, config, identifier, runs_dir, run_dir, values)
     return run_dir

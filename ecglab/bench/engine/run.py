@@ -19,7 +19,7 @@ from ecglab.backbones.registry import get_backbone_info
 from ecglab.bench.config import RunConfig
 from ecglab.bench.engine.baselines import baseline_scores
 from ecglab.bench.engine.distributed import Distributed, distributed
-from ecglab.bench.engine.evaluate import RESAMPLE_SEED, bootstrap_file, model_scores, write_results
+from ecglab.bench.engine.evaluate import RESAMPLE_SEED, bootstrap_file, model_predictions, write_results
 from ecglab.bench.engine.prepare import RunError, prepare
 from ecglab.bench.engine.training import EpochCallback, PrunedRun, train
 from ecglab.bench.run_folder import (
@@ -171,17 +171,19 @@ def execute(
     """Train or fit, score, and (rank 0) write the results, the history and the finished record."""
     config = record.config
     started = time.perf_counter()
+    values = None  # a regression objective's predicted values
     if get_backbone_info(config.backbone).kind == "baseline":
         scores, history, best_epoch = baseline_scores(config, cohort, task), [], 0
     else:
         model, history, best_epoch = train(
             config, cohort, task, run_dir, where, resume, progress, epoch_callback
         )
-        scores = model_scores(model, cohort, task, config, where, progress)  # every rank scores its shard
+        predictions = model_predictions(model, cohort, task, config, where, progress)  # every rank: a shard
+        scores, values = predictions if predictions is not None else (None, None)
     trained = time.perf_counter()
     if not where.main:
         return
-    write_results(task, cohort, scores, config, record.run_id, runs_dir, run_dir)
+    write_results(task, cohort, scores, config, record.run_id, runs_dir, run_dir, values)
     (run_dir / "history.jsonl.tmp").write_text("".join(json.dumps(h) + "\n" for h in history))
     os.replace(run_dir / "history.jsonl.tmp", run_dir / "history.jsonl")
     bootstrap = None

@@ -28,7 +28,7 @@ from ecglab.bench.data import EvalBatches, InputPlan, TrainBatches, loader
 from ecglab.bench.engine.distributed import Distributed, all_reduce_sum, broadcast
 from ecglab.bench.engine.evaluate import macro_auroc, predict
 from ecglab.bench.engine.prepare import build_model, model_input_plan, split_rows, tabular_inputs
-from ecglab.bench.losses import masked_bce, masked_focal, observed_counts
+from ecglab.bench.losses import REGRESSION_LOSSES, masked_bce, masked_focal, observed_counts
 from ecglab.bench.model import LabModel, optimizer_groups, set_backbone_trainable
 from ecglab.cohort.store import Cohort
 from ecglab.tasks.build import TaskData
@@ -62,6 +62,10 @@ def autocast(config: RunConfig, device: torch.device) -> torch.autocast:
 
 
 def loss_function(config: RunConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The loss of the configuration: of the labels (``loss``), or of the values (a regression ``objective``,
+    whose batches carry them as ``v``)."""
+    if config.objective in REGRESSION_LOSSES:
+        return REGRESSION_LOSSES[config.objective]
     if config.loss == "focal":
         return functools.partial(masked_focal, gamma=config.focal_gamma)
     return masked_bce
@@ -179,7 +183,7 @@ def train_epoch(
         with autocast(config, where.device):
             tab = batch.get("tabular")
             logits = wrapped(batch["x"].to(where.device), None if tab is None else tab.to(where.device))
-        labels = batch["y"].to(where.device)
+        labels = batch["v" if "v" in batch else "y"].to(where.device)  # the values of a regression objective
         fit.optimizer.zero_grad(set_to_none=True)
         if where.world > 1:
             # normalised by the global batch's observed counts: DDP's average of the ranks' gradients is
@@ -261,8 +265,19 @@ def train(
     )
     plan = model_input_plan(config, cohort, task)
     train_rows = split_rows(task, "train")
+    scaling = fit.model.scaling
+    values = None if scaling is None or task.values is None else scaling.standardise(task.values)
     batches = TrainBatches(
-        cohort.path, plan, task, train_rows, config.batch_size, config.seed, tabular, where.rank, where.world
+        cohort.path,
+        plan,
+        task,
+        train_rows,
+        config.batch_size,
+        config.seed,
+        tabular,
+        where.rank,
+        where.world,
+        values=values,
     )
     val_batches = validation_batches(config, cohort, task, plan, tabular, where)
     stale = fit.epochs_since_best() if fit.history else 0
