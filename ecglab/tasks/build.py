@@ -10,8 +10,8 @@ Order of work (each step counted in the task's report):
    not the patient keeps an anchor later, since the training patients' labs set the CardioLab thresholds);
    then final thresholds from the training patients only, and final labels;
 5. evaluation windows: val/test anchors keep only inputs within the task's window, else they are dropped;
-6. anchors without any observed label are dropped; targets with too few positives or negatives in val or
-   test are dropped and reported;
+6. anchors without any observed label are dropped; targets with too few positive or negative anchors or
+   patients in val or test are dropped and reported (:mod:`ecglab.tasks.target_filters`);
 7. tabular side inputs, imputed with training medians, when the task asks for them.
 """
 
@@ -31,13 +31,14 @@ from ecglab.cohort.store import Cohort, open_cohort
 from ecglab.tasks import labels as lab_labels
 from ecglab.tasks.errors import TaskError
 from ecglab.tasks.lab_rows import LabRows
-from ecglab.tasks.panels import resolve_panel
+from ecglab.tasks.panels import panel_lab_rows, resolve_panel
 from ecglab.tasks.publish import publish
 from ecglab.tasks.registry import get_task
 from ecglab.tasks.spec import TaskSpec, spec_from_dict
 from ecglab.tasks.splits import SPLITS, source_split, stratified_patient_split, temporal_split
 from ecglab.tasks.subgroups import resolve_subgroups
 from ecglab.tasks.tabular import impute, raw_features
+from ecglab.tasks.target_filters import filter_targets
 from ecglab.tasks.target_report import no_target_message
 from ecglab.tasks.values import anchor_values
 
@@ -218,6 +219,16 @@ class _Builder:
         self.notes: dict[str, Any] = {}
         self._lab_rows: LabRows | None = None
         self._label_cache: dict = {}
+        self._labs: pd.DataFrame | None = None
+
+    @property
+    def labs(self) -> pd.DataFrame:
+        """The lab rows the panel labels from (CardioLab drops some: ``panel_lab_rows``), counted once."""
+        if self._labs is None:
+            self._labs, removed = panel_lab_rows(self.spec.panel, self.cohort.labs)
+            for reason, count in removed:
+                self.report.note(self.stage, reason, count)
+        return self._labs
 
     def drop(self, reason: str, count: int, examples: Any = ()) -> None:
         self.report.drop(self.stage, reason, int(count), examples)
@@ -236,7 +247,7 @@ class _Builder:
 
     def _panel_labs(self, targets: pd.DataFrame) -> pd.DataFrame:
         codes = {code for row in targets.loc[targets["drop_reason"] == "", "lab_codes"] for code in row}
-        labs = self.cohort.labs
+        labs = self.labs
         return labs[labs["lab"].isin(codes)].reset_index(drop=True)
 
     def _anchors_and_labels(
@@ -259,7 +270,7 @@ class _Builder:
         )
         ecgs = segments.rename(columns={})
         if self._lab_rows is None:  # every lab row, indexed once: the relabelling pass reuses the joins
-            self._lab_rows = LabRows.of(self.cohort.labs)
+            self._lab_rows = LabRows.of(self.labs)
         label = (
             lab_labels.closest_labels
             if self.spec.kind == "closest_estimation"
@@ -348,7 +359,7 @@ class _Builder:
             )
         tabular = self._tabular(anchors) if spec.tabular else None
         kept = targets[targets["kept"]]
-        labs, cache = self.cohort.labs, self._label_cache
+        labs, cache = self.labs, self._label_cache
         values = anchor_values(spec, labs, self._lab_rows, segments, anchors, kept, matrix, cache)
         return TaskData(
             spec=spec,
@@ -379,33 +390,7 @@ class _Builder:
     def _filter_targets(
         self, targets: pd.DataFrame, anchors: pd.DataFrame, matrix: np.ndarray
     ) -> tuple[pd.DataFrame, np.ndarray]:
-        usable = targets["drop_reason"] == ""
-        table = targets.copy()
-        columns = np.flatnonzero(usable.to_numpy())
-        for split in SPLITS:
-            rows = (anchors["split"] == split).to_numpy()
-            for name, value in (("positives", 1), ("negatives", 0)):
-                counts = np.zeros(len(table), dtype=np.int64)
-                counts[columns] = (matrix[rows] == value).sum(axis=0)
-                table[f"{name}_{split}"] = counts
-        panel = self.spec.panel
-        reasons = table["drop_reason"].copy()
-        for split in ("val", "test"):
-            few_pos = usable & (table[f"positives_{split}"] < panel.min_positives) & (reasons == "")
-            reasons[few_pos] = table.loc[few_pos, f"positives_{split}"].map(
-                lambda n, s=split: f"{n} positives in {s} (< {panel.min_positives})"
-            )
-            few_neg = usable & (table[f"negatives_{split}"] < panel.min_negatives) & (reasons == "")
-            reasons[few_neg] = table.loc[few_neg, f"negatives_{split}"].map(
-                lambda n, s=split: f"{n} negatives in {s} (< {panel.min_negatives})"
-            )
-        table["drop_reason"] = reasons
-        table["kept"] = reasons == ""
-        for reason, count in reasons[reasons != ""].value_counts().items():
-            self.report.note(self.stage, f"target dropped: {reason}", int(count))
-        kept_positions = np.flatnonzero(table["kept"].to_numpy())
-        position_in_matrix = {c: i for i, c in enumerate(columns)}
-        return table, matrix[:, [position_in_matrix[c] for c in kept_positions]]
+        return filter_targets(self.spec.panel, targets, anchors, matrix, self.report, self.stage)
 
     def _tabular(self, anchors: pd.DataFrame) -> pd.DataFrame:
         raw = raw_features(anchors, self.cohort.patients, self.cohort.visits, self.cohort.vitals)

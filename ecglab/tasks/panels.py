@@ -2,8 +2,10 @@
 
 - ``anyecg_lab``: the 108 AnyECG-Lab targets with their fixed thresholds. Lab codes are MC-MED component names
   (MC-MED, the synthetic cohort and generic data named that way) or the mapped MIMIC-IV itemids.
-- ``cardiolab``: two targets (low, high) per lab code with a source reference range; thresholds are the
-  medians of the lower and upper bounds over the training patients' rows only.
+- ``cardiolab``: two targets (low, high) per lab label that the authors' filters keep (0/0 reference ranges,
+  labs named H/I/L, minority fluids and units, labs with fewer than ``panel.min_lab_rows`` rows dropped:
+  :mod:`ecglab.tasks.cardiolab_panel`); thresholds are the medians of the lower and upper bounds over the
+  training patients' rows only.
 - ``csv``: a user's file with ``target``, ``lab`` (codes separated by ``;``), ``direction`` (low|high),
   ``threshold`` and optionally ``unit``.
 A target is positive when the value is strictly below (low) or above (high) its threshold.
@@ -17,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.tasks.catalogue import anyecg_lab_panel, cardiolab_thresholds
+from ecglab.tasks.cardiolab_panel import cardiolab_targets, row_drops, select_rows
+from ecglab.tasks.catalogue import anyecg_lab_panel
 from ecglab.tasks.errors import TaskError
 from ecglab.tasks.spec import PanelSpec
 
@@ -26,6 +29,16 @@ TARGET_COLUMNS = ("target", "lab", "lab_codes", "direction", "threshold", "unit"
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*TARGET_COLUMNS, "drop_reason"])
+
+
+def panel_lab_rows(panel: PanelSpec, labs: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str, int]]]:
+    """The lab rows the panel labels from, and the rows it removes by reason: the CardioLab panel drops
+    rows of a 0/0 reference range and of minority fluids and units (:mod:`ecglab.tasks.cardiolab_panel`);
+    the other panels label from every row."""
+    if panel.kind != "cardiolab":
+        return labs, []
+    selection = select_rows(labs, panel.min_lab_rows)
+    return labs[selection.keep].reset_index(drop=True), row_drops(selection)
 
 
 def resolve_panel(
@@ -55,37 +68,8 @@ def resolve_panel(
             )
         return _frame(rows)
     if panel.kind == "cardiolab":
-        return _cardiolab_targets(labs, train_patients)
+        return cardiolab_targets(labs, train_patients, panel.min_lab_rows)
     return _csv_targets(Path(panel.path or ""), measured)
-
-
-def _cardiolab_targets(labs: pd.DataFrame, train_patients: Iterable[str] | None) -> pd.DataFrame:
-    patients = None if train_patients is None else set(train_patients)
-    if patients is not None and not patients & set(labs["patient_id"]):
-        raise TaskError(
-            f"no training patient has a lab result ({len(patients)} training patients): the CardioLab "
-            "thresholds come from the training split; use a larger cohort or another split.fractions"
-        )
-    thresholds = cardiolab_thresholds(labs, patient_ids=patients)
-    names = labs.drop_duplicates("lab").set_index("lab")
-    rows = []
-    for row in thresholds.itertuples(index=False):
-        name = str(names.at[row.lab, "lab_name"]) if "lab_name" in names.columns else str(row.lab)
-        unit = str(names.at[row.lab, "unit"]) if "unit" in names.columns else ""
-        for direction, value in (("low", row.low_threshold), ("high", row.high_threshold)):
-            reason = "" if np.isfinite(value) else "no reference range in the training split"
-            rows.append(
-                {
-                    "target": f"{row.lab}_{direction}",
-                    "lab": name,
-                    "lab_codes": (str(row.lab),),
-                    "direction": direction,
-                    "threshold": float(value),
-                    "unit": unit,
-                    "drop_reason": reason,
-                }
-            )
-    return _frame(rows)
 
 
 def _number(value: object) -> float:

@@ -35,12 +35,18 @@ SUBGROUP_TABLES = ("patients", "visits")
 
 @dataclass(frozen=True)
 class PanelSpec:
-    """Which targets: the AnyECG-Lab panel, the CardioLab rule, or a user CSV (see ecglab.tasks.panels)."""
+    """Which targets: the AnyECG-Lab panel, the CardioLab rule, or a user CSV (see ecglab.tasks.panels).
+    A target needs ``min_positives``/``min_negatives`` anchors and ``min_positive_patients``/
+    ``min_negative_patients`` patients of each class in val and test (why 10: ecglab.tasks.target_filters).
+    ``min_lab_rows``: CardioLab only, labs with fewer rows are dropped (the authors' 200)."""
 
     kind: str = "anyecg_lab"
     path: str | None = None
     min_positives: int = 10
     min_negatives: int = 10
+    min_positive_patients: int = 10
+    min_negative_patients: int = 10
+    min_lab_rows: int = 200
 
 
 @dataclass(frozen=True)
@@ -210,9 +216,11 @@ def _type_problems(spec: TaskSpec) -> list[str]:
     if not _texts(spec.tags):
         problems.append("tags must be a list of text")
     problems += _subgroup_problems(spec.subgroups)
-    for key in ("min_positives", "min_negatives"):
+    for key in ("min_positives", "min_negatives", "min_positive_patients", "min_negative_patients"):
         if not _is_count(getattr(spec.panel, key), 1):
             problems.append(f"panel.{key} must be a positive integer, got {getattr(spec.panel, key)!r}")
+    if not _is_count(spec.panel.min_lab_rows, 0):
+        problems.append(f"panel.min_lab_rows must be a non-negative integer, got {spec.panel.min_lab_rows!r}")
     if spec.panel.path is not None and not isinstance(spec.panel.path, str):
         problems.append("panel.path must be text (a CSV file)")
     for key, value in (("split.seed", spec.split.seed), ("eval.seed", spec.eval.seed)):

@@ -7,41 +7,36 @@ import re
 import pandas as pd
 
 from ecglab.tasks.spec import TaskSpec
+from ecglab.tasks.target_filters import COUNTS, EVALUATED
 
-_COUNT_REASON = re.compile(r"^\d+ (positives|negatives) in (\w+) \(< (\d+)\)$")
+_WORDS = "|".join(words for _, _, words, _ in COUNTS)
+_COUNT_REASON = re.compile(rf"^\d+ ({_WORDS}) in (\w+) \(< (\d+)\)$")
 CLOSEST_SHOWN = 3
 
 
 def drop_rule(reason: str) -> str:
     """The rule behind a target's drop reason: ``7 positives in val (< 10)`` -> ``fewer than 10 positives in
-    val``; other reasons (a lab not measured, no reference range) are their own rule."""
+    val``, ``3 positive patients in test (< 10)`` -> ``fewer than 10 positive patients in test``; other
+    reasons (a lab not measured, no reference range, a CardioLab filter) are their own rule."""
     match = _COUNT_REASON.match(reason)
     return f"fewer than {match[3]} {match[1]} in {match[2]}" if match else reason
 
 
 def nearest_misses(targets: pd.DataFrame, spec: TaskSpec, n: int = CLOSEST_SHOWN) -> list[str]:
     """The ``n`` dropped targets that came closest to the count rules, each with its tightest count, e.g.
-    ``POTASSIUM_high 7/10 positives in val``."""
-    need = {"positives": spec.panel.min_positives, "negatives": spec.panel.min_negatives}
+    ``POTASSIUM_high 7/10 positives in val`` or ``potassium_high 4/10 positive patients in test``."""
+    need = {(prefix, words): int(getattr(spec.panel, field)) for prefix, _, words, field in COUNTS}
     misses = []
     for row in targets.itertuples(index=False):
         if not _COUNT_REASON.match(str(row.drop_reason)):
             continue
-        worst = min(
-            (
-                (getattr(row, f"{kind}_{split}") / need[kind], kind, split)
-                for kind in need
-                for split in ("val", "test")
-            ),
+        ratio, words, split, have, want = min(
+            (getattr(row, f"{prefix}_{split}") / want, words, split, getattr(row, f"{prefix}_{split}"), want)
+            for (prefix, words), want in need.items()
+            for split in EVALUATED
+            if hasattr(row, f"{prefix}_{split}")
         )
-        ratio, kind, split = worst
-        misses.append(
-            (
-                -ratio,
-                str(row.target),
-                f"{row.target} {getattr(row, f'{kind}_{split}')}/{need[kind]} {kind} in {split}",
-            )
-        )
+        misses.append((-ratio, str(row.target), f"{row.target} {have}/{want} {words} in {split}"))
     return [text for _, _, text in sorted(misses)[:n]]
 
 
@@ -55,6 +50,6 @@ def no_target_message(targets: pd.DataFrame, spec: TaskSpec) -> str:
     if closest:
         text += (
             f"; closest: {', '.join(closest)}; a larger cohort, or lower panel.min_positives / "
-            "panel.min_negatives in the task spec, keeps them"
+            "min_negatives / min_positive_patients / min_negative_patients in the task spec, keeps them"
         )
     return text

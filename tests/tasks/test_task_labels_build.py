@@ -41,7 +41,9 @@ def built(synth: Cohort) -> TaskData:
         base,
         name="anyecg_lab_est_15min_small",
         window_min=EVAL_WINDOW,
-        panel=replace(base.panel, min_positives=2, min_negatives=2),
+        panel=replace(
+            base.panel, min_positives=2, min_negatives=2, min_positive_patients=1, min_negative_patients=1
+        ),
         eval=replace(base.eval, max_segments=MAX_SEGMENTS),
         input=replace(base.input, fs=E2E_CONFIG.fs),
     )

@@ -223,12 +223,15 @@ BASE = get_task("cardiolab_forecast_60min")
 
 LABEL_DEFINING = {
     "name": {"name": "cardiolab_forecast_60min_b"},
-    "version": {"version": "2"},
+    "version": {"version": "9"},
     "kind": {"kind": "closest_estimation", "window_min": 60, "horizon_min": None},
     "horizon_min": {"horizon_min": 45},
     "train_window_min": {"train_window_min": 30},
     "panel.kind": {"panel": replace(BASE.panel, kind="anyecg_lab")},
     "panel.min_positives": {"panel": replace(BASE.panel, min_positives=5)},
+    "panel.min_positive_patients": {"panel": replace(BASE.panel, min_positive_patients=5)},
+    "panel.min_negative_patients": {"panel": replace(BASE.panel, min_negative_patients=5)},
+    "panel.min_lab_rows": {"panel": replace(BASE.panel, min_lab_rows=50)},
     "split.seed": {"split": replace(BASE.split, seed=1)},
     "split.fractions": {"split": replace(BASE.split, fractions=(0.8, 0.1, 0.1))},
     "eval.crops": {"eval": replace(BASE.eval, crops=2)},
@@ -270,16 +273,17 @@ def test_training_digest_is_shared_by_the_anyecg_windows_only() -> None:
 
 
 # ------------------------------------------------------------------------------------ the train section
-# The shipped specs' digests, as they were before the ``train`` section existed: they key cached tasks and
-# run ids, so a new spec field at its default must leave them alone.
+# The shipped specs' digests: they key cached tasks and run ids, so a new spec field at its default must leave
+# them alone (``train`` did). Version 2 changed them on purpose: the patient minimums and the CardioLab
+# authors' lab filters (PanelSpec.min_positive_patients, min_negative_patients, min_lab_rows) change labels.
 SHIPPED_DIGESTS = {
-    "anyecg_lab_est_60min": "86c7acc2f88f5c43",
-    "anyecg_lab_est_30min": "e5ae3eed62c75738",
-    "anyecg_lab_est_15min": "fdfbdbc28fe230e1",
-    "cardiolab_est_60min": "049c94948c0cd29d",
-    "cardiolab_forecast_30min": "a7f4e5c757ffcc4f",
-    "cardiolab_forecast_60min": "99d77b5d50eed342",
-    "cardiolab_forecast_120min": "0bd2a725c6c20f12",
+    "anyecg_lab_est_60min": "61b6b9d6540de372",
+    "anyecg_lab_est_30min": "1bcba6b0e65deec4",
+    "anyecg_lab_est_15min": "86eb0f187d4eda7f",
+    "cardiolab_est_60min": "bcd49e41db7068e2",
+    "cardiolab_forecast_30min": "9f09a4c7500f2782",
+    "cardiolab_forecast_60min": "5e066bf6c2e6fc13",
+    "cardiolab_forecast_120min": "a689d7fb95363664",
 }
 
 

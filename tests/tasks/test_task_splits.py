@@ -108,7 +108,13 @@ def tiny_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def lenient(name: str, **changes: object) -> TaskSpec:
     """A built-in task that keeps every target with one positive and one negative (a tiny cohort)."""
     spec = get_task(name)
-    return replace(spec, panel=replace(spec.panel, min_positives=1, min_negatives=1), **changes)
+    return replace(
+        spec,
+        panel=replace(
+            spec.panel, min_positives=1, min_negatives=1, min_positive_patients=1, min_negative_patients=1
+        ),
+        **changes,
+    )
 
 
 def test_built_task_puts_no_patient_in_two_splits(tiny_cohort: Path) -> None:
