@@ -31,6 +31,8 @@ _FLAGS = (
     "workers",
     "threshold",
     "calibration",
+    "objective",
+    "value_transform",
 )
 
 
@@ -70,6 +72,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--calibration",
         choices=["none", "temperature", "isotonic"],
         help="recalibration fitted on validation, its test Brier/ECE beside the raw ones (default none)",
+    )
+    train.add_argument(
+        "--objective",
+        choices=["classification", "gaussian_nll", "mse"],
+        help="train on the labels (default) or regress the lab values that decide them",
+    )
+    train.add_argument(
+        "--value-transform",
+        choices=["auto", "log", "none"],
+        help="regression: the values' transform (default auto: log where every training value is > 0)",
     )
     train.add_argument("--n-boot", type=int, help="bootstrap resamples of the intervals (default 1000)")
     train.add_argument("--workers", type=int, help="data-loader processes (default 0: in this process)")
