@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from ecglab.bench.config import ConfigError, RunConfig, build_run_config, coerce_field
+from ecglab.bench.config import CHOICES, ConfigError, RunConfig, build_run_config, coerce_field
 from ecglab.errors import EcglabError
 
 _FLAGS = (
@@ -73,16 +73,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=["none", "temperature", "isotonic"],
         help="recalibration fitted on validation, its test Brier/ECE beside the raw ones (default none)",
     )
-    train.add_argument(
-        "--objective",
-        choices=["classification", "gaussian_nll", "mse"],
-        help="train on the labels (default) or regress the lab values that decide them",
-    )
-    train.add_argument(
-        "--value-transform",
-        choices=["auto", "log", "none"],
-        help="regression: the values' transform (default auto: log where every training value is > 0)",
-    )
+    train.add_argument("--objective", choices=CHOICES["objective"], help="train on labels or lab values")
+    train.add_argument("--value-transform", choices=CHOICES["value_transform"], help="regression (auto)")
     train.add_argument("--n-boot", type=int, help="bootstrap resamples of the intervals (default 1000)")
     train.add_argument("--workers", type=int, help="data-loader processes (default 0: in this process)")
     train.add_argument("--fusion", action="store_true", help="late fusion with the task's tabular inputs")
