@@ -60,7 +60,8 @@ def entry_rows(task: str, entry: str, runs: list[RunFiles]) -> list[dict]:
             note = str(first["note"])
         else:
             seeds = ";".join(str(s) for s in measured["seed"])
-            notes = [f"mean over {len(measured)} seeds ({seeds})"] if len(measured) else []
+            plural = "s" if len(measured) > 1 else ""
+            notes = [f"mean over {len(measured)} seed{plural} ({seeds})"] if len(measured) else []
             notes += [f"seed {r.seed}: {r.note}" for r in part.itertuples() if pd.isna(r.brier) and r.note]
             note = "; ".join(notes)
         rows.append(

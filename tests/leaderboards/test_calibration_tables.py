@@ -113,3 +113,17 @@ def test_a_run_whose_files_lack_columns_gives_a_note_row(tmp_path: Path) -> None
     calibration, reliability = calibration_tables({TASK: [("s4/tiny", load_run_folder(run_dir))]})
     assert len(calibration) == 1 and "lack ece" in calibration["note"].iloc[0]
     assert reliability.empty
+
+
+def test_an_entry_with_one_seed_lacking_the_files_averages_the_others_and_names_it(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    with_files, without = (write_run(runs, "s4", seed=seed, data=task_labels()) for seed in (0, 1))
+    add_calibration(with_files)
+    pairs = [("s4/tiny", load_run_folder(with_files)), ("s4/tiny", load_run_folder(without))]
+    calibration, _ = calibration_tables({TASK: pairs})
+    noted = calibration[calibration["target"] == ""]
+    assert len(noted) == 1 and "(seed 1): no calibration.parquet" in noted["note"].iloc[0]
+    rows = calibration[calibration["target"] != ""]
+    stored = pd.read_parquet(with_files / "calibration.parquet")
+    np.testing.assert_allclose(rows["brier"].to_numpy(float), stored["brier"].to_numpy(float))
+    assert (rows["n_seeds"] == 1).all() and (rows["note"] == "").all()  # one run read: its own notes
