@@ -1,7 +1,9 @@
 """Paired comparisons with the best entry of a task (macro) and of each target: the difference with its
 bootstrap interval over the task's shared resamples (``metrics.paired_bootstrap_diff`` for single-seed
-entries) and DeLong's paired test; an entry is tied with the best when the interval of its difference
-includes 0. Also the ranks and the per-target rows of the project's entries."""
+entries), the clustered paired test by patient (Obuchowski 1997; of the means over seeds for entries with
+several) and DeLong's independent-rows paired test only where every patient holds one anchor; an entry is
+tied with the best when the bootstrap interval of its difference includes 0. Also the ranks and the
+per-target rows of the project's entries."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import pandas as pd
 
 from ecglab.bench import metrics
 from ecglab.bench.resample_file import masked
+from ecglab.leaderboards.clustered_stats import paired_clustered
 from ecglab.leaderboards.errors import RunRefused
 from ecglab.leaderboards.resamples import TaskData, interval
 from ecglab.leaderboards.scoring import Scored, macro_vector
@@ -78,6 +81,8 @@ def compare(
                     "diff_low": comp["diff_low"],
                     "diff_high": comp["diff_high"],
                     "tied_with_best": comp["tied_with_best"],
+                    "paired_p": comp["clustered_p"],
+                    "paired_p_method": comp["clustered_method"],
                     "delong_p": comp["delong_p"],
                     "ci_inverted": False,
                     "issues": "",
@@ -104,11 +109,17 @@ def _empty_comparison(**values: Any) -> dict[str, Any]:
         "n_boot_used": 0,
         "method": "",
         "tied_with_best": pd.NA,
+        "clustered_se": float("nan"),
+        "clustered_p": float("nan"),
+        "clustered_low": float("nan"),
+        "clustered_high": float("nan"),
+        "clustered_method": "",
         "delong_diff": float("nan"),
         "delong_se": float("nan"),
         "delong_p": float("nan"),
         "delong_low": float("nan"),
         "delong_high": float("nan"),
+        "delong_method": "",
         "note": "",
     }
     out.update(values)
@@ -175,7 +186,8 @@ def _target_comparison(
         scores_a = np.nan_to_num(a.scores[:, j_a])
         scores_b = np.nan_to_num(b.scores[:, j_b])
         paired = metrics.paired_bootstrap_diff(labels, scores_a, scores_b, data.counts, alpha=alpha)
-        delong = metrics.delong_test(labels, scores_a, scores_b, alpha=alpha)
+        tests = paired_clustered(s.entry.runs, best.entry.runs, target, data, alpha)
+        note = tests.pop("clustered_note")
         return _empty_comparison(
             **base,
             diff=paired.diff,
@@ -184,13 +196,13 @@ def _target_comparison(
             n_boot_used=used,
             method="paired bootstrap by patient (stored resamples)",
             tied_with_best=_tied(paired.low, paired.high),
-            delong_diff=delong.diff,
-            delong_se=delong.se,
-            delong_p=delong.p_value,
-            delong_low=delong.ci[0],
-            delong_high=delong.ci[1],
+            note=note,
+            **tests,
         )
     low, high, used = interval(s.vectors[j_a] - best.vectors[j_b], alpha)
+    tests = paired_clustered(s.entry.runs, best.entry.runs, target, data, alpha)
+    seeds_note = "DeLong's test compares two single-seed models: not computed for seed means"
+    note = "; ".join(n for n in (tests.pop("clustered_note"), seeds_note) if n)
     return _empty_comparison(
         **base,
         diff=auroc - best_auroc,
@@ -199,5 +211,6 @@ def _target_comparison(
         n_boot_used=used,
         method="paired bootstrap by patient (stored resamples, mean over seeds)",
         tied_with_best=_tied(low, high),
-        note="DeLong's test compares two single-seed models: not computed for seed means",
+        note=note,
+        **tests,
     )

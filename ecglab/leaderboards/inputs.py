@@ -34,6 +34,8 @@ TEST_COLUMNS = (
     "delong_high",
     "auprc",
 )
+# read where present, NaN where absent (run folders written before the clustered statistics)
+OPTIONAL_TEST_COLUMNS = ("clustered_low", "clustered_high", "n_patients", "n_pos_patients")
 
 
 @dataclass
@@ -138,26 +140,35 @@ def _belonging_resamples(run: RunResult) -> ResampleAurocs | None:
 
 
 def _test_columns(path: Path) -> dict[str, np.ndarray]:
-    """The test rows of a results.parquet: target and the TEST_COLUMNS as float64 arrays (empty when
-    it has no test row). Read with pyarrow, only these columns: a leaderboard reads one per run. RunRefused
-    for a file that cannot be read, or test rows without a column or with other than numbers in one."""
+    """The test rows of a results.parquet: target, the TEST_COLUMNS and the OPTIONAL_TEST_COLUMNS (NaN where
+    the file has none) as float64 arrays (empty when it has no test row). Read with pyarrow, only these
+    columns: a leaderboard reads one per run. RunRefused for a file that cannot be read, or test rows
+    without a column or with other than numbers in one."""
     try:
         handle = pq.ParquetFile(path)
         schema = handle.schema_arrow
         if not {"split", "target"} <= set(schema.names):
             raise RunRefused(f"{path}: results without 'split' and 'target' columns")
-        table = handle.read(columns=["split", "target", *(c for c in TEST_COLUMNS if c in schema.names)])
+        wanted = (*TEST_COLUMNS, *OPTIONAL_TEST_COLUMNS)
+        table = handle.read(columns=["split", "target", *(c for c in wanted if c in schema.names)])
     except (pa.ArrowException, OSError) as err:
         reason = " ".join(str(err).split())[:200]
         raise RunRefused(f"{path.name}: unreadable, truncated or not Parquet ({reason})") from err
     test = np.asarray(table.column("split").to_pylist(), dtype=object) == "test"
     if not test.any():
-        return {"target": np.array([], dtype=object), **{c: np.array([]) for c in TEST_COLUMNS}}
+        empty = {c: np.array([]) for c in (*TEST_COLUMNS, *OPTIONAL_TEST_COLUMNS)}
+        return {"target": np.array([], dtype=object), **empty}
     _check_columns(path, schema)
     columns: dict[str, np.ndarray] = {
         "target": np.asarray(table.column("target").to_pylist(), dtype=object)[test]
     }
     for column in TEST_COLUMNS:
+        values = pd.Series(table.column(column).to_numpy(zero_copy_only=False)[test])
+        columns[column] = values.to_numpy(dtype="float64", na_value=np.nan)
+    for column in OPTIONAL_TEST_COLUMNS:
+        if column not in schema.names:
+            columns[column] = np.full(int(test.sum()), np.nan)
+            continue
         values = pd.Series(table.column(column).to_numpy(zero_copy_only=False)[test])
         columns[column] = values.to_numpy(dtype="float64", na_value=np.nan)
     return columns
@@ -175,7 +186,7 @@ def _check_columns(path: Path, schema: pa.Schema) -> None:
     missing = [c for c in TEST_COLUMNS if c not in schema.names]
     if missing:
         raise RunRefused(f"{path.name}: missing column(s) {', '.join(missing)}")
-    types = {c: schema.field(c).type for c in TEST_COLUMNS}
+    types = {c: schema.field(c).type for c in (*TEST_COLUMNS, *OPTIONAL_TEST_COLUMNS) if c in schema.names}
     wrong = [
         f"{c} ({t})"
         for c, t in types.items()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ecglab.bench.resample_file import ResampleAurocs, digest_of_test_set, resample_aurocs
 from ecglab.leaderboards.errors import RunRefused
@@ -26,18 +27,22 @@ class Predictions:
     anchors: np.ndarray
     labels: np.ndarray  # anchors x targets, int8 in {1, 0, -1}
     scores: np.ndarray  # anchors x targets, float64
+    patients: np.ndarray | None = None  # patient id per anchor (None: predictions.parquet names none)
 
 
 def load_predictions(run: RunResult) -> Predictions:
     """The test predictions as (anchors x targets) matrices, anchors in task order (the order of the test
-    rows of predictions.parquet), targets in the order of the run's results."""
+    rows of predictions.parquet), targets in the order of the run's results, and each anchor's patient
+    where the file names them (RunRefused for a missing id or an anchor named with two patients)."""
     if run.run_dir is None:
         raise RunRefused("submitted aggregates: no predictions to resample")
     path = run.run_dir / "predictions.parquet"
     if not path.is_file():
         raise RunRefused(f"{path} is missing")
+    columns = ["anchor_id", "split", "target", "label", "score"]
+    with_patients = "patient_id" in pq.read_schema(path).names
     frame = pd.read_parquet(
-        path, columns=["anchor_id", "split", "target", "label", "score"], filters=[("split", "==", "test")]
+        path, columns=columns + ["patient_id"] * with_patients, filters=[("split", "==", "test")]
     )
     anchors = pd.unique(frame["anchor_id"].to_numpy())
     targets = pd.Index(run.targets)
@@ -51,7 +56,21 @@ def load_predictions(run: RunResult) -> Predictions:
     scores = np.full((len(anchors), len(targets)), np.nan)
     labels[anchor_pos, target_pos] = frame["label"].to_numpy()
     scores[anchor_pos, target_pos] = frame["score"].to_numpy(dtype=np.float64)
-    return Predictions(np.asarray(anchors), labels, scores)
+    return Predictions(np.asarray(anchors), labels, scores, _patients(path, frame, anchor_pos, len(anchors)))
+
+
+def _patients(path: Path, frame: pd.DataFrame, anchor_pos: np.ndarray, n_anchors: int) -> np.ndarray | None:
+    """Each anchor's patient id from the prediction rows (None when the file has no patient_id column)."""
+    if "patient_id" not in frame:
+        return None
+    ids = frame["patient_id"].to_numpy(dtype=object)
+    if pd.isna(ids).any():
+        raise RunRefused(f"{path}: test predictions without a patient_id")
+    patients = np.empty(n_anchors, dtype=object)
+    patients[anchor_pos] = ids
+    if not (patients[anchor_pos] == ids).all():
+        raise RunRefused(f"{path}: an anchor of the test predictions belongs to two patients")
+    return patients
 
 
 def interval(values: np.ndarray, alpha: float) -> tuple[float, float, int]:

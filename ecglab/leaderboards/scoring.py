@@ -1,6 +1,7 @@
 """Scoring the entries of one task: runs grouped into entries (one backbone configuration, its seeds), per
-target the AUROC (the mean over seeds, their SD, min and max) with its interval, and the macro AUROC (mean
-over targets) with its interval from the per-resample AUROCs of the stored resamples."""
+target the AUROC (the mean over seeds, their SD, min and max) with its bootstrap and clustered intervals,
+and the macro AUROC (mean over targets) with its interval from the per-resample AUROCs of the stored
+resamples."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ecglab.leaderboards.clustered_stats import entry_clustered
 from ecglab.leaderboards.inputs import RunResult
 from ecglab.leaderboards.resamples import TaskData, interval
 
@@ -62,7 +64,8 @@ class Scored:
 
 def score_entry(entry: Entry, data: TaskData, alpha: float) -> Scored:
     """Per-target AUROC over the entry's seeds with its interval: the stored one for a single seed, else
-    from the shared resamples (NaN with the reason where some seed has none)."""
+    from the shared resamples (NaN with the reason where some seed has none); its clustered interval and
+    DeLong's where valid (:func:`~ecglab.leaderboards.clustered_stats.entry_clustered`)."""
     parts = [r.results.assign(seed=r.seed) for r in entry.runs]
     stacked = pd.concat(parts, ignore_index=True)
     targets = entry.first.targets
@@ -105,6 +108,7 @@ def score_entry(entry: Entry, data: TaskData, alpha: float) -> Scored:
         per["ci_note"] = (
             f"no interval for {len(entry.runs)} seeds without resamples ({reason})" if vectors is None else ""
         )
+    entry_clustered(entry.runs, data, per, alpha)
     per_seed = [float(r.results["auroc"].mean()) for r in entry.runs]
     macro = float(per["auroc"].mean()) if per["auroc"].notna().any() else float("nan")
     return Scored(entry, per, macro, per_seed, vectors, reason)

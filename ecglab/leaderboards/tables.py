@@ -79,6 +79,8 @@ TARGET_COLUMNS = [
     "direction",
     "n",
     "n_pos",
+    "n_patients",
+    "n_pos_patients",
     "n_seeds",
     "auroc",
     "auroc_low",
@@ -86,17 +88,24 @@ TARGET_COLUMNS = [
     "ci_method",
     "n_boot_used",
     "ci_note",
+    "clustered_low",
+    "clustered_high",
+    "clustered_method",
+    "clustered_note",
     "auroc_sd",
     "auroc_min",
     "auroc_max",
     "delong_low",
     "delong_high",
+    "delong_method",
     "auprc",
     "best_entry",
     "diff_vs_best",
     "diff_low",
     "diff_high",
     "tied_with_best",
+    "paired_p",
+    "paired_p_method",
     "delong_p",
     "ci_inverted",
     "issues",
@@ -116,11 +125,17 @@ COMPARISON_COLUMNS = [
     "n_boot_used",
     "method",
     "tied_with_best",
+    "clustered_se",
+    "clustered_p",
+    "clustered_low",
+    "clustered_high",
+    "clustered_method",
     "delong_diff",
     "delong_se",
     "delong_p",
     "delong_low",
     "delong_high",
+    "delong_method",
     "note",
 ]
 CURVE_COLUMNS = [
@@ -206,7 +221,17 @@ REGRESSION_COLUMNS = [
 ]
 # the per-target statistics of a target row: the TARGET_COLUMNS from "n" to "auprc"
 PER_TARGET_STATS = tuple(TARGET_COLUMNS[TARGET_COLUMNS.index("n") : TARGET_COLUMNS.index("auprc") + 1])
-FLOAT_INT = ("n", "n_pos", "n_seeds", "n_boot_used", "rank", "macro_n_boot_used", "n_ci_inverted")
+FLOAT_INT = (
+    "n",
+    "n_pos",
+    "n_patients",
+    "n_pos_patients",
+    "n_seeds",
+    "n_boot_used",
+    "rank",
+    "macro_n_boot_used",
+    "n_ci_inverted",
+)
 
 
 @dataclass

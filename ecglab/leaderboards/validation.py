@@ -9,7 +9,12 @@ The rules follow what the engine writes (``ecglab.bench.engine.evaluate.result_r
 count a target's observed test rows and positives; the AUROC and AUPRC are defined (finite) exactly when
 ``0 < n_pos < n``; the bootstrap interval is NaN exactly when no resample had both classes
 (``n_boot_used == 0``); DeLong's interval is clipped to [0, 1]. A target without observed test rows
-(``n == 0``) is a valid, undefined row; a run with no observed test row at all is refused.
+(``n == 0``) is a valid, undefined row; a run with no observed test row at all is refused. The clustered
+columns (``clustered_low``, ``clustered_high``, ``n_patients``, ``n_pos_patients``) are optional: run
+folders written before them lack them (NaN); where present, the clustered interval lies in [0, 1] around the
+AUROC, the patient counts are whole with ``n_pos_patients <= n_patients <= n`` and ``n_pos_patients <=
+n_pos``, a patient with a positive anchor exactly where there is a positive, and DeLong's independent-rows
+interval is given only where every patient holds one anchor (``n_patients == n``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ TOLERANCE = 1e-9  # float slack in the bound checks (the values are computed, ne
 ENGINE_ALPHA = 0.05  # the engine's stored intervals are 95% percentile intervals
 UNIT_COLUMNS = ("auroc", "auroc_low", "auroc_high", "delong_low", "delong_high", "auprc")
 COLUMNS = ("n", "n_pos", "n_boot_used", *UNIT_COLUMNS)
+OPTIONAL_COLUMNS = ("clustered_low", "clustered_high", "n_patients", "n_pos_patients")  # NaN where absent
 SHOWN = 3  # problems named in a refusal; the rest are counted
 
 
@@ -37,6 +43,8 @@ class _Rows:
     def __init__(self, test: Mapping[str, Any]) -> None:
         self.names = np.asarray(test["target"], dtype=str)
         self.v = {c: np.asarray(test[c], dtype=np.float64) for c in COLUMNS}
+        for c in OPTIONAL_COLUMNS:
+            self.v[c] = np.asarray(test[c] if c in test else np.full(self.names.size, np.nan), np.float64)
         self.problems: list[str] = []
 
     def flag(self, mask: np.ndarray, what: str, *, column: str | None = None) -> None:
@@ -95,6 +103,36 @@ def _values(rows: _Rows) -> None:
         rows.flag(v["delong_low"] > v["delong_high"], "delong_low > delong_high")
 
 
+def _clustered(rows: _Rows) -> None:
+    """The optional clustered interval and patient counts (see the module docstring)."""
+    v = rows.v
+    with np.errstate(invalid="ignore"):
+        for column in ("n_patients", "n_pos_patients"):
+            values = v[column]
+            whole = np.isnan(values) | (np.isfinite(values) & (values == np.round(values)))
+            rows.flag(~whole, f"{column} is not a whole number")
+            rows.flag(values < 0, "is negative", column=column)
+        rows.flag(np.isnan(v["n_patients"]) != np.isnan(v["n_pos_patients"]), "only one patient count")
+        rows.flag(v["n_pos_patients"] > v["n_patients"], "n_pos_patients > n_patients")
+        rows.flag(v["n_patients"] > v["n"], "n_patients > n (more patients than anchors)")
+        rows.flag(v["n_pos_patients"] > v["n_pos"], "n_pos_patients > n_pos")
+        rows.flag((v["n_pos_patients"] == 0) & (v["n_pos"] > 0), "n_pos_patients 0 though n_pos > 0")
+        low, high, auroc = v["clustered_low"], v["clustered_high"], v["auroc"]
+        for column in ("clustered_low", "clustered_high"):
+            rows.flag(np.isinf(v[column]), f"{column} is infinite")
+            rows.flag((v[column] < 0) | (v[column] > 1), "outside [0, 1]", column=column)
+        rows.flag(np.isnan(low) != np.isnan(high), "only one of clustered_low and clustered_high")
+        rows.flag(np.isnan(auroc) & ~np.isnan(low), "a clustered interval without an AUROC")
+        outside = (low > auroc + TOLERANCE) | (auroc > high + TOLERANCE)
+        rows.flag(outside, "clustered_low <= auroc <= clustered_high does not hold")
+        repeated = v["n_patients"] < v["n"]
+        rows.flag(
+            repeated & ~np.isnan(v["delong_low"]),
+            "a DeLong interval though patients hold several anchors (n_patients < n): DeLong assumes "
+            "independent anchors",
+        )
+
+
 def result_problems(test: pd.DataFrame, n_boot: int | None = None, targets: Sequence[str] = ()) -> list[str]:
     """Every problem of a run's test rows (``target`` and the leaderboard's columns as float64);
     ``n_boot``: the stored resamples' count, ``targets``: the targets its ``run.json`` names (checked when
@@ -112,6 +150,7 @@ def result_problems(test: pd.DataFrame, n_boot: int | None = None, targets: Sequ
     if not rows.problems and not (rows.v["n"] > 0).any():
         rows.problems.append("no observed test row in any target (n = 0 everywhere)")
     _values(rows)
+    _clustered(rows)
     return rows.problems
 
 

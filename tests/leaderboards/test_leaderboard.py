@@ -9,6 +9,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from leaderboard_fixtures import (
     COHORT,
@@ -70,13 +71,35 @@ def test_csv_numbers_match_the_result_files(runs: Path, board_dir: Path) -> None
     targets = read_table(board_dir, "targets.csv")
     mine = targets[(targets["source"] == "ecglab")].set_index(["entry", "target"])
     results = run_results(runs, "ecgfounder")
-    for target in TARGETS:
+    labels, scores, _ = run_matrices(runs, "ecgfounder")
+    patients = _test_patients()
+    clustered = metrics.clustered_matrix(labels, scores, patients)
+    s4_scores = [run_matrices(runs, "s4", seed)[1] for seed in (0, 1)]
+    for j, target in enumerate(TARGETS):
         row = mine.loc[("ecgfounder/tiny", target)]
-        for column in ("auroc", "auroc_low", "auroc_high", "delong_low", "delong_high"):
+        for column in ("auroc", "auroc_low", "auroc_high"):
             assert row[column] == pytest.approx(results.at[target, column], rel=1e-12), column
+        # the fixture's run folders predate the clustered columns: the interval comes from the predictions
+        for column in ("low", "high", "n_patients", "n_pos_patients"):
+            name = column if column.startswith("n_") else f"clustered_{column}"
+            assert row[name] == pytest.approx(clustered.at[j, column], rel=1e-12), name
+        assert row["clustered_method"] == metrics.CLUSTERED_CI + " (from the test predictions)"
+        # two anchors per patient: DeLong's independent-rows interval is not shown
+        assert np.isnan(row["delong_low"]) and np.isnan(row["delong_high"])
+        assert pd.isna(row["delong_method"]) and not np.isnan(results.at[target, "delong_low"])
         both = mine.loc[("s4/tiny", target)]
         assert both["auroc"] == pytest.approx(np.mean([s.at[target, "auroc"] for s in seeds]), rel=1e-12)
         assert both["auroc_sd"] == pytest.approx(np.std([s.at[target, "auroc"] for s in seeds], ddof=1))
+        mean = metrics.clustered_contrast(labels[:, j], [s[:, j] for s in s4_scores], [0.5, 0.5], patients)
+        assert both["clustered_low"] == pytest.approx(mean.ci[0], rel=1e-12)
+        assert both["clustered_high"] == pytest.approx(mean.ci[1], rel=1e-12)
+        assert both["clustered_method"].startswith(metrics.CLUSTERED_CI + " of the mean over seeds")
+
+
+def _test_patients() -> np.ndarray:
+    """The fixture's patient of each test anchor, in task order (the order of run_matrices' rows)."""
+    data = task_labels()
+    return data["patients"][data["split"] == "test"]
 
 
 def test_refused_runs_are_listed_with_their_reason(board_dir: Path) -> None:
@@ -105,6 +128,7 @@ def _direct_paired(labels: np.ndarray, a: np.ndarray, b: np.ndarray, counts: np.
 def test_paired_comparisons_match_a_direct_computation(runs: Path, board_dir: Path) -> None:
     comparisons = read_table(board_dir, "comparisons.csv")
     per_target = comparisons[comparisons["level"] == "target"].set_index(["target", "entry"])
+    targets = read_table(board_dir, "targets.csv").set_index(["entry", "target"])
     labels, best_scores, counts = run_matrices(runs, "ecgfounder")
     for target_index, target in enumerate(TARGETS[:3]):
         row = per_target.loc[(target, "ecg_features/tiny")]
@@ -121,12 +145,22 @@ def test_paired_comparisons_match_a_direct_computation(runs: Path, board_dir: Pa
         assert row["diff_high"] == pytest.approx(high, abs=1e-12)
         assert row["n_boot_used"] == len(diffs)
         assert bool(row["tied_with_best"]) == bool(low <= 0 <= high)
-        delong = metrics.delong_test(
-            own_labels[:, target_index], own_scores[:, target_index], best_scores[:, target_index]
+        clustered = metrics.clustered_test(
+            own_labels[:, target_index],
+            own_scores[:, target_index],
+            best_scores[:, target_index],
+            _test_patients(),
         )
-        assert row["delong_p"] == pytest.approx(delong.p_value, rel=1e-9)
-        assert row["diff"] == pytest.approx(delong.diff, abs=1e-12)
+        assert row["clustered_p"] == pytest.approx(clustered.p_value, rel=1e-9)
+        assert row["clustered_se"] == pytest.approx(clustered.se, rel=1e-9)
+        assert (row["clustered_low"], row["clustered_high"]) == pytest.approx(clustered.ci, abs=1e-12)
+        assert row["clustered_method"] == metrics.CLUSTERED_TEST
+        assert row["diff"] == pytest.approx(clustered.diff, abs=1e-12)
+        assert np.isnan(row["delong_p"]) and pd.isna(row["delong_method"])  # patients hold two anchors
         assert per_target.loc[(target, best), "tied_with_best"]
+        target_row = targets.loc[("ecg_features/tiny", target)]
+        assert target_row["paired_p"] == pytest.approx(clustered.p_value, rel=1e-9)
+        assert target_row["paired_p_method"] == metrics.CLUSTERED_TEST
     # the weak baseline is clearly worse than the best on the macro AUROC; the best is tied with itself
     macro = comparisons[comparisons["level"] == "macro"].set_index("entry")
     assert macro.loc["ecgfounder/tiny", "tied_with_best"] and macro.loc["ecgfounder/tiny", "diff"] == 0
@@ -145,6 +179,12 @@ def test_paired_comparisons_match_a_direct_computation(runs: Path, board_dir: Pa
         low, high = np.quantile(diff[~np.isnan(diff)], [0.025, 0.975])
         assert (s4["diff_low"], s4["diff_high"]) == pytest.approx((low, high), abs=1e-12)
         assert np.isnan(s4["delong_p"])
+        s4_scores = [run_matrices(runs, "s4", seed)[1][:, 0] for seed in (0, 1)]
+        means = metrics.clustered_contrast(
+            labels[:, 0], [*s4_scores, best_scores[:, 0]], [0.5, 0.5, -1.0], _test_patients()
+        )
+        assert s4["clustered_p"] == pytest.approx(means.p_value, rel=1e-9)
+        assert s4["clustered_method"] == metrics.CLUSTERED_TEST + " of the means over seeds"
 
 
 def test_mixing_cohort_hashes_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
