@@ -46,3 +46,47 @@ def shown_targets(rows: pd.DataFrame) -> tuple[list[str], int]:
     order = ranked.groupby("target", sort=False)["auroc"].max().sort_values(ascending=False).index
     targets = list(dict.fromkeys([*order, *ranked["target"]]))
     return targets, int(rows["target"].nunique() - len(targets))
+
+
+# one line per interval method, matched on the method's recorded name (first match wins)
+METHOD_LINES = (
+    (
+        ("clustered", "obuchowski"),
+        "clustered DeLong (Obuchowski 1997)",
+        "DeLong's structural components summed within each patient, so a patient's many anchors count as "
+        "one cluster, not as independent rows; it equals DeLong when each patient has one anchor.",
+    ),
+    (
+        ("bootstrap",),
+        "bootstrap by patient",
+        "percentile bootstrap that resamples patients with all their anchors; the stored resamples are "
+        "shared by every run of a task, so differences between backbones are paired.",
+    ),
+    (
+        ("delong",),
+        "DeLong",
+        "DeLong (1988), which assumes independent rows: used only where each patient has one anchor.",
+    ),
+    (("published",), "as published", "the study's own interval as printed; not re-run by ecglab."),
+    (("best",), "best entry", "the best entry compared with itself: difference 0 by definition."),
+)
+
+
+def method_label(method: Any) -> str:
+    """A short name for an interval or test method as recorded ("" when none)."""
+    if is_missing(method) or not str(method).strip():
+        return ""
+    text = str(method).lower()
+    for keys, label, _ in METHOD_LINES:
+        if any(k in text for k in keys):
+            return label
+    return str(method)
+
+
+def method_lines(methods: Any) -> list[tuple[str, str]]:
+    """(short name, one-line explanation) of each distinct method among ``methods``, in the order of
+    METHOD_LINES; a method not known here is listed as recorded."""
+    labels = {method_label(m) for m in methods} - {""}
+    known = [(label, line) for _, label, line in METHOD_LINES if label in labels]
+    known_labels = {label for label, _ in known}
+    return known + [(label, "as recorded in the result files") for label in sorted(labels - known_labels)]

@@ -1,6 +1,9 @@
-"""The inline SVG plots of the leaderboard's HTML page: a forest plot of per-target AUROC with intervals per
-backbone, a backbone x target heat map, and macro AUROC curves against window or horizon. Published
-reference rows are drawn hollow (a diamond) in a colour of their own."""
+"""The forest plot and the window / horizon curves of the leaderboard's HTML page, as ``Figure``s
+(:mod:`ecglab.leaderboards.html_svg`). The forest plot is drawn at the page's width (a 1,200-unit viewBox
+scaled to it) with its legend and axis in a header that stays at the top of the window while its 108
+target rows scroll by; every mark lies inside its box (the axis ends at 1.0 with room for a mark there).
+Published reference rows are drawn hollow (a diamond) in a colour of their own. The heat map is
+:mod:`ecglab.leaderboards.html_heatmap`'s."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from ecglab.leaderboards.formatting import escape, fmt_auroc, is_missing
+from ecglab.leaderboards.html_svg import Figure, Panel, text_width, truncate
 
 PALETTE = (
     "#1f77b4",
@@ -24,9 +28,12 @@ PALETTE = (
     "#bcbd22",
 )
 PUBLISHED_COLOUR = "#333333"
+WIDTH = 1200  # SVG units of the wide figures; the page scales them to its width (1,230-1,370 px)
+LEGEND_NAME = 70  # characters of an entry name in a legend (the full name is in its tooltip)
 
 
 def colour_map(entries: list[str], published: set[str]) -> dict[str, str]:
+    """One colour per entry: the palette in order, dark grey for published rows."""
     colours, i = {}, 0
     for entry in entries:
         if entry in published:
@@ -37,10 +44,17 @@ def colour_map(entries: list[str], published: set[str]) -> dict[str, str]:
     return colours
 
 
-# ------------------------------------------------------------------------------------------------ plots
-def _legend(entries: list[str], colours: dict[str, str], published: set[str], x: float, y: float) -> str:
+def legend(
+    entries: list[str], colours: dict[str, str], published: set[str], x: float, y: float, width: float
+) -> tuple[str, float]:
+    """A legend of the entries, wrapped onto as many 16-unit lines as ``width`` needs; returns its SVG and
+    the y of its last line."""
     parts, cx = [], x
     for entry in entries:
+        name = truncate(entry, LEGEND_NAME)
+        item = 17 + text_width(name, 11) + 10
+        if cx > x and cx + item > x + width:
+            cx, y = x, y + 16
         if entry in published:
             shape = (
                 f'<rect x="{cx + 1.5}" y="{y - 6.5}" width="6" height="6" fill="white" '
@@ -48,58 +62,73 @@ def _legend(entries: list[str], colours: dict[str, str], published: set[str], x:
             )
         else:
             shape = f'<circle cx="{cx + 4.5}" cy="{y - 3.5}" r="4.5" fill="{colours[entry]}"/>'
-        parts.append(f'{shape}<text x="{cx + 13}" y="{y}" font-size="11">{escape(entry)}</text>')
-        cx += 24 + 6.5 * len(entry)
-    return "".join(parts)
+        parts.append(
+            f'<g class="legend-item"><title>{escape(entry)}</title>{shape}'
+            f'<text x="{cx + 13}" y="{y}" font-size="11">{escape(name)}</text></g>'
+        )
+        cx += item
+    return "".join(parts), y
 
 
-def _legend_width(entries: list[str]) -> float:
-    return sum(24 + 6.5 * len(e) for e in entries)
+def _axis_range(rows: pd.DataFrame) -> float:
+    values = pd.concat([rows["auroc"], rows["auroc_low"], rows["auroc_high"]]).dropna()
+    lo = min(0.3, math.floor(float(values.min()) * 10) / 10) if len(values) else 0.3
+    return max(0.0, lo)
 
 
 def forest_plot(
-    task: str, rows: pd.DataFrame, entries: list[str], targets: list[str], colours, published
-) -> str:
-    """Per-target AUROC with its interval, one mark per entry on each target's row; tiers dashed."""
-    lows = pd.concat([rows["auroc"], rows["auroc_low"], rows["auroc_high"]]).dropna()
-    lo = min(0.3, math.floor(float(lows.min()) * 10) / 10) if len(lows) else 0.3
-    lo = max(0.0, lo)
-    hi = 1.0
-    left = max(120, 16 + 6.4 * max((len(t) for t in targets), default=0))
-    width, top = 560, 40
-    step = max(16, 6 * len(entries) + 6)
-    height = top + step * len(targets) + 40
-    total_width = max(left + width + 30, 30 + _legend_width(entries))
+    task: str,
+    rows: pd.DataFrame,
+    entries: list[str],
+    targets: list[str],
+    colours: dict[str, str],
+    published: set[str],
+) -> Figure:
+    """Per-target AUROC with its interval, one mark per entry on each target's row; 0.5 solid, the tiers
+    0.55 and 0.65 dashed. Two panels: the sticky header (legend and axis) and the target rows."""
+    lo = _axis_range(rows)
+    left = min(330.0, max(120.0, 16 + text_width(max(targets, key=len, default=""), 11)))
+    x0, x1 = left + 12, WIDTH - 16  # room for a mark at either end of the axis
 
     def x(v: float) -> float:
-        return left + (min(max(v, lo), hi) - lo) / (hi - lo) * width
+        return x0 + (min(max(v, lo), 1.0) - lo) / (1.0 - lo) * (x1 - x0)
 
-    out = [
-        f'<svg class="forest" data-task="{escape(task)}" xmlns="http://www.w3.org/2000/svg" '
-        f'width="{total_width:.0f}" height="{height}" role="img" '
-        f'aria-label="Forest plot of per-target AUROC for {escape(task)}">',
-        _legend(entries, colours, published, 10, 16),
-    ]
-    tick = lo
-    while tick <= hi + 1e-9:
-        xx = x(tick)
-        dash = "" if abs(tick - 0.5) < 1e-9 else ' stroke-dasharray="2,3"'
-        out.append(
-            f'<line x1="{xx:.1f}" y1="{top - 6}" x2="{xx:.1f}" y2="{height - 30}" stroke="#bbb"{dash}/>'
-            f'<text x="{xx:.1f}" y="{height - 14}" font-size="10" text-anchor="middle">{tick:.1f}</text>'
+    ticks = [round(lo + 0.1 * i, 10) for i in range(round((1.0 - lo) / 0.1) + 1)]
+    keys, last = legend(entries, colours, published, 10, 16, WIDTH - 20)
+    head_h = last + 34
+    head = [f'<rect width="{WIDTH}" height="{head_h:.0f}" fill="#ffffff"/>', keys]
+    head.append(
+        f'<text x="{left - 6}" y="{head_h - 10:.0f}" font-size="11" text-anchor="end" font-weight="bold">'
+        "AUROC</text>"
+    )
+    for tick in ticks:
+        head.append(
+            f'<text x="{x(tick):.1f}" y="{head_h - 10:.0f}" font-size="10" text-anchor="middle">{tick:.1f}'
+            f'</text><line x1="{x(tick):.1f}" y1="{head_h - 6:.0f}" x2="{x(tick):.1f}" y2="{head_h:.0f}" '
+            'stroke="#888"/>'
         )
-        tick = round(tick + 0.1, 10)
+    head.append(f'<line x1="{x0}" y1="{head_h - 0.5:.1f}" x2="{x1}" y2="{head_h - 0.5:.1f}" stroke="#888"/>')
+    step = max(14, 5 * len(entries) + 6)
+    plot_h = step * len(targets)
+    height = plot_h + 40
+    body = [f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>']
+    for i in range(0, len(targets), 2):
+        body.append(f'<rect x="0" y="{i * step}" width="{WIDTH}" height="{step}" fill="#f4f4f4"/>')
+    for tick in ticks:
+        dash = "" if abs(tick - 0.5) < 1e-9 else ' stroke-dasharray="2,3"'
+        body.append(
+            f'<line x1="{x(tick):.1f}" y1="0" x2="{x(tick):.1f}" y2="{plot_h}" stroke="#bbb"{dash}/>'
+            f'<text x="{x(tick):.1f}" y="{plot_h + 14}" font-size="10" text-anchor="middle">{tick:.1f}</text>'
+        )
     for tier in (0.55, 0.65):
-        out.append(
-            f'<line x1="{x(tier):.1f}" y1="{top - 6}" x2="{x(tier):.1f}" y2="{height - 30}" stroke="#e0a040" '
+        body.append(
+            f'<line x1="{x(tier):.1f}" y1="0" x2="{x(tier):.1f}" y2="{plot_h}" stroke="#e0a040" '
             'stroke-dasharray="4,3"/>'
         )
     cells = {(r["target"], r["entry"]): r for _, r in rows.iterrows()}
     for i, target in enumerate(targets):
-        y0 = top + i * step
-        if i % 2 == 0:
-            out.append(f'<rect x="0" y="{y0}" width="{left + width}" height="{step}" fill="#f7f7f7"/>')
-        out.append(
+        y0 = i * step
+        body.append(
             f'<text x="{left - 6}" y="{y0 + step / 2 + 4:.1f}" font-size="11" text-anchor="end">'
             f"{escape(target)}</text>"
         )
@@ -108,12 +137,21 @@ def forest_plot(
             if r is None or is_missing(r["auroc"]):
                 continue
             y = y0 + 4 + (k + 0.5) * (step - 8) / len(entries)
-            out.append(_forest_mark(entry, target, r, x, y, colours[entry], entry in published))
-    out.append(
-        f'<text x="{left + width / 2}" y="{height - 2}" font-size="11" text-anchor="middle">AUROC '
-        "(dashed: tiers 0.55 and 0.65)</text></svg>"
+            body.append(_forest_mark(entry, target, r, x, y, colours[entry], entry in published))
+    body.append(
+        f'<text x="{(x0 + x1) / 2:.0f}" y="{plot_h + 32}" font-size="11" text-anchor="middle">AUROC '
+        "(solid: 0.5; dashed orange: tiers 0.55 and 0.65)</text>"
     )
-    return "".join(out)
+    label = f"forest plot of per-target AUROC for {task}"
+    attrs = f' data-task="{escape(task)}" aria-label="{escape(label)}"'
+    return Figure(
+        name=f"forest-{task}",
+        label=f"Forest plot, {task}: AUROC with its interval per target and backbone",
+        panels=[
+            Panel("".join(head), WIDTH, head_h, "forest-axis", attrs, sticky=True),
+            Panel("".join(body), WIDTH, height, "forest", attrs),
+        ],
+    )
 
 
 def _forest_mark(
@@ -149,59 +187,8 @@ def _forest_mark(
     return "".join(parts)
 
 
-def _heat_colour(value: float) -> str:
-    """White at 0.5, red towards 1 (saturating at 0.9), blue towards 0 (saturating at 0.1)."""
-    t = min(abs(value - 0.5) / 0.4, 1.0)
-    target = (178, 24, 43) if value >= 0.5 else (33, 102, 172)
-    r, g, b = (round(255 + (c - 255) * t) for c in target)
-    return f"#{r:02x}{g:02x}{b:02x}"
-
-
-def heat_map(task: str, rows: pd.DataFrame, entries: list[str], targets: list[str]) -> str:
-    cell = 14
-    left = max(120, 16 + 6.6 * max((len(e) for e in entries), default=0))
-    top = max(60, 20 + 5.4 * max((len(t) for t in targets), default=0))
-    width = left + max(cell * len(targets), 7 * 34) + 20
-    height = top + cell * len(entries) + 50
-    cells = {(r["target"], r["entry"]): r for _, r in rows.iterrows()}
-    out = [
-        f'<svg class="heatmap" data-task="{escape(task)}" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-        f'height="{height}" role="img" '
-        f'aria-label="Heat map of AUROC by backbone and target for {escape(task)}">'
-    ]
-    for j, target in enumerate(targets):
-        xx = left + j * cell + cell / 2
-        out.append(
-            f'<text x="{xx:.1f}" y="{top - 6}" font-size="10" transform="rotate(-60 {xx:.1f} {top - 6})">'
-            f"{escape(target)}</text>"
-        )
-    for i, entry in enumerate(entries):
-        y = top + i * cell
-        out.append(
-            f'<text x="{left - 6}" y="{y + cell - 3}" font-size="11" text-anchor="end">{escape(entry)}</text>'
-        )
-        for j, target in enumerate(targets):
-            r = cells.get((target, entry))
-            value = None if r is None or is_missing(r["auroc"]) else float(r["auroc"])
-            fill = "#eeeeee" if value is None else _heat_colour(value)
-            text = "not evaluated" if value is None else fmt_auroc(value, r["auroc_low"], r["auroc_high"])
-            out.append(
-                f'<rect class="cell" x="{left + j * cell}" y="{y}" width="{cell - 1}" height="{cell - 1}" '
-                f'fill="{fill}" data-entry="{escape(entry)}" data-target="{escape(target)}" '
-                f'data-auroc="{"" if value is None else repr(value)}">'
-                f"<title>{escape(entry)} - {escape(target)}: {escape(text)}</title></rect>"
-            )
-    y = top + cell * len(entries) + 18
-    for k, v in enumerate((0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)):
-        out.append(
-            f'<rect x="{left + k * 34}" y="{y}" width="34" height="10" fill="{_heat_colour(v)}"/>'
-            f'<text x="{left + k * 34 + 17}" y="{y + 22}" font-size="9" text-anchor="middle">{v:.1f}</text>'
-        )
-    out.append("</svg>")
-    return "".join(out)
-
-
-def curve_plot(family: str, axis: str, rows: pd.DataFrame, colours: dict[str, str]) -> str:
+def curve_plot(family: str, axis: str, rows: pd.DataFrame, colours: dict[str, str]) -> Figure:
+    """Macro AUROC with its interval against the window or horizon, one line per entry (side by side)."""
     minutes = sorted(rows["minutes"].unique())
     entries = list(dict.fromkeys(rows["entry"]))
     values = pd.concat([rows["macro_auroc"], rows["macro_auroc_low"], rows["macro_auroc_high"]]).dropna()
@@ -209,21 +196,20 @@ def curve_plot(family: str, axis: str, rows: pd.DataFrame, colours: dict[str, st
     hi = min(1.0, math.ceil((float(values.max()) + 0.02) * 20) / 20)
     if hi <= lo:
         lo, hi = max(0.0, lo - 0.05), min(1.0, hi + 0.05)
-    left, width, top, plot_h = 60, 420, 40, 220
-    total_width = max(left + width + 40, 30 + _legend_width(entries))
+    left, width, plot_h, total = 60, 480, 220, 580
+    keys, last = legend(entries, colours, set(), 10, 16, total - 20)
+    top = last + 20
 
     def px(m: float) -> float:
-        i = minutes.index(m)
-        return left + (width * (i + 0.5) / len(minutes))
+        return left + (width * (minutes.index(m) + 0.5) / len(minutes))
 
     def py(v: float) -> float:
-        return top + plot_h - (v - lo) / (hi - lo) * plot_h
+        return top + 6 + plot_h - 12 - (v - lo) / (hi - lo) * (plot_h - 12)  # 6 units spare at each end
 
+    height = top + plot_h + 50
     out = [
-        f'<svg class="curve" data-family="{escape(family)}" data-axis="{escape(axis)}" '
-        f'xmlns="http://www.w3.org/2000/svg" width="{total_width:.0f}" height="{top + plot_h + 50}" '
-        f'role="img" aria-label="Macro AUROC by {escape(axis)} for {escape(family)}">',
-        _legend(entries, colours, set(), 10, 16),
+        f'<rect width="{total}" height="{height:.0f}" fill="#ffffff"/>',
+        keys,
         f'<line x1="{left}" y1="{top + plot_h}" x2="{left + width}" y2="{top + plot_h}" stroke="#888"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#888"/>',
     ]
@@ -245,32 +231,53 @@ def curve_plot(family: str, axis: str, rows: pd.DataFrame, colours: dict[str, st
     )
     for k, entry in enumerate(entries):
         dodge = (k - (len(entries) - 1) / 2) * 4  # side by side, so that the intervals do not overlap
-        part = rows[rows["entry"] == entry].sort_values("minutes")
-        colour = colours.get(entry, PALETTE[0])
-        pairs = zip(part["minutes"], part["macro_auroc"], strict=True)
-        points = [(px(m) + dodge, py(v)) for m, v in pairs if pd.notna(v)]
-        if len(points) > 1:
-            coords = " ".join(f"{a:.1f},{b:.1f}" for a, b in points)
-            out.append(
-                f'<polyline class="line" data-entry="{escape(entry)}" points="{coords}" fill="none" '
-                f'stroke="{colour}" stroke-width="2"/>'
+        out.append(
+            _curve_line(entry, rows[rows["entry"] == entry], colours.get(entry, PALETTE[0]), dodge, px, py)
+        )
+    label = f"macro AUROC by {axis} for {family}"
+    attrs = f' data-family="{escape(family)}" data-axis="{escape(axis)}" aria-label="{escape(label)}"'
+    return Figure(
+        name=f"curve-{family}-{axis}",
+        label=f"Macro AUROC by {axis}, {family}",
+        panels=[Panel("".join(out), total, height, "curve", attrs)],
+        wide=False,
+    )
+
+
+def _curve_line(
+    entry: str,
+    part: pd.DataFrame,
+    colour: str,
+    dodge: float,
+    px: Callable[[float], float],
+    py: Callable[[float], float],
+) -> str:
+    """One entry's line of a curve plot: a polyline and a point with its interval per window or horizon."""
+    part = part.sort_values("minutes")
+    out = []
+    pairs = zip(part["minutes"], part["macro_auroc"], strict=True)
+    points = [(px(m) + dodge, py(v)) for m, v in pairs if pd.notna(v)]
+    if len(points) > 1:
+        coords = " ".join(f"{a:.1f},{b:.1f}" for a, b in points)
+        out.append(
+            f'<polyline class="line" data-entry="{escape(entry)}" points="{coords}" fill="none" '
+            f'stroke="{colour}" stroke-width="2"/>'
+        )
+    for _, r in part.iterrows():
+        if is_missing(r["macro_auroc"]):
+            continue
+        cx, cy = px(r["minutes"]) + dodge, py(r["macro_auroc"])
+        value = fmt_auroc(r["macro_auroc"], r["macro_auroc_low"], r["macro_auroc_high"])
+        bar = ""
+        if not is_missing(r["macro_auroc_low"]) and not is_missing(r["macro_auroc_high"]):
+            bar = (
+                f'<line x1="{cx:.1f}" y1="{py(r["macro_auroc_low"]):.1f}" x2="{cx:.1f}" '
+                f'y2="{py(r["macro_auroc_high"]):.1f}" stroke="{colour}" stroke-width="1.2"/>'
             )
-        for _, r in part.iterrows():
-            if is_missing(r["macro_auroc"]):
-                continue
-            cx, cy = px(r["minutes"]) + dodge, py(r["macro_auroc"])
-            value = fmt_auroc(r["macro_auroc"], r["macro_auroc_low"], r["macro_auroc_high"])
-            text = f"{entry} - {r['task']}: {value}"
-            bar = ""
-            if not is_missing(r["macro_auroc_low"]) and not is_missing(r["macro_auroc_high"]):
-                bar = (
-                    f'<line x1="{cx:.1f}" y1="{py(r["macro_auroc_low"]):.1f}" x2="{cx:.1f}" '
-                    f'y2="{py(r["macro_auroc_high"]):.1f}" stroke="{colour}" stroke-width="1.2"/>'
-                )
-            out.append(
-                f'<g class="point" data-entry="{escape(entry)}" data-minutes="{r["minutes"]:g}" '
-                f'data-auroc="{float(r["macro_auroc"])!r}"><title>{escape(text)}</title>{bar}'
-                f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="{colour}"/></g>'
-            )
-    out.append("</svg>")
+        tip = f"{entry} - {r['task']}: {value}"
+        out.append(
+            f'<g class="point" data-entry="{escape(entry)}" data-minutes="{r["minutes"]:g}" '
+            f'data-auroc="{float(r["macro_auroc"])!r}"><title>{escape(tip)}'
+            f'</title>{bar}<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="{colour}"/></g>'
+        )
     return "".join(out)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from ecglab.leaderboards.formatting import escape, fmt_auroc, is_missing, slug
+from ecglab.leaderboards.formatting import escape, fmt_auroc, is_missing, method_label, slug
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -28,33 +28,67 @@ def _tie(value: Any) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ tables
-def _table(table_id: str, headers: list[tuple[str, str]], rows: list[tuple[str, list[str]]]) -> str:
-    """headers: (label, type "num"|"text"); rows: (tr class, rendered td cells)."""
+P_METHOD_COLUMNS = ("p_method", "delong_p_method", "p_value_method", "pvalue_method")
+TALL_ROWS = 40  # a table with more rows scrolls inside a box of about 30 rows, its header fixed on top
+
+
+def table(table_id: str, headers: list[tuple[str, str]], rows: list[tuple[str, list[str]]]) -> str:
+    """A sortable table in its own scroll box (wide tables scroll sideways inside it, never the page).
+    headers: (label, type "num"|"text"); rows: (tr class, rendered td cells)."""
     head = "".join(
         f'<th data-type="{t}" tabindex="0" scope="col">{escape(label)}</th>' for label, t in headers
     )
     body = "".join(f'<tr class="{cls}">{"".join(cells)}</tr>' for cls, cells in rows)
+    tall = " tall" if len(rows) > TALL_ROWS else ""
     return (
-        f'<div class="scroll"><table class="sortable" id="{escape(table_id)}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table></div>"
+        f'<div class="scroll{tall}"><table class="sortable" id="{escape(table_id)}"><thead><tr>{head}</tr>'
+        f"</thead><tbody>{body}</tbody></table></div>"
     )
 
 
-def _td(text: Any, value: Any = None, num: bool = False, cls: str = "") -> str:
+def td(text: Any, value: Any = None, num: bool = False, cls: str = "", tip: str = "") -> str:
+    """A cell: its text, its sort value in ``data-v`` and classes (``num`` right-aligned, ``wrap`` for
+    long text that wraps)."""
     classes = " ".join(c for c in (cls, "num" if num else "") if c)
     attr = f' class="{classes}"' if classes else ""
     data = "" if value is None else f' data-v="{escape(_data_v(value))}"'
-    return f"<td{attr}{data}>{escape(text)}</td>"
+    title = f' title="{escape(tip)}"' if tip else ""
+    return f"<td{attr}{data}{title}>{escape(text)}</td>"
+
+
+def note_td(text: Any) -> str:
+    """A note cell: wraps instead of widening its table."""
+    return td(text, cls="wrap")
+
+
+def method_td(method: Any) -> str:
+    """The short name of an interval method, the method as recorded in its tooltip."""
+    recorded = "" if is_missing(method) else str(method)
+    return td(method_label(recorded), tip=recorded)
+
+
+def _seeds(n: Any, sd: Any) -> str:
+    """The seed count with the SD of the AUROC over seeds ("3 (0.012)")."""
+    return _int(n) + ("" if is_missing(sd) else f" ({float(sd):.3f})")
+
+
+def _diff(value: Any, low: Any, high: Any) -> str:
+    text = "" if is_missing(value) else f"{value:+.3f}"
+    if text and not is_missing(low) and not is_missing(high):
+        text += f" [{low:+.3f}, {high:+.3f}]"
+    return text
 
 
 def summary_table(task: str, rows: pd.DataFrame) -> str:
+    """The backbones of a task. A published row's macro AUROC over its own panel is not shown beside the
+    project's (it covers other targets): its note gives it, and the common-target table compares."""
     headers = [
         ("Rank", "num"),
         ("Backbone", "text"),
         ("Source", "text"),
         ("Macro AUROC [CI]", "num"),
-        ("Seed SD", "num"),
-        ("Seeds", "num"),
+        ("CI method", "text"),
+        ("Seeds (SD)", "num"),
         ("Targets", "num"),
         (">= 0.65", "num"),
         ("0.55-0.65", "num"),
@@ -67,89 +101,142 @@ def summary_table(task: str, rows: pd.DataFrame) -> str:
     for _, r in rows.iterrows():
         published = r["source"] == "published"
         macro = fmt_auroc(r["macro_auroc"], r["macro_auroc_low"], r["macro_auroc_high"])
-        note = r["macro_ci_note"] if not published else f"{r['note']}; {r['macro_ci_note']}"
-        if published and not is_missing(r["n_ci_inverted"]) and int(r["n_ci_inverted"]):
-            note += f"; {int(r['n_ci_inverted'])} published interval(s) with low > high, kept as published"
-        diff = "" if is_missing(r["macro_diff_vs_best"]) else f"{r['macro_diff_vs_best']:+.3f}"
-        if diff and not is_missing(r["macro_diff_low"]):
-            diff += f" [{r['macro_diff_low']:+.3f}, {r['macro_diff_high']:+.3f}]"
-        source = "published, not re-run" if published else "ecglab"
+        note, value = r["macro_ci_note"], r["macro_auroc"]
+        if published:
+            note = "other cohort and code"
+            if is_missing(r["macro_auroc"]):
+                note += f"; {r['macro_ci_note']}"
+            else:
+                note += (
+                    f"; its macro over all {_int(r['n_targets'])} published targets is "
+                    f"{r['macro_auroc']:.3f}: compared over common targets below"
+                )
+            macro, value = "see common targets", float("nan")
+            if not is_missing(r["n_ci_inverted"]) and int(r["n_ci_inverted"]):
+                note += (
+                    f"; {int(r['n_ci_inverted'])} published interval(s) with low > high, kept as published"
+                )
         body.append(
             (
                 "published" if published else "own",
                 [
-                    _td(_int(r["rank"]), r["rank"], num=True),
-                    _td(r["entry"]),
-                    _td(source),
-                    _td(macro, r["macro_auroc"], num=True),
-                    _td(_num(r["macro_auroc_sd"]), r["macro_auroc_sd"], num=True),
-                    _td(_int(r["n_seeds"]), r["n_seeds"], num=True),
-                    _td(_int(r["n_targets"]), r["n_targets"], num=True),
-                    _td(_int(r["n_auroc_ge_065"]), r["n_auroc_ge_065"], num=True),
-                    _td(_int(r["n_auroc_055_065"]), r["n_auroc_055_065"], num=True),
-                    _td(_int(r["n_auroc_lt_055"]), r["n_auroc_lt_055"], num=True),
-                    _td(_tie(r["tied_with_best"])),
-                    _td(diff, r["macro_diff_vs_best"], num=True),
-                    _td(note.strip("; ")),
+                    td(_int(r["rank"]), r["rank"], num=True),
+                    td(r["entry"], cls="name"),
+                    td("published" if published else "ecglab"),
+                    td(macro, value, num=True),
+                    method_td(r.get("macro_ci_method")),
+                    td(_seeds(r["n_seeds"], r["macro_auroc_sd"]), r["n_seeds"], num=True),
+                    td(_int(r["n_targets"]), r["n_targets"], num=True),
+                    td(_int(r["n_auroc_ge_065"]), r["n_auroc_ge_065"], num=True),
+                    td(_int(r["n_auroc_055_065"]), r["n_auroc_055_065"], num=True),
+                    td(_int(r["n_auroc_lt_055"]), r["n_auroc_lt_055"], num=True),
+                    td(_tie(r["tied_with_best"])),
+                    td(
+                        _diff(r["macro_diff_vs_best"], r["macro_diff_low"], r["macro_diff_high"]),
+                        r["macro_diff_vs_best"],
+                        num=True,
+                    ),
+                    note_td(note.strip("; ")),
                 ],
             )
         )
-    return _table(f"summary-{slug(task)}", headers, body)
+    return table(f"summary-{slug(task)}", headers, body)
+
+
+def common_table(task: str, common: pd.DataFrame) -> str:
+    """Each backbone against each published row over only the targets both evaluate, with how many."""
+    headers = [
+        ("Backbone", "text"),
+        ("Published", "text"),
+        ("Common targets", "num"),
+        ("Backbone macro (common)", "num"),
+        ("Published macro (common)", "num"),
+        ("Difference", "num"),
+        ("Targets (backbone / published)", "text"),
+    ]
+    body = [
+        (
+            "own",
+            [
+                td(r["entry"], cls="name"),
+                td(r["published_entry"], cls="name"),
+                td(_int(r["n_common"]), r["n_common"], num=True),
+                td(_num(r["macro_entry"]), r["macro_entry"], num=True),
+                td(_num(r["macro_published"]), r["macro_published"], num=True),
+                td("" if is_missing(r["diff"]) else f"{r['diff']:+.3f}", r["diff"], num=True),
+                td(f"{_int(r['n_entry'])} / {_int(r['n_published'])}"),
+            ],
+        )
+        for _, r in common.iterrows()
+    ]
+    return table(f"common-{slug(task)}", headers, body)
+
+
+def _optional_interval(r: pd.Series, low: str, high: str) -> str:
+    if is_missing(r.get(low)) or is_missing(r.get(high)):
+        return ""
+    return f"[{float(r[low]):.3f}-{float(r[high]):.3f}]"
 
 
 def targets_table(task: str, rows: pd.DataFrame) -> str:
+    """One row per target and entry: AUROC with its interval and method, the comparison with the target's
+    best, and the clustered interval and p-value method where the tables carry them."""
+    clustered = "clustered_low" in rows.columns and "clustered_high" in rows.columns
+    p_method = next((c for c in P_METHOD_COLUMNS if c in rows.columns), None)
     headers = [
         ("Target", "text"),
         ("Backbone", "text"),
         ("Source", "text"),
         ("AUROC [CI]", "num"),
+        ("CI method", "text"),
+        *([("Clustered CI", "text")] if clustered else []),
         ("n", "num"),
         ("Positives", "num"),
-        ("Seeds", "num"),
-        ("Seed SD", "num"),
+        ("Seeds (SD)", "num"),
         ("Diff vs target best [CI]", "num"),
         ("Tied with best", "text"),
-        ("DeLong p", "num"),
+        ("Paired p", "num"),
+        *([("p method", "text")] if p_method else []),
         ("Note", "text"),
     ]
     body = []
     for _, r in rows.iterrows():
         published = r["source"] == "published"
         inverted = not is_missing(r["ci_inverted"]) and bool(r["ci_inverted"])
-        auroc = fmt_auroc(r["auroc"], r["auroc_low"], r["auroc_high"])
-        diff = "" if is_missing(r["diff_vs_best"]) else f"{r['diff_vs_best']:+.3f}"
-        if diff and not is_missing(r["diff_low"]):
-            diff += f" [{r['diff_low']:+.3f}, {r['diff_high']:+.3f}]"
         note = r["issues"] if published else r["ci_note"]
         if inverted:
             note = f"inverted interval (low > high), kept as published: {note}"
         classes = ("published" if published else "own") + (" inverted" if inverted else "")
-        body.append(
-            (
-                classes,
-                [
-                    _td(r["target"]),
-                    _td(r["entry"]),
-                    _td("published, not re-run" if published else "ecglab"),
-                    _td(auroc, r["auroc"], num=True, cls="warn" if inverted else ""),
-                    _td(_int(r["n"]), r["n"], num=True),
-                    _td(_int(r["n_pos"]), r["n_pos"], num=True),
-                    _td(_int(r["n_seeds"]), r["n_seeds"], num=True),
-                    _td(_num(r["auroc_sd"]), r["auroc_sd"], num=True),
-                    _td(diff, r["diff_vs_best"], num=True),
-                    _td(_tie(r["tied_with_best"])),
-                    _td(_num(r["delong_p"], 4), r["delong_p"], num=True),
-                    _td(note),
-                ],
-            )
-        )
-    return _table(f"targets-{slug(task)}", headers, body)
+        cells = [
+            td(r["target"]),
+            td(r["entry"], cls="name"),
+            td("published" if published else "ecglab"),
+            td(
+                fmt_auroc(r["auroc"], r["auroc_low"], r["auroc_high"]),
+                r["auroc"],
+                num=True,
+                cls="warn" if inverted else "",
+            ),
+            method_td(r["ci_method"]),
+            *([td(_optional_interval(r, "clustered_low", "clustered_high"))] if clustered else []),
+            td(_int(r["n"]), r["n"], num=True),
+            td(_int(r["n_pos"]), r["n_pos"], num=True),
+            td(_seeds(r["n_seeds"], r["auroc_sd"]), r["n_seeds"], num=True),
+            td(_diff(r["diff_vs_best"], r["diff_low"], r["diff_high"]), r["diff_vs_best"], num=True),
+            td(_tie(r["tied_with_best"])),
+            td(_num(r["delong_p"], 4), r["delong_p"], num=True),
+            *([method_td(r[p_method])] if p_method else []),
+            note_td(note),
+        ]
+        body.append((classes, cells))
+    return table(f"targets-{slug(task)}", headers, body)
 
 
 def refused_table(refused: pd.DataFrame) -> str:
+    """The runs and submission files left out, with the reason (which wraps)."""
     headers = [("Run", "text"), ("Backbone", "text"), ("Task", "text"), ("Reason", "text")]
     body = [
-        ("refused", [_td(r["origin"]), _td(r["backbone"]), _td(r["task"]), _td(r["reason"])])
+        ("refused", [note_td(r["origin"]), td(r["backbone"]), td(r["task"]), note_td(r["reason"])])
         for _, r in refused.iterrows()
     ]
-    return _table("refused", headers, body)
+    return table("refused", headers, body)

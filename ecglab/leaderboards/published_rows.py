@@ -150,3 +150,49 @@ def _summary_row(study: str, task: str, published_task: str, rows: pd.DataFrame)
         "note": "numbers as published by the study, not re-run by ecglab; cohort and code differ",
         **dict(zip(TIER_COLUMNS, (tiers[k] for k in TIER_KEYS), strict=True)),
     }
+
+
+COMMON_COLUMNS = [
+    "task",
+    "entry",
+    "published_entry",
+    "n_common",
+    "n_entry",
+    "n_published",
+    "macro_entry",
+    "macro_published",
+    "diff",
+]
+
+
+def common_target_macros(targets: pd.DataFrame) -> pd.DataFrame:
+    """Each project entry of a task against each published row of the same task, over only the targets
+    both evaluate (a defined AUROC in both): how many (``n_common``, beside each row's own count), both
+    macro AUROCs over them and their difference (entry minus published; NaN without a common target). A
+    published macro over its full panel is never set beside a project macro over a few targets."""
+    rows = []
+    for task, part in targets.groupby("task", sort=False):
+        defined = part[part["auroc"].notna()]
+        own = defined[defined["source"] == "ecglab"]
+        pub = defined[defined["source"] == "published"]
+        for published_entry, prows in pub.groupby("entry", sort=False):
+            reference = prows.groupby("target")["auroc"].mean()
+            for entry, erows in own.groupby("entry", sort=False):
+                values = erows.groupby("target")["auroc"].mean()
+                common = values.index.intersection(reference.index)
+                a = float(values[common].mean()) if len(common) else float("nan")
+                b = float(reference[common].mean()) if len(common) else float("nan")
+                rows.append(
+                    {
+                        "task": task,
+                        "entry": entry,
+                        "published_entry": published_entry,
+                        "n_common": len(common),
+                        "n_entry": len(values),
+                        "n_published": len(reference),
+                        "macro_entry": a,
+                        "macro_published": b,
+                        "diff": a - b,
+                    }
+                )
+    return pd.DataFrame(rows, columns=COMMON_COLUMNS)

@@ -1,36 +1,67 @@
 """The leaderboard as one static HTML page: opens from the file system, no server, no external scripts or
-fonts. Sortable tables (click a header; ``#sort=TABLE_ID:COLUMN[:desc]`` in the URL sorts on load), a
-forest plot of per-target AUROC with intervals per backbone, a backbone x target heat map and macro AUROC
-curves against window or horizon, all inline SVG. Published reference rows are drawn hollow and labelled.
-This module lays out the page, its style and its sorting script; the tables are
-:mod:`ecglab.leaderboards.html_tables`' and the plots :mod:`ecglab.leaderboards.html_figures`'.
+fonts. Sortable tables (click a header; ``#sort=TABLE_ID:COLUMN[:desc]`` in the URL sorts on load), each in
+its own scroll box so that nothing widens the page; per task the interval methods in one line each, a
+comparison with the published rows over the targets both evaluate, a forest plot of per-target AUROC with
+intervals (page-wide, its axis header fixed while it scrolls), a backbone x target heat map, and the
+calibration, subgroup and regression sections when their tables have rows; macro AUROC curves against
+window or horizon. Every figure downloads as SVG or PNG from the page. Published reference rows are drawn
+hollow and labelled. This module lays out the page, its style and its sorting script; the tables are
+:mod:`ecglab.leaderboards.html_tables`' and :mod:`ecglab.leaderboards.html_sections`', the figures
+:mod:`ecglab.leaderboards.html_export`'s.
 """
 
 from __future__ import annotations
 
-from ecglab.leaderboards.formatting import escape, shown_targets, slug
-from ecglab.leaderboards.html_figures import colour_map, curve_plot, forest_plot, heat_map
-from ecglab.leaderboards.html_tables import refused_table, summary_table, targets_table
+import pandas as pd
+
+from ecglab.leaderboards.formatting import escape, method_lines, slug
+from ecglab.leaderboards.html_export import PageEntries, TaskView, curve_figures, task_figures
+from ecglab.leaderboards.html_sections import task_sections
+from ecglab.leaderboards.html_svg import EXPORT_SCRIPT, figure_html
+from ecglab.leaderboards.html_tables import (
+    P_METHOD_COLUMNS,
+    common_table,
+    refused_table,
+    summary_table,
+    targets_table,
+)
+from ecglab.leaderboards.published_rows import common_target_macros
 from ecglab.leaderboards.tables import Leaderboard
 
 CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:1.5em auto;
-max-width:1400px;padding:0 1em;color:#222;line-height:1.4}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;color:#222;
+line-height:1.4}
+main{max-width:1400px;margin:1.5em auto;padding:0 16px;box-sizing:border-box}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}h3{margin-top:1.4em}
-table{border-collapse:collapse;margin:.5em 0 1em;font-size:.88em}
+p,li,code{overflow-wrap:anywhere}
+table{border-collapse:collapse;margin:0;font-size:.88em}
 th,td{border:1px solid #ddd;padding:3px 7px;text-align:left;white-space:nowrap}
-th[data-type]{cursor:pointer;background:#f3f3f3;user-select:none}
+th{background:#f3f3f3;white-space:normal;vertical-align:bottom}
+th[data-type]{cursor:pointer;user-select:none}
 th[data-type]:hover{background:#e6e6e6}
 th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.wrap{white-space:normal;min-width:11em;max-width:30em;overflow-wrap:anywhere}
+td.name{white-space:normal;min-width:12em;max-width:22em;overflow-wrap:anywhere}
 tr.published td{background:#f7f7ff;font-style:italic}
 tr.inverted td{background:#fff1e6}
+tr.refused td{color:#777}
 .badge{font-size:.75em;padding:1px 5px;border-radius:3px;background:#dde;color:#224;font-style:normal}
 .warn{color:#b35900;font-weight:600}
-.scroll{overflow-x:auto;max-width:100%}
+.scroll{overflow-x:auto;max-width:100%;margin:.5em 0 1em}
+.scroll.tall{max-height:34em;overflow-y:auto;border-bottom:1px solid #ddd}
+.scroll.tall thead th{position:sticky;top:0;z-index:1}
+figure.fig{margin:.5em 0 1.5em}
+figure.fig svg{display:block}
+figure.fig svg.wide{width:100%;height:auto}
+figure.fig svg.natural{max-width:100%;height:auto}
+.sticky-head{position:sticky;top:0;z-index:2;background:#fff;box-shadow:0 1px 0 #ccc}
+figcaption{margin-top:.3em}
+figcaption button{font-size:.8em;margin-left:.4em;cursor:pointer}
 svg text{font-family:inherit}
 .note{color:#555;font-size:.9em}
-nav a{margin-right:1em}
+ul.methods{font-size:.9em;color:#444;margin:.3em 0 .8em}
+nav a{margin-right:1em;display:inline-block}
 """
 
 SCRIPT = """
@@ -84,26 +115,28 @@ SCRIPT = """
 """
 
 
+INTRO = (
+    "Built from result files by ecglab. AUROC with {level}% confidence intervals, "
+    '"0.812 [0.801-0.823]". Rows are comparable only within a task with one task version and cohort '
+    'hash. Rows marked <span class="badge">published, not re-run</span> are the reference studies\' '
+    "numbers as published (other cohort and code), drawn hollow in the plots, and compared with a "
+    "backbone only over the targets both evaluate. Tiers follow AnyECG-Lab: AUROC &gt;= 0.65, "
+    "0.55-0.65, &lt; 0.55. Click a column header to sort; each figure downloads as SVG or PNG."
+)
+
+
 def render_html(board: Leaderboard) -> str:
     """One self-contained HTML page (inline CSS, script and SVG; nothing loaded from elsewhere)."""
-    summary, targets = board.summary, board.targets
-    published = set(summary.loc[summary["source"] == "published", "entry"])
-    own_entries = summary.loc[summary["source"] == "ecglab", "entry"]
-    all_entries = list(dict.fromkeys([*own_entries, *sorted(published)]))
-    colours = colour_map(all_entries, published)
+    page = PageEntries.of(board)
     level = round(100 * (1 - board.alpha))
     tasks = board.task_names()
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(board.title)}</title><style>{CSS}</style></head><body>",
+        f"<title>{escape(board.title)}</title><style>{CSS}</style></head><body><main>",
         f"<h1>{escape(board.title)}</h1>",
-        f'<p class="note">Built from result files by ecglab. AUROC with {level}% confidence intervals, '
-        '"0.812 [0.801-0.823]". Rows are comparable only within a task with one task version and cohort '
-        'hash. Rows marked <span class="badge">published, not re-run</span> are the reference studies\' '
-        "numbers as published (other cohort and code), drawn hollow in the plots. Tiers follow AnyECG-Lab: "
-        "AUROC &gt;= 0.65, 0.55-0.65, &lt; 0.55. Click a column header to sort.</p>",
+        f'<p class="note">{INTRO.format(level=level)}</p>',
     ]
     if tasks:
         links = "".join(f'<a href="#task-{slug(t)}">{escape(t)}</a>' for t in tasks)
@@ -111,43 +144,10 @@ def render_html(board: Leaderboard) -> str:
             links += '<a href="#curves">window / horizon curves</a>'
         parts.append(f"<nav>{links}</nav>")
     for task in tasks:
-        rows = summary[summary["task"] == task]
-        trows = targets[targets["task"] == task]
-        own = rows[rows["source"] == "ecglab"]
-        entries = [e for e in all_entries if e in set(rows["entry"])]
-        target_order, left_out = shown_targets(trows) if not trows.empty else ([], 0)
-        plotted = trows[trows["target"].isin(target_order)]
-        omitted = (
-            f'<p class="note">The plots show the targets evaluated here; {left_out} published targets that '
-            "no run here evaluates are listed in the table below.</p>"
-            if left_out
-            else ""
-        )
-        parts.append(f'<section class="task" id="task-{slug(task)}"><h2>{escape(task)}</h2>')
-        if not own.empty:
-            first = own.iloc[0]
-            parts.append(
-                f'<p class="note">Task version {escape(first["task_version"])}, cohort '
-                f"{escape(first['cohort_name'])} (hash <code>{escape(first['cohort_hash'][:12])}</code>); "
-                "intervals "
-                "by patient bootstrap over the stored resamples shared by all runs of the task.</p>"
-            )
-        parts.append("<h3>Backbones</h3>")
-        parts.append(summary_table(task, rows))
-        if not trows.empty:
-            parts.append("<h3>Per-target AUROC (forest plot)</h3>")
-            forest = forest_plot(task, plotted, entries, target_order, colours, published)
-            parts.append(f'{omitted}<div class="scroll">{forest}</div>')
-            parts.append("<h3>AUROC by backbone and target (heat map)</h3>")
-            parts.append(f'<div class="scroll">{heat_map(task, plotted, entries, target_order)}</div>')
-            parts.append("<h3>Per target</h3>")
-            parts.append(targets_table(task, trows))
-        parts.append("</section>")
+        parts += _task_parts(board, task, page)
     if not board.curves.empty:
         parts.append('<section id="curves"><h2>Macro AUROC by window and horizon</h2>')
-        for (family, axis), rows in board.curves.groupby(["family", "axis"], sort=False):
-            parts.append(f"<h3>{escape(family)} (by {escape(axis)})</h3>")
-            parts.append(f'<div class="scroll">{curve_plot(family, axis, rows, colours)}</div>')
+        parts += [figure_html(fig) for fig in curve_figures(board, page)]
         parts.append("</section>")
     if board.notes:
         items = "".join(f"<li>{escape(n)}</li>" for n in board.notes)
@@ -156,5 +156,74 @@ def render_html(board: Leaderboard) -> str:
         parts.append('<section id="refused-runs"><h2>Refused runs</h2>')
         parts.append(refused_table(board.refused))
         parts.append("</section>")
-    parts.append(f"<script>{SCRIPT}</script></body></html>")
+    parts.append(f"</main><script>{SCRIPT}</script><script>{EXPORT_SCRIPT}</script></body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _task_parts(board: Leaderboard, task: str, page: PageEntries) -> list[str]:
+    """One task's section: identity, interval methods, backbones, the comparison with the published rows
+    over common targets, the figures, the per-target table and the sections beyond AUROC."""
+    summary, targets = board.summary, board.targets
+    rows = summary[summary["task"] == task]
+    trows = targets[targets["task"] == task]
+    own = rows[rows["source"] == "ecglab"]
+    view = TaskView.of(board, task, page)
+    figures = task_figures(board, view, page)
+    parts = [f'<section class="task" id="task-{slug(task)}"><h2>{escape(task)}</h2>']
+    if not own.empty:
+        first = own.iloc[0]
+        parts.append(
+            f'<p class="note">Task version {escape(first["task_version"])}, cohort '
+            f"{escape(first['cohort_name'])} (hash <code>{escape(first['cohort_hash'][:12])}</code>).</p>"
+        )
+    parts.append(methods_list(board, task))
+    parts.append("<h3>Backbones</h3>")
+    parts.append(summary_table(task, rows))
+    common = common_target_macros(trows)
+    if not common.empty:
+        parts.append("<h3>Against the published rows, over common targets</h3>")
+        parts.append(
+            '<p class="note">Macro AUROC of each backbone and of the published row over only the targets '
+            "both evaluate (a defined AUROC in both), with how many; each row's own target count beside "
+            "it. Published numbers come from another cohort and code: a difference is descriptive, not a "
+            "test.</p>"
+        )
+        parts.append(common_table(task, common))
+    if "forest" in figures:
+        parts.append("<h3>Per-target AUROC (forest plot)</h3>")
+        if view.left_out:
+            parts.append(
+                f'<p class="note">The plots show the targets evaluated here; {view.left_out} published '
+                "targets that no run here evaluates are listed in the table below.</p>"
+            )
+        parts.append(figure_html(figures["forest"]))
+        parts.append("<h3>AUROC by backbone and target (heat map)</h3>")
+        parts.append(figure_html(figures["heatmap"]))
+    if not trows.empty:
+        parts.append("<h3>Per target</h3>")
+        parts.append(targets_table(task, trows))
+    parts += task_sections(board, task, view.targets, page.colours, figures)
+    parts.append("</section>")
+    return parts
+
+
+def methods_list(board: Leaderboard, task: str) -> str:
+    """One line per interval or test method used in the task's tables."""
+    methods: list = []
+    for frame, columns in (
+        (board.summary, ("macro_ci_method",)),
+        (board.targets, ("ci_method", *P_METHOD_COLUMNS)),
+        (board.comparisons, ("method",)),
+        (board.subgroups, ("ci_method",)),
+    ):
+        if frame.empty or "task" not in frame.columns:
+            continue
+        part = frame[frame["task"] == task]
+        for column in columns:
+            if column in part.columns:
+                methods += list(pd.unique(part[column].dropna()))
+    lines = method_lines(methods)
+    if not lines:
+        return ""
+    items = "".join(f"<li><b>{escape(label)}</b>: {escape(line)}</li>" for label, line in lines)
+    return f'<p class="note">Intervals and tests on this task:</p><ul class="methods">{items}</ul>'

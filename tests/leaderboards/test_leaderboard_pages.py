@@ -4,9 +4,7 @@ every file; the HTML renders and sorts in a real browser."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from leaderboard_fixtures import TARGETS, TASK, read_table, run_cli, run_results
+from page_browser import chromium
 
 from ecglab.leaderboards.board import build_leaderboard, write_leaderboard
 from ecglab.leaderboards.formatting import fmt_auroc
@@ -50,7 +49,8 @@ def test_published_rows_are_present_and_labelled(board_dir: Path, runs: Path) ->
     assert potassium["label"] == "published, not re-run"
     html = (board_dir / "index.html").read_text()
     assert "AnyECG-Lab (published, not re-run)" in html and 'class="published' in html
-    assert not re.search(r"src=|href=\"?https?:|@import|url\(|@font-face", html)  # one file, nothing fetched
+    # one file, nothing fetched (url(#id) refers to a pattern or gradient inside the page)
+    assert not re.search(r"src=|href=\"?https?:|@import|url\((?!#)|@font-face", html)
 
     bare = build_leaderboard([runs], published=False)
     assert (bare.summary["source"] == "ecglab").all() and (bare.targets["source"] == "ecglab").all()
@@ -85,15 +85,12 @@ def test_leaderboard_command_writes_every_file(
     printed = capsys.readouterr()
     assert "ecgfounder/tiny" in printed.out and "refused" in printed.err
     names = {p.name for p in out.iterdir()}
-    assert names == {
-        "summary.csv",
-        "targets.csv",
-        "comparisons.csv",
-        "curves.csv",
-        "refused.csv",
-        "leaderboard.md",
-        "index.html",
-    }
+    tables = ("summary", "targets", "comparisons", "curves", "refused")
+    tables += ("calibration", "reliability", "subgroups", "regression")
+    expected = {f"{t}.csv" for t in tables} | {"leaderboard.md", "index.html"}
+    figures = {n for n in names if n.endswith(".svg")}  # the figures for a paper, where board.py writes them
+    assert names - figures == expected
+    assert figures <= {f"forest-{TASK}.svg", f"heatmap-{TASK}.svg", f"reliability-{TASK}.svg"}
     assert "# demo" in (out / "leaderboard.md").read_text()
     assert "published" not in set(pd.read_csv(out / "summary.csv")["source"])
 
@@ -127,16 +124,8 @@ class _Rows(HTMLParser):
             self.inside = self.in_body = False
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
-        if path:
-            return path
-    return None
-
-
 def test_html_renders_tables_and_plots_and_sorts_in_a_browser(board_dir: Path, tmp_path: Path) -> None:
-    browser = _chromium()
+    browser = chromium()
     if browser is None:
         pytest.skip("chromium is not installed (apt-get install -y chromium): the browser check is skipped")
     table = f"targets-{TASK}"
@@ -158,8 +147,8 @@ def test_html_renders_tables_and_plots_and_sorts_in_a_browser(board_dir: Path, t
     dom = done.stdout
     assert "<table" in dom, done.stderr[-2000:]
     assert f'id="summary-{TASK}"' in dom and f'id="{table}"' in dom
-    forest = re.search(r'<svg class="forest".*?</svg>', dom, re.S)
-    heatmap = re.search(r'<svg class="heatmap".*?</svg>', dom, re.S)
+    forest = re.search(r'<svg class="forest wide".*?</svg>', dom, re.S)
+    heatmap = re.search(r'<svg class="heatmap wide".*?</svg>', dom, re.S)
     assert forest and heatmap
     # 4 own entries x 5 targets, plus the published AnyECG-Lab rows of the same targets (and the rest)
     assert forest.group(0).count('class="mark"') >= 4 * len(TARGETS)
