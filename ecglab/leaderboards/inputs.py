@@ -63,6 +63,7 @@ class RunResult:
     task_specs: tuple[str, ...] = ()
     stored: ResampleAurocs | None = None  # its test_resamples.npz, where it belongs to these results
     objective: str = "classification"  # what it trained on: the labels, or the lab values (gaussian_nll, mse)
+    calibration: str = "none"  # the recalibration its run fitted on validation (temperature, isotonic)
 
     @property
     def targets(self) -> list[str]:
@@ -119,6 +120,7 @@ def load_run_folder(run_dir: str | Path, record: RunRecord | None = None) -> Run
         else None,
         task_specs=tuple(config.task_specs),
         objective=config.objective,
+        calibration=config.calibration,
     )
     run.stored = _belonging_resamples(run)
     if run.stored is not None:

@@ -39,11 +39,14 @@ def entry_key(run: RunResult) -> tuple[str, str, str, str]:
 
 def entry_names(runs: list[RunResult]) -> dict[tuple[str, str, str, str], str]:
     """Display names: ``backbone/preset``, `` [label]`` when labelled, `` [objective]`` when trained on the
-    lab values (unless the label says it already), and a configuration hash where two configurations would
-    otherwise share a name."""
+    lab values and `` [calibration]`` when recalibrated (unless the label says it already), and a
+    configuration hash where two configurations would otherwise share a name."""
     keys = sorted({entry_key(r) for r in runs})
     objective = {entry_key(r): r.objective for r in runs if r.objective != "classification"}
-    tags = {k: [t for t in dict.fromkeys((k[2], objective.get(k, ""))) if t] for k in keys}
+    calibration = {entry_key(r): r.calibration for r in runs if r.calibration != "none"}
+    tags = {
+        k: [t for t in dict.fromkeys((k[2], objective.get(k, ""), calibration.get(k, ""))) if t] for k in keys
+    }
     base = {k: f"{k[0]}/{k[1]}" + "".join(f" [{t}]" for t in tags[k]) for k in keys}
     counts = Counter(base.values())
     return {k: base[k] + (f" #{k[3][:6]}" if counts[base[k]] > 1 else "") for k in keys}

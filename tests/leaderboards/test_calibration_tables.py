@@ -15,6 +15,7 @@ from leaderboard_fixtures import TARGETS, TASK, task_labels, write_run
 from ecglab.bench import metrics
 from ecglab.bench.config import build_run_config
 from ecglab.bench.engine.calibration_results import write_calibration
+from ecglab.bench.run_folder import read_record, write_record
 from ecglab.leaderboards.board import build_leaderboard, write_leaderboard
 from ecglab.leaderboards.calibration_tables import calibration_tables
 from ecglab.leaderboards.inputs import load_run_folder
@@ -127,3 +128,17 @@ def test_an_entry_with_one_seed_lacking_the_files_averages_the_others_and_names_
     stored = pd.read_parquet(with_files / "calibration.parquet")
     np.testing.assert_allclose(rows["brier"].to_numpy(float), stored["brier"].to_numpy(float))
     assert (rows["n_seeds"] == 1).all() and (rows["note"] == "").all()  # one run read: its own notes
+
+
+def test_a_recalibrated_entry_is_named_apart_from_the_raw_one(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    raw, fitted = (write_run(runs, "s4", data=task_labels(), label=label) for label in ("", "x"))
+    record = read_record(fitted)
+    config = dataclasses.replace(record.config, label="", calibration="temperature")
+    write_record(fitted, record.replace(config=config))  # the label only kept the run folders apart
+    for run_dir, method in ((raw, "none"), (fitted, "temperature")):
+        add_calibration(run_dir, method)
+    board = build_leaderboard([runs], published=False)
+    assert set(board.summary["entry"]) == {"s4/tiny", "s4/tiny [temperature]"}
+    methods = board.calibration.groupby("entry")["calibration"].agg(lambda c: sorted(set(c)))
+    assert methods.to_dict() == {"s4/tiny": ["none"], "s4/tiny [temperature]": ["none", "temperature"]}
