@@ -40,13 +40,20 @@ def _group_means(group: np.ndarray, values: np.ndarray, plain: np.ndarray, n_gro
 
 
 def closest_values(
-    lab_rows: LabRows, ecgs: pd.DataFrame, targets: pd.DataFrame, minutes: float, cache: dict | None = None
+    lab_rows: LabRows,
+    ecgs: pd.DataFrame,
+    targets: pd.DataFrame,
+    minutes: float,
+    cache: dict | None = None,
+    keep: np.ndarray | None = None,
 ) -> np.ndarray:
     """Values (ECGs x targets) as :func:`ecglab.tasks.labels.closest_labels` decides: the mean of the closest
     moment's values (of both moments when the one before and the one after are equally close). ``cache``:
-    the one of the label pass over the same lab rows and ECGs, whose joins are reused."""
+    the one of the label pass over the same lab rows and ECGs, whose joins are reused; ``keep``: only these
+    ECG rows are returned (a matrix of the anchors, not of every segment)."""
     cache = {} if cache is None else cache
-    out = np.full((len(ecgs), len(targets)), np.nan)
+    keep = np.arange(len(ecgs)) if keep is None else keep
+    out = np.full((len(keep), len(targets)), np.nan)
     ecg_group, ecg_time, lab_groups = per_lab_events(lab_rows, ecgs, targets, cache)
     width = round(minutes * 60e6)
     for lab_codes, members, rows, group, time in lab_groups:
@@ -62,7 +69,7 @@ def closest_values(
         both = use_before & use_after
         value = np.where(both, (from_before + from_after) / 2, np.where(use_before, from_before, from_after))
         for j in members:
-            out[:, targets.index.get_loc(j)] = value
+            out[:, targets.index.get_loc(j)] = value[keep]
     return out
 
 
@@ -77,16 +84,24 @@ def _range_extreme(sorted_values: np.ndarray, start: np.ndarray, stop: np.ndarra
 
 
 def forecast_values(
-    lab_rows: LabRows, ecgs: pd.DataFrame, targets: pd.DataFrame, minutes: float, cache: dict | None = None
+    lab_rows: LabRows,
+    ecgs: pd.DataFrame,
+    targets: pd.DataFrame,
+    minutes: float,
+    cache: dict | None = None,
+    keep: np.ndarray | None = None,
 ) -> np.ndarray:
     """Values (ECGs x targets) as :func:`ecglab.tasks.labels.forecast_labels` decides: the maximum (high) or
-    minimum (low) value in [t, t + minutes]; NaN when the window holds no value or a censored one."""
-    out = np.full((len(ecgs), len(targets)), np.nan)
+    minimum (low) value in [t, t + minutes]; NaN when the window holds no value or a censored one.
+    ``cache`` and ``keep`` as for :func:`closest_values`."""
+    keep = np.arange(len(ecgs)) if keep is None else keep
+    out = np.full((len(keep), len(targets)), np.nan)
     ecg_group, ecg_time, lab_groups = per_lab_events(lab_rows, ecgs, targets, {} if cache is None else cache)
     width = round(minutes * 60e6)
     for _, members, rows, group, time in lab_groups:
         order = sort_events(group, time)
         start, stop = window_ranges(group[order], time[order], ecg_group, ecg_time, ecg_time + width)
+        start, stop = start[keep], stop[keep]
         values, plain = lab_rows.values[rows][order], _plain(lab_rows, rows)[order]
         n_other = np.concatenate([[0], np.cumsum(~plain)])
         clean = (n_other[stop] - n_other[start]) == 0
@@ -150,17 +165,16 @@ def anchor_values(
     labels: np.ndarray,
     cache: dict,
 ) -> np.ndarray:
-    """The values (anchors x kept targets) of a built task. Closest estimation and forecasting score every
-    segment of ``segments`` (the table the labels were joined on, so ``cache`` is reused) and keep the
-    anchors' rows; window estimation joins the anchors' blood tests to ``labs``."""
+    """The values (anchors x kept targets) of a built task. Closest estimation and forecasting join on
+    ``segments`` (the table the labels were joined on, so ``cache`` is reused) and return the anchors' rows;
+    window estimation joins the anchors' blood tests to ``labs``."""
     kept = kept.reset_index(drop=True)
     if spec.kind == "window_estimation":
         return checked_values(blood_test_values(labs, anchors, kept), labels, kept)
     lab_rows = lab_rows if lab_rows is not None else LabRows.of(labs)
     rule = closest_values if spec.kind == "closest_estimation" else forecast_values
     minutes = spec.window_min if spec.kind == "closest_estimation" else spec.horizon_min
-    every = rule(lab_rows, segments, kept, float(minutes or 0), cache)
     position = pd.Index(segments["segment_id"].to_numpy()).get_indexer(anchors["anchor_id"].to_numpy())
     if (position < 0).any():
         raise RuntimeError("an anchor is not one of the segments its labels were joined on")
-    return checked_values(every[position], labels, kept)
+    return checked_values(rule(lab_rows, segments, kept, float(minutes or 0), cache, position), labels, kept)

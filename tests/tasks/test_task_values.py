@@ -104,6 +104,9 @@ def test_closest_values_equal_brute_force_and_agree_with_labels(seed: int) -> No
     )
     expected = np.where(labels == -1, np.nan, bf_closest_values(labs, ecgs, TARGETS, 30))
     np.testing.assert_allclose(values, expected, equal_nan=True)
+    keep = np.array([5, 0, 17])  # only some ECG rows (a task's anchors), in any order
+    some = lab_values.closest_values(rows, ecgs, TARGETS, 30, cache, keep)
+    np.testing.assert_allclose(some, lab_values.closest_values(rows, ecgs, TARGETS, 30)[keep], equal_nan=True)
     _agrees(values, labels, TARGETS)
     assert np.isfinite(values).sum() > 10
 
@@ -116,6 +119,11 @@ def test_forecast_values_are_the_extreme_in_the_targets_direction(seed: int) -> 
     values = lab_values.checked_values(lab_values.forecast_values(rows, ecgs, TARGETS, 60), labels, TARGETS)
     expected = np.where(labels == -1, np.nan, bf_forecast_values(labs, ecgs, TARGETS, 60))
     np.testing.assert_allclose(values, expected, equal_nan=True)
+    keep = np.array([9, 2, 30])
+    some = lab_values.forecast_values(rows, ecgs, TARGETS, 60, None, keep)
+    np.testing.assert_allclose(
+        some, lab_values.forecast_values(rows, ecgs, TARGETS, 60)[keep], equal_nan=True
+    )
     _agrees(values, labels, TARGETS)
     assert np.isfinite(values).sum() > 10
 
