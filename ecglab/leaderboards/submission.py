@@ -3,7 +3,8 @@ schema and their check.
 
 A submission is a CSV or Parquet file with one row per (run, target, split) holding only aggregates: the
 backbone and its configuration, the task (name, version, digest), the cohort (name, content hash), the seed
-and run id, and per target the counts, AUROC with its confidence intervals, AUPRC and the threshold metrics.
+and run id, and per target the counts, AUROC with its confidence intervals, AUPRC and the threshold metrics
+(optionally the clustered interval by patient and the patient counts, ``OPTIONAL_COLUMNS``).
 It never holds patient, visit, anchor, segment or record identifiers, nor per-row predictions: the MC-MED and
 MIMIC-IV data use agreements forbid sharing them. ``check_submission`` refuses a file with any such column
 (naming it; the names are in :mod:`ecglab.leaderboards.identifiers`), checks the schema and types, the task
@@ -68,6 +69,14 @@ COLUMNS: dict[str, str] = {
     "tn": "count",
     "fn": "count",
 }
+# optional columns (the clustered statistics): files written before them lack them (read as missing)
+OPTIONAL_COLUMNS: dict[str, str] = {
+    "clustered_low": "float",
+    "clustered_high": "float",
+    "n_patients": "count",
+    "n_pos_patients": "count",
+}
+ALL_COLUMNS: dict[str, str] = {**COLUMNS, **OPTIONAL_COLUMNS}
 RUN_COLUMNS = (
     "backbone",
     "backbone_kind",
@@ -85,7 +94,16 @@ RUN_COLUMNS = (
 )
 SPLITS = ("val", "test")
 SUBMISSION_SUFFIXES = (".csv", ".parquet", ".pq")
-UNIT_INTERVAL = ("auroc", "auroc_low", "auroc_high", "delong_low", "delong_high", "auprc")
+UNIT_INTERVAL = (
+    "auroc",
+    "auroc_low",
+    "auroc_high",
+    "delong_low",
+    "delong_high",
+    "clustered_low",
+    "clustered_high",
+    "auprc",
+)
 RATIOS = ("sensitivity", "specificity", "ppv", "npv", "f1")
 
 
@@ -130,7 +148,7 @@ def identifier_columns(columns: Iterable[str]) -> list[str]:
     per-row scores or predictions."""
     flagged = []
     for column in columns:
-        if column in COLUMNS:
+        if column in ALL_COLUMNS:  # n_patients counts patients: an aggregate, not an identifier
             continue
         name = re.sub(r"[^a-z0-9]+", "_", str(column).lower()).strip("_")
         if name in IDENTIFIER_NAMES or any(part in name for part in IDENTIFIER_PARTS):
@@ -185,11 +203,15 @@ def check_frame(raw: pd.DataFrame, source: str = "submission") -> SubmissionRepo
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         problems.append(f"missing columns {missing}")
-    unknown = [c for c in raw.columns if c not in COLUMNS and c not in identifier_columns([c])]
+    unknown = [c for c in raw.columns if c not in ALL_COLUMNS and c not in identifier_columns([c])]
     if unknown:
-        problems.append(f"unknown columns {unknown} (a submission holds exactly the columns {list(COLUMNS)})")
+        problems.append(
+            f"unknown columns {unknown} (a submission holds exactly the columns {list(COLUMNS)}, and "
+            f"optionally {list(OPTIONAL_COLUMNS)})"
+        )
     if problems:
         return report
+    raw = raw.assign(**{c: np.nan for c in OPTIONAL_COLUMNS if c not in raw.columns})
     if raw.empty:
         problems.append("no rows")
         return report
@@ -213,7 +235,7 @@ def _lines(mask: pd.Series | np.ndarray, limit: int = 5) -> str:
 
 def _typed(raw: pd.DataFrame, problems: list[str]) -> pd.DataFrame:
     out = pd.DataFrame(index=raw.index)
-    for column, kind in COLUMNS.items():
+    for column, kind in ALL_COLUMNS.items():
         values = raw[column]
         if kind.startswith("text"):
             if not (pd.api.types.is_string_dtype(values) or pd.api.types.is_object_dtype(values)):
@@ -287,10 +309,15 @@ def _check_values(frame: pd.DataFrame, problems: list[str]) -> None:
     half = auroc.notna() & (low.isna() != high.isna())
     if half.any():
         problems.append(f"auroc_low and auroc_high must be both present or both missing; see {_lines(half)}")
-    delong = frame["delong_low"].notna() & frame["delong_high"].notna()
-    reversed_delong = delong & (frame["delong_low"] > frame["delong_high"])
-    if reversed_delong.any():
-        problems.append(f"delong_low > delong_high on {_lines(reversed_delong)}")
+    for name in ("delong", "clustered"):
+        lows, highs = frame[f"{name}_low"], frame[f"{name}_high"]
+        reversed_bounds = lows.notna() & highs.notna() & (lows > highs)
+        if reversed_bounds.any():
+            problems.append(f"{name}_low > {name}_high on {_lines(reversed_bounds)}")
+    patients, positive = frame["n_patients"].astype("Float64"), frame["n_pos_patients"].astype("Float64")
+    counts = ((positive > patients) | (patients > frame["n"]) | (positive > frame["n_pos"])).fillna(False)
+    if counts.any():
+        problems.append(f"patient counts exceed n_patients, n or n_pos on {_lines(counts)}")
     undefined = frame["auroc"].isna() & (frame["auroc_low"].notna() | frame["auroc_high"].notna())
     if undefined.any():
         problems.append(f"an interval without an AUROC on {_lines(undefined)}")

@@ -16,7 +16,7 @@ import pandas as pd
 from ecglab.bench.run_folder import RunRecord, RunRecordError, read_record
 from ecglab.leaderboards.run_folders import config_key, find_run_folders, register_specs
 from ecglab.leaderboards.submission import (
-    COLUMNS,
+    ALL_COLUMNS,
     SUBMISSION_VERSION,
     SubmissionError,
     check_frame,
@@ -48,11 +48,11 @@ def run_rows(run_dir: Path, record: RunRecord | None = None) -> pd.DataFrame:
         )
     run_values = {"submission_version": SUBMISSION_VERSION, **_run_values(record)}
     frame = pd.DataFrame({name: [value] * len(results) for name, value in run_values.items()})
-    for column in COLUMNS:
+    for column in ALL_COLUMNS:
         if column in run_values:
             continue
         frame[column] = results[column].to_numpy() if column in results.columns else np.nan
-    return normalise(frame[list(COLUMNS)])
+    return normalise(frame[list(ALL_COLUMNS)])
 
 
 def _run_values(record: RunRecord) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def _run_values(record: RunRecord) -> dict[str, Any]:
 def normalise(frame: pd.DataFrame) -> pd.DataFrame:
     """Submission columns in their canonical dtypes: text as str, int as int64, count as Int64, float."""
     out = pd.DataFrame(index=frame.index)
-    for column, kind in COLUMNS.items():
+    for column, kind in ALL_COLUMNS.items():
         values = frame[column]
         if kind.startswith("text"):
             out[column] = values.fillna("").astype(str)

@@ -11,7 +11,9 @@ import pytest
 from leaderboard_fixtures import COHORT, OTHER_COHORT, TASK, run_cli, task_labels, write_run
 
 from ecglab.leaderboards.submission import (
+    ALL_COLUMNS,
     COLUMNS,
+    OPTIONAL_COLUMNS,
     SubmissionError,
     check_frame,
     check_submission,
@@ -41,7 +43,7 @@ def exported(runs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_export_holds_aggregates_only(runs: Path, exported: Path, tmp_path: Path) -> None:
     frame = pd.read_csv(exported, dtype=str, keep_default_na=False)
-    assert list(frame.columns) == list(COLUMNS)
+    assert list(frame.columns) == list(ALL_COLUMNS)  # n_patients counts patients: no identifier
     assert identifier_columns(frame.columns) == []
     # no value of any cell is a patient or anchor id of the predictions
     predictions = pd.concat(pd.read_parquet(p) for p in runs.glob("*/predictions.parquet"))
@@ -89,6 +91,24 @@ def test_check_refuses_identifier_columns_by_name(exported: Path, tmp_path: Path
         "wfdb_path",
         "mrn",
     ]
+
+
+def test_clustered_columns_are_optional_and_checked(exported: Path, tmp_path: Path) -> None:
+    """A submission written before the clustered columns is valid (they read as missing); present, their
+    bounds and patient counts are checked."""
+    old = check_submission(_edited(exported, tmp_path, lambda f: f.drop(columns=list(OPTIONAL_COLUMNS))))
+    assert old.ok and old.frame is not None and old.frame["n_patients"].isna().all()
+    assert list(old.frame.columns) == list(ALL_COLUMNS) and set(COLUMNS) < set(ALL_COLUMNS)
+
+    def patients(frame: pd.DataFrame) -> pd.DataFrame:
+        test = frame.index[frame["split"] == "test"][0]
+        frame.loc[test, ["n_patients", "n_pos_patients"]] = ["3", "4"]
+        frame.loc[test, ["clustered_low", "clustered_high"]] = ["0.9", "0.6"]
+        return frame
+
+    problems = check_submission(_edited(exported, tmp_path, patients)).problems
+    assert any("patient counts exceed" in p for p in problems), problems
+    assert any("clustered_low > clustered_high" in p for p in problems), problems
 
 
 def test_check_refuses_a_wrong_task_version(exported: Path, tmp_path: Path) -> None:
