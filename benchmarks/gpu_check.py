@@ -33,7 +33,8 @@ BF16_DENSE_PEAK_TFLOPS = {
 }
 TASK_YAML = """defaults:
   version: "1"
-  panel: {kind: anyecg_lab, min_positives: 1, min_negatives: 1}
+  panel: {kind: anyecg_lab, min_positives: 1, min_negatives: 1, min_positive_patients: 1,
+    min_negative_patients: 1}
   split: {kind: patient, fractions: [0.6, 0.2, 0.2], seed: 0}
   input: {leads: [I, II, III, aVR, aVL, aVF, V1, V2, V3, V4, V5, V6], fs: 500, seconds: 10}
   eval: {max_segments: null, crops: 1, pooling: mean, seed: 0}

@@ -10,7 +10,8 @@ defaults:
   version: "1"
   kind: forecast
   horizon_min: 60
-  panel: {{kind: anyecg_lab, min_positives: 3, min_negatives: 3}}
+  panel: {{kind: anyecg_lab, min_positives: 3, min_negatives: 3, min_positive_patients: 1,
+    min_negative_patients: 1}}
   input: {{leads: [II], fs: 100, seconds: 5}}
   eval: {{max_segments: null, crops: 1}}
   tabular: true

@@ -11,31 +11,51 @@ from ecglab.tasks.target_filters import COUNTS, EVALUATED
 
 _WORDS = "|".join(words for _, _, words, _ in COUNTS)
 _COUNT_REASON = re.compile(rf"^\d+ ({_WORDS}) in (\w+) \(< (\d+)\)$")
+_ROWS_REASON = re.compile(r"^\d+ rows? \(< (\d+), panel\.min_lab_rows\)$")
+_CARDIOLAB_RULES = {  # reason prefix -> rule
+    "minority fluid:": "minority fluid",
+    "minority unit:": "minority unit",
+    "every row has a 0/0 reference range": "every row has a 0/0 reference range",
+    "lab named ": "lab named other, H, I or L",
+}
 CLOSEST_SHOWN = 3
 
 
 def drop_rule(reason: str) -> str:
     """The rule behind a target's drop reason: ``7 positives in val (< 10)`` -> ``fewer than 10 positives in
-    val``, ``3 positive patients in test (< 10)`` -> ``fewer than 10 positive patients in test``; other
-    reasons (a lab not measured, no reference range, a CardioLab filter) are their own rule."""
+    val``, ``3 positive patients in test (< 10)`` -> ``fewer than 10 positive patients in test``, ``43 rows
+    (< 200, panel.min_lab_rows)`` -> ``fewer than 200 rows (panel.min_lab_rows)``, a CardioLab minority fluid
+    or unit or 0/0 range without its counts; other reasons (a lab not measured) are their own rule."""
     match = _COUNT_REASON.match(reason)
-    return f"fewer than {match[3]} {match[1]} in {match[2]}" if match else reason
+    if match:
+        return f"fewer than {match[3]} {match[1]} in {match[2]}"
+    match = _ROWS_REASON.match(reason)
+    if match:
+        return f"fewer than {match[1]} rows (panel.min_lab_rows)"
+    for prefix, rule in _CARDIOLAB_RULES.items():
+        if reason.startswith(prefix):
+            return rule
+    return reason
 
 
 def nearest_misses(targets: pd.DataFrame, spec: TaskSpec, n: int = CLOSEST_SHOWN) -> list[str]:
     """The ``n`` dropped targets that came closest to the count rules, each with its tightest count, e.g.
     ``POTASSIUM_high 7/10 positives in val`` or ``potassium_high 4/10 positive patients in test``."""
-    need = {(prefix, words): int(getattr(spec.panel, field)) for prefix, _, words, field in COUNTS}
+    rules = [  # in the order the counts are checked: a tie names the count that dropped the target
+        (f"{prefix}_{split}", words, split, int(getattr(spec.panel, field)))
+        for split in EVALUATED
+        for prefix, _, words, field in COUNTS
+    ]
     misses = []
     for row in targets.itertuples(index=False):
         if not _COUNT_REASON.match(str(row.drop_reason)):
             continue
-        ratio, words, split, have, want = min(
-            (getattr(row, f"{prefix}_{split}") / want, words, split, getattr(row, f"{prefix}_{split}"), want)
-            for (prefix, words), want in need.items()
-            for split in EVALUATED
-            if hasattr(row, f"{prefix}_{split}")
+        ratio, _, column, words, split, want = min(
+            (getattr(row, column) / want, i, column, words, split, want)
+            for i, (column, words, split, want) in enumerate(rules)
+            if hasattr(row, column)
         )
+        have = getattr(row, column)
         misses.append((-ratio, str(row.target), f"{row.target} {have}/{want} {words} in {split}"))
     return [text for _, _, text in sorted(misses)[:n]]
 

@@ -23,7 +23,8 @@ def small_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 TASK_SPEC = """
 defaults:
   version: "1"
-  panel: {kind: anyecg_lab, min_positives: 1, min_negatives: 1}
+  panel:
+    {kind: anyecg_lab, min_positives: 1, min_negatives: 1, min_positive_patients: 1, min_negative_patients: 1}
   split: {kind: patient, fractions: [0.5, 0.25, 0.25], seed: 0}
   input: {leads: [II], fs: 100, seconds: 5}
   eval: {max_segments: null, crops: 1, pooling: mean, seed: 0}

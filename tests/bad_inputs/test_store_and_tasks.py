@@ -261,6 +261,17 @@ SPEC_CASES = [
     ("zero-fs", {"input": {"fs": 0}}, "input.fs must be a positive number"),
     ("tabular-text", {"tabular": "yes"}, "tabular must be true or false"),
     ("min-positives-zero", {"panel": {"min_positives": 0}}, "panel.min_positives must be a positive integer"),
+    (
+        "min-positive-patients-zero",
+        {"panel": {"min_positive_patients": 0}},
+        "panel.min_positive_patients must be a positive integer, got 0",
+    ),
+    (
+        "min-negative-patients-text",
+        {"panel": {"min_negative_patients": "ten"}},
+        "panel.min_negative_patients must be a positive integer, got 'ten'",
+    ),
+    ("min-lab-rows-negative", {"panel": {"min_lab_rows": -1}}, "panel.min_lab_rows must be a non-negative"),
     ("panel-a-string", {"panel": "cardiolab"}, "panel must be a mapping"),
     ("max-segments-zero", {"eval": {"max_segments": 0}}, "eval.max_segments must be a positive integer"),
 ]
@@ -324,7 +335,14 @@ def test_a_task_with_no_usable_target_names_the_rule_and_the_closest(
         "version": "1",
         "kind": "closest_estimation",
         "window_min": 30,
-        "panel": {"kind": "cardiolab", "min_positives": 500, "min_negatives": 1},
+        "panel": {
+            "kind": "cardiolab",
+            "min_positives": 500,
+            "min_negatives": 1,
+            "min_positive_patients": 1,
+            "min_negative_patients": 1,
+            "min_lab_rows": 1,
+        },
         "eval": {"max_segments": None, "crops": 1},
         "input": {"leads": ["II"], "fs": 100, "seconds": 2.5},
     }

@@ -81,7 +81,8 @@ defaults:
   version: "1"
   kind: window_estimation
   train_window_min: 60
-  panel: {kind: anyecg_lab, min_positives: 1, min_negatives: 1}
+  panel: {kind: anyecg_lab, min_positives: 1, min_negatives: 1, min_positive_patients: 1,
+    min_negative_patients: 1}
 tasks:
   - name: "cli_est_{window_min}min"
     grid: {window_min: [60, 15]}

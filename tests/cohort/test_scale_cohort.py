@@ -124,7 +124,10 @@ def test_a_real_task_builds_on_the_mcmed_shape(mcmed: Cohort) -> None:
     from ecglab.tasks.registry import get_task
 
     spec = get_task("anyecg_lab_est_60min")
-    spec = replace(spec, panel=replace(spec.panel, min_positives=2, min_negatives=2))
+    panel = replace(
+        spec.panel, min_positives=2, min_negatives=2, min_positive_patients=1, min_negative_patients=1
+    )
+    spec = replace(spec, panel=panel)
     data = build_task(spec, mcmed)
     assert len(data.anchors) > 100 and len(data.inputs) > 1000
     assert len(data.kept_targets) > 10
