@@ -107,6 +107,22 @@ def _delong_reversed(test: pd.DataFrame) -> pd.DataFrame:
     return test
 
 
+def _patients(n_patients: float, n_pos_patients: float, low: float = 0.5, high: float = 0.9):
+    """The first test row with clustered columns (the others without: NaN, as a run folder before them);
+    ``n_patients`` -1: one patient fewer than anchors (a patient holds two)."""
+
+    def change(test: pd.DataFrame) -> pd.DataFrame:
+        for column in ("n_patients", "n_pos_patients", "clustered_low", "clustered_high"):
+            test[column] = np.nan
+        auroc = float(test.loc[0, "auroc"])
+        patients = test.loc[0, "n"] - 1 if n_patients < 0 else n_patients
+        test.loc[0, ["n_patients", "n_pos_patients"]] = [patients, n_pos_patients]
+        test.loc[0, ["clustered_low", "clustered_high"]] = [min(low, auroc), max(high, auroc)]
+        return test
+
+    return change
+
+
 def _drop(column: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
     return lambda results: results.drop(columns=[column])
 
@@ -129,6 +145,9 @@ RESULT_CASES = {
     "n-negative": (first_target("n", -3), "n -3 is negative"),
     "n_boot_used-beyond-n_boot": (first_target("n_boot_used", 5_000), "n_boot_used exceeds the 200"),
     "delong-reversed": (_delong_reversed, "delong_low > delong_high"),
+    "delong-where-patients-repeat": (_patients(-1, 2), "a DeLong interval though patients hold several"),
+    "n_pos_patients-above-n_patients": (_patients(5, 7), "n_pos_patients > n_patients"),
+    "clustered-below-0": (_patients(5, 2, low=-0.1), "clustered_low -0.1 outside [0, 1]"),
     "duplicated-target": (_duplicate_target, "a target with several test rows"),
     "target-not-in-run-json": (_other_target, "other targets than run.json"),
 }
