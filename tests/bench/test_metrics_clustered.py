@@ -223,3 +223,71 @@ def test_undefined_variance_with_one_positive_patient() -> None:
     ci = M.auroc_ci(y, s, method="clustered", groups=groups)
     assert ci.auroc == 1.0 and np.isnan(ci.low) and np.isnan(ci.high)
     assert np.isnan(M.clustered_test(y, s, s[::-1].copy(), groups).p_value)
+
+
+def test_clustered_test_agrees_with_the_patient_bootstrap_where_delong_contradicts_it() -> None:
+    """The issue's example in small: null targets whose positives come from a few patients (30 patients, 12
+    anchors each, a fifth of them with positives) and two models without signal whose scores carry a
+    patient effect each. On 12 such test sets the clustered paired test rejects at 5% exactly where the
+    paired bootstrap by patient excludes 0 (it says "tied" wherever the clustered p >= 0.05); DeLong's
+    independent-rows test contradicts the bootstrap on 4 of them, once with p below 1e-4."""
+    agree = contradictions = 0
+    smallest_tied_delong = 1.0
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        groups = np.repeat([f"p{i:02d}" for i in range(30)], 12)
+        prevalence = np.repeat(np.where(rng.random(30) < 0.2, 0.5, 0.0), 12)
+        y = (rng.random(groups.size) < prevalence).astype(np.int64)
+        a = np.repeat(rng.normal(size=30), 12) + 0.3 * rng.normal(size=groups.size)
+        b = np.repeat(rng.normal(size=30), 12) + 0.3 * rng.normal(size=groups.size)
+        boot = M.paired_bootstrap_diff(y, a, b, M.bootstrap_resamples(y.size, 500, 0, groups))
+        tied = boot.low <= 0.0 <= boot.high
+        delong_p = M.delong_test(y, a, b).p_value
+        agree += (M.clustered_test(y, a, b, groups).p_value >= 0.05) == tied
+        contradictions += (delong_p >= 0.05) != tied
+        if tied:
+            smallest_tied_delong = min(smallest_tied_delong, delong_p)
+    assert agree == 12
+    assert contradictions == 4 and smallest_tied_delong < 1e-4
+
+
+# ---------------------------------------------------------------------------------------------- engine rows
+def test_result_rows_carry_the_clustered_interval_and_delong_only_where_valid() -> None:
+    """The engine's test rows: the clustered interval and patient counts of clustered_matrix; DeLong's
+    interval only for a target whose observed test anchors are one per patient."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from ecglab.bench.engine.evaluate import result_rows
+
+    rng = np.random.default_rng(8)
+    n = 120
+    split = np.where(np.arange(n) % 3 == 0, "val", "test")
+    patients = np.array([f"p{i // 2:03d}" for i in range(n)], dtype=object)  # two anchors per patient
+    labels = (rng.random((n, 2)) < 0.4).astype(np.int8)
+    labels[1::2, 1] = -1  # target 1: one observed anchor per patient
+    scores = rng.random((n, 2)) + 0.3 * labels
+    anchors = pd.DataFrame({"anchor_id": np.arange(n), "patient_id": patients, "split": split})
+    task = SimpleNamespace(anchors=anchors, labels=labels, kept_targets=["t_high", "t_low"])
+    config = SimpleNamespace(threshold="youden", target_sensitivity=0.9)
+    test = np.flatnonzero(split == "test")
+    counts = M.bootstrap_resamples(test.size, 50, 0, patients[test])
+    ci, _ = M.auroc_ci_and_resamples(labels[test], scores[test], counts)
+    rows = result_rows(task, scores, config, "run", ci)
+    rows = rows[rows["split"] == "test"].set_index("target")
+    clustered = M.clustered_matrix(labels[test], scores[test], patients[test])
+    delong = M.delong_matrix(labels[test], scores[test])
+    for j, target in enumerate(task.kept_targets):
+        row = rows.loc[target]
+        assert (row["clustered_low"], row["clustered_high"]) == (
+            clustered.at[j, "low"],
+            clustered.at[j, "high"],
+        )
+        assert (row["n_patients"], row["n_pos_patients"]) == tuple(
+            clustered.loc[j, ["n_patients", "n_pos_patients"]]
+        )
+    assert np.isnan(rows.at["t_high", "delong_low"]) and np.isnan(rows.at["t_high", "delong_high"])
+    assert rows.at["t_low", "delong_low"] == delong.at[1, "low"]
+    assert delong.at[1, "low"] == pytest.approx(clustered.at[1, "low"], abs=1e-14)
+    assert rows.at["t_low", "n_patients"] == rows.at["t_low", "n"]
