@@ -16,6 +16,7 @@ from leaderboard_fixtures import (
     OTHER_COHORT,
     TARGETS,
     TASK,
+    edit_test_rows,
     read_table,
     run_cli,
     run_matrices,
@@ -185,6 +186,47 @@ def test_paired_comparisons_match_a_direct_computation(runs: Path, board_dir: Pa
         )
         assert s4["clustered_p"] == pytest.approx(means.p_value, rel=1e-9)
         assert s4["clustered_method"] == metrics.CLUSTERED_TEST + " of the means over seeds"
+
+
+def test_stored_clustered_columns_and_delong_with_one_anchor_per_patient(tmp_path: Path) -> None:
+    """Run folders holding the clustered columns (as the engine writes them) are read as stored; with one
+    anchor per patient DeLong's interval and paired test are shown, equal to the clustered ones."""
+    runs_dir = tmp_path / "runs"
+    data = task_labels()
+    data["patients"] = np.array([f"q{i:04d}" for i in range(len(data["anchors"]))], dtype=object)
+    patients = data["patients"][data["split"] == "test"]
+    for backbone in ("ecgfounder", "ecg_features"):
+        run = write_run(runs_dir, backbone, data=data)
+        labels, scores, _ = run_matrices(runs_dir, backbone)
+        clustered = metrics.clustered_matrix(labels, scores, patients)
+
+        def stored(test: pd.DataFrame, c: pd.DataFrame = clustered) -> pd.DataFrame:
+            return test.assign(
+                clustered_low=c["low"].to_numpy(),
+                clustered_high=c["high"].to_numpy(),
+                n_patients=c["n_patients"].to_numpy(),
+                n_pos_patients=c["n_pos_patients"].to_numpy(),
+            )
+
+        edit_test_rows(run, stored)
+    board = build_leaderboard([runs_dir], published=False)
+    targets = board.targets.set_index(["entry", "target"])
+    comparisons = board.comparisons.set_index(["level", "entry", "target"])
+    checked = 0
+    for target in TARGETS:
+        row = targets.loc[("ecgfounder/tiny", target)]
+        assert row["clustered_method"] == metrics.CLUSTERED_CI + " (stored)"
+        assert row["n_patients"] == row["n"]
+        assert (row["delong_low"], row["delong_high"]) == pytest.approx(
+            (row["clustered_low"], row["clustered_high"]), abs=1e-12
+        )
+        assert row["delong_method"] == metrics.DELONG_CI
+        comp = comparisons.loc[("target", "ecg_features/tiny", target)]
+        if comp["best_entry"] == "ecgfounder/tiny":
+            assert comp["delong_p"] == pytest.approx(comp["clustered_p"], rel=1e-9)
+            assert comp["delong_method"] == metrics.DELONG_TEST
+            checked += 1
+    assert checked >= 3
 
 
 def test_mixing_cohort_hashes_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
