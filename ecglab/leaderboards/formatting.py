@@ -52,9 +52,10 @@ def shown_targets(rows: pd.DataFrame) -> tuple[list[str], int]:
 METHOD_LINES = (
     (
         ("clustered", "obuchowski"),
-        "clustered DeLong (Obuchowski 1997)",
-        "DeLong's structural components summed within each patient, so a patient's many anchors count as "
-        "one cluster, not as independent rows; it equals DeLong when each patient has one anchor.",
+        "clustered DeLong",
+        "Obuchowski (1997): DeLong's structural components summed within each patient, so a patient's "
+        "many anchors count as one cluster, not as independent rows; it equals DeLong when each patient "
+        "has one anchor.",
     ),
     (
         ("bootstrap",),
@@ -86,7 +87,40 @@ def method_label(method: Any) -> str:
 def method_lines(methods: Any) -> list[tuple[str, str]]:
     """(short name, one-line explanation) of each distinct method among ``methods``, in the order of
     METHOD_LINES; a method not known here is listed as recorded."""
-    labels = {method_label(m) for m in methods} - {""}
+    labels = {method_label(m) for m in methods} - {"", "best entry"}
     known = [(label, line) for _, label, line in METHOD_LINES if label in labels]
     known_labels = {label for label, _ in known}
     return known + [(label, "as recorded in the result files") for label in sorted(labels - known_labels)]
+
+
+# the method columns of each table, by table (those a table carries are listed on the page)
+METHOD_COLUMNS = {
+    "summary": ("macro_ci_method",),
+    "targets": ("ci_method", "clustered_method", "delong_method", "paired_p_method"),
+    "comparisons": ("method", "clustered_method", "delong_method"),
+    "subgroups": ("ci_method",),
+}
+
+
+def task_method_lines(board: Any, task: str) -> list[tuple[str, str]]:
+    """(short name, one-line explanation) of each interval or test method in a task's rows of the
+    board's tables (``board``: a Leaderboard)."""
+    methods: list[Any] = []
+    for kind, columns in METHOD_COLUMNS.items():
+        frame = getattr(board, kind)
+        if frame.empty or "task" not in frame.columns:
+            continue
+        part = frame[frame["task"] == task]
+        for column in columns:
+            if column in part.columns:
+                methods += list(pd.unique(part[column].dropna()))
+    return method_lines(methods)
+
+
+def binning(r: dict[str, Any]) -> str:
+    """How the ECE was binned ("equal-width, 10 bins"), from ``ece_binning`` and ``ece_bins``."""
+    text = "" if is_missing(r.get("ece_binning")) else str(r["ece_binning"])
+    bins = r.get("ece_bins")
+    if not is_missing(bins) and str(int(bins)) not in text:
+        text = f"{text}, {int(bins)} bins" if text else f"{int(bins)} bins"
+    return text

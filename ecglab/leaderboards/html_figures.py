@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 
@@ -125,7 +126,7 @@ def forest_plot(
             f'<line x1="{x(tier):.1f}" y1="0" x2="{x(tier):.1f}" y2="{plot_h}" stroke="#e0a040" '
             'stroke-dasharray="4,3"/>'
         )
-    cells = {(r["target"], r["entry"]): r for _, r in rows.iterrows()}
+    cells = {(r["target"], r["entry"]): r for r in rows.to_dict("records")}
     for i, target in enumerate(targets):
         y0 = i * step
         body.append(
@@ -155,7 +156,13 @@ def forest_plot(
 
 
 def _forest_mark(
-    entry: str, target: str, r: pd.Series, x: Callable[[float], float], y: float, colour: str, hollow: bool
+    entry: str,
+    target: str,
+    r: dict[str, Any],
+    x: Callable[[float], float],
+    y: float,
+    colour: str,
+    hollow: bool,
 ) -> str:
     """One entry's mark on a target's row of the forest plot: its interval and a dot (a hollow diamond for
     published rows); an inverted published interval is drawn dashed, between its two bounds."""
@@ -263,7 +270,7 @@ def _curve_line(
             f'<polyline class="line" data-entry="{escape(entry)}" points="{coords}" fill="none" '
             f'stroke="{colour}" stroke-width="2"/>'
         )
-    for _, r in part.iterrows():
+    for r in part.to_dict("records"):
         if is_missing(r["macro_auroc"]):
             continue
         cx, cy = px(r["minutes"]) + dodge, py(r["macro_auroc"])

@@ -8,6 +8,7 @@ scale. A legend shows both."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pandas as pd
 
@@ -80,7 +81,7 @@ def heat_map(task: str, rows: pd.DataFrame, entries: list[str], targets: list[st
     names = [truncate(e, ROW_NAME) for e in entries]
     left = min(280.0, max(80.0, 12 + text_width(max(names, key=len, default=""), 11)))
     per_band, cell = bands(len(targets), WIDTH - left - 10)
-    cells = {(r["target"], r["entry"]): r for _, r in rows.iterrows()}
+    cells = {(r["target"], r["entry"]): r for r in rows.to_dict("records")}
     out = [_defs(key)]
     y = 8.0
     for start in range(0, len(targets), per_band):
@@ -120,7 +121,9 @@ def heat_map(task: str, rows: pd.DataFrame, entries: list[str], targets: list[st
     )
 
 
-def _cell(r: pd.Series | None, entry: str, target: str, x: float, y: float, cell: float, key: str) -> str:
+def _cell(
+    r: dict[str, Any] | None, entry: str, target: str, x: float, y: float, cell: float, key: str
+) -> str:
     value = None if r is None or is_missing(r["auroc"]) else float(r["auroc"])
     if value is None:
         fill, text, tip = f"url(#none-{key})", "", "not evaluated"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from ecglab.leaderboards.formatting import escape, fmt_auroc, is_missing, slug
+from ecglab.leaderboards.formatting import binning, escape, fmt_auroc, is_missing, slug
 from ecglab.leaderboards.html_figures import PALETTE, WIDTH, legend
 from ecglab.leaderboards.html_svg import Figure, Panel, figure_html, truncate
 from ecglab.leaderboards.html_tables import method_td, note_td, table, td
@@ -28,17 +28,8 @@ def _int(value: Any) -> str:
     return "" if is_missing(value) else str(int(value))
 
 
-def _get(r: pd.Series, column: str) -> Any:
-    return r[column] if column in r.index else None
-
-
-def binning(r: pd.Series) -> str:
-    """How the ECE was binned ("equal-width, 10 bins"), from ``ece_binning`` and ``ece_bins``."""
-    text = "" if is_missing(_get(r, "ece_binning")) else str(r["ece_binning"])
-    bins = _get(r, "ece_bins")
-    if not is_missing(bins) and str(int(bins)) not in text:
-        text = f"{text}, {int(bins)} bins" if text else f"{int(bins)} bins"
-    return text
+def _get(r: dict[str, Any], column: str) -> Any:
+    return r.get(column)
 
 
 def calibration_table(task: str, rows: pd.DataFrame) -> str:
@@ -69,7 +60,7 @@ def calibration_table(task: str, rows: pd.DataFrame) -> str:
                 note_td("" if is_missing(_get(r, "note")) else r["note"]),
             ],
         )
-        for _, r in rows.iterrows()
+        for r in rows.to_dict("records")
     ]
     return table(f"calibration-{slug(task)}", headers, body)
 
@@ -77,8 +68,14 @@ def calibration_table(task: str, rows: pd.DataFrame) -> str:
 def reliability_figure(task: str, rows: pd.DataFrame, targets: list[str], colours: dict[str, str]) -> Figure:
     """Reliability diagrams, one panel per target (in ``targets`` order, then any other), one line per
     entry (its colour) and calibration (its dash); the diagonal is perfect calibration."""
-    order = [t for t in targets if t in set(rows["target"])]
-    order += [t for t in dict.fromkeys(rows["target"]) if t not in set(order)]
+    by_target: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = {}
+    for r in rows.to_dict("records"):
+        if is_missing(r["mean_score"]) or is_missing(r["observed_rate"]):
+            continue
+        line = (str(r["entry"]), str(r["calibration"]))
+        by_target.setdefault(str(r["target"]), {}).setdefault(line, []).append(r)
+    order = [t for t in targets if t in by_target]
+    order += [t for t in by_target if t not in set(order)]
     entries = list(dict.fromkeys(rows["entry"]))
     methods = list(dict.fromkeys(rows["calibration"].astype(str)))
     colour = {e: colours.get(e, PALETTE[i % len(PALETTE)]) for i, e in enumerate(entries)}
@@ -93,7 +90,7 @@ def reliability_figure(task: str, rows: pd.DataFrame, targets: list[str], colour
     out = [keys, dash_key]
     for i, target in enumerate(order):
         x0, y0 = (i % COLUMNS) * PANEL, top + (i // COLUMNS) * PANEL
-        out.append(_reliability_panel(target, rows[rows["target"] == target], x0, y0, colour, methods))
+        out.append(_reliability_panel(target, by_target[target], x0, y0, colour, methods))
     height = top + PANEL * ((len(order) + COLUMNS - 1) // COLUMNS) + 8
     label = f"reliability diagrams for {task}"
     return Figure(
@@ -113,7 +110,12 @@ def reliability_figure(task: str, rows: pd.DataFrame, targets: list[str], colour
 
 
 def _reliability_panel(
-    target: str, rows: pd.DataFrame, x0: float, y0: float, colour: dict[str, str], methods: list[str]
+    target: str,
+    lines: dict[tuple[str, str], list[dict[str, Any]]],
+    x0: float,
+    y0: float,
+    colour: dict[str, str],
+    methods: list[str],
 ) -> str:
     """One target's panel: axes 0-1, the dashed diagonal, and a line with points per entry x calibration."""
     left, top, side = x0 + 34, y0 + 20, PANEL - 56
@@ -137,22 +139,18 @@ def _reliability_panel(
             f'<text x="{px(v):.1f}" y="{top + side + 12:.1f}" font-size="9" text-anchor="middle">{v:g}</text>'
             f'<text x="{left - 4:.1f}" y="{py(v) + 3:.1f}" font-size="9" text-anchor="end">{v:g}</text>'
         )
-    for (entry, method), part in rows.groupby(["entry", rows["calibration"].astype(str)], sort=False):
-        part = part[part["mean_score"].notna() & part["observed_rate"].notna()].sort_values("mean_score")
-        if part.empty:
-            continue
+    for (entry, method), part in lines.items():
+        part = sorted(part, key=lambda r: float(r["mean_score"]))
         c = colour[entry]
         dash = DASHES[methods.index(method) % len(DASHES)]
-        coords = " ".join(
-            f"{px(a):.1f},{py(b):.1f}" for a, b in zip(part["mean_score"], part["observed_rate"], strict=True)
-        )
+        coords = " ".join(f"{px(r['mean_score']):.1f},{py(r['observed_rate']):.1f}" for r in part)
         out.append(
             f'<g class="reliability-line" data-entry="{escape(entry)}" data-calibration="{escape(method)}">'
             f"<title>{escape(entry)} ({escape(method)}) - {escape(target)}</title>"
             f'<polyline points="{coords}" fill="none" stroke="{c}" stroke-width="1.3" '
             f'stroke-dasharray="{dash}"/>'
         )
-        for _, r in part.iterrows():
+        for r in part:
             tip = f"mean score {r['mean_score']:.3f}, observed {r['observed_rate']:.3f}, n {_int(r['n'])}"
             out.append(
                 f'<circle cx="{px(r["mean_score"]):.1f}" cy="{py(r["observed_rate"]):.1f}" r="2" fill="{c}">'
@@ -181,7 +179,7 @@ def subgroup_table(task: str, rows: pd.DataFrame) -> str:
         ("Refused", "text"),
     ]
     body = []
-    for _, r in rows.iterrows():
+    for r in rows.to_dict("records"):
         reason = "" if is_missing(_get(r, "refused_reason")) else str(r["refused_reason"])
         auroc = "refused" if reason else fmt_auroc(r["auroc"], r["auroc_low"], r["auroc_high"])
         cells = [
@@ -237,7 +235,7 @@ def regression_table(task: str, rows: pd.DataFrame) -> str:
                 note_td("" if is_missing(_get(r, "note")) else r["note"]),
             ],
         )
-        for _, r in rows.iterrows()
+        for r in rows.to_dict("records")
     ]
     return table(f"regression-{slug(task)}", headers, body)
 

@@ -28,7 +28,6 @@ def _tie(value: Any) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ tables
-P_METHOD_COLUMNS = ("p_method", "delong_p_method", "p_value_method", "pvalue_method")
 TALL_ROWS = 40  # a table with more rows scrolls inside a box of about 30 rows, its header fixed on top
 
 
@@ -98,7 +97,7 @@ def summary_table(task: str, rows: pd.DataFrame) -> str:
         ("Note", "text"),
     ]
     body = []
-    for _, r in rows.iterrows():
+    for r in rows.to_dict("records"):
         published = r["source"] == "published"
         macro = fmt_auroc(r["macro_auroc"], r["macro_auroc_low"], r["macro_auroc_high"])
         note, value = r["macro_ci_note"], r["macro_auroc"]
@@ -167,67 +166,100 @@ def common_table(task: str, common: pd.DataFrame) -> str:
                 td(f"{_int(r['n_entry'])} / {_int(r['n_published'])}"),
             ],
         )
-        for _, r in common.iterrows()
+        for r in common.to_dict("records")
     ]
     return table(f"common-{slug(task)}", headers, body)
 
 
-def _optional_interval(r: pd.Series, low: str, high: str) -> str:
+def _interval(r: dict[str, Any], low: str, high: str) -> str:
     if is_missing(r.get(low)) or is_missing(r.get(high)):
         return ""
     return f"[{float(r[low]):.3f}-{float(r[high]):.3f}]"
 
 
+def _text(value: Any) -> str:
+    return "" if is_missing(value) else str(value)
+
+
+def _shown(rows: pd.DataFrame, *columns: str) -> bool:
+    """Whether the table carries ``columns`` and the first holds a value in some row."""
+    return all(c in rows.columns for c in columns) and bool(rows[columns[0]].notna().any())
+
+
+def _note(r: dict[str, Any], published: bool, inverted: bool) -> str:
+    if published:
+        note = str(r["issues"])
+        return f"inverted interval (low > high), kept as published: {note}" if inverted else note
+    parts = [r.get("ci_note"), r.get("clustered_note")]
+    return "; ".join(str(p) for p in parts if not is_missing(p) and str(p))
+
+
 def targets_table(task: str, rows: pd.DataFrame) -> str:
-    """One row per target and entry: AUROC with its interval and method, the comparison with the target's
-    best, and the clustered interval and p-value method where the tables carry them."""
-    clustered = "clustered_low" in rows.columns and "clustered_high" in rows.columns
-    p_method = next((c for c in P_METHOD_COLUMNS if c in rows.columns), None)
+    """One row per target and entry: AUROC with its bootstrap interval, the clustered interval by patient
+    and DeLong's (only where valid) where the table carries them, each with its method; patients; the
+    comparison with the target's best and its paired p-value with its method."""
+    optional = {
+        "clustered": _shown(rows, "clustered_low", "clustered_high"),
+        "delong": _shown(rows, "delong_low", "delong_high"),
+        "patients": _shown(rows, "n_patients"),
+        "pos_patients": _shown(rows, "n_pos_patients"),
+        "paired": "paired_p" in rows.columns,
+        "delong_p": _shown(rows, "delong_p") or "paired_p" not in rows.columns,
+    }
     headers = [
         ("Target", "text"),
         ("Backbone", "text"),
         ("Source", "text"),
         ("AUROC [CI]", "num"),
         ("CI method", "text"),
-        *([("Clustered CI", "text")] if clustered else []),
+        *([("Clustered CI (by patient)", "text")] if optional["clustered"] else []),
+        *([("DeLong CI", "text")] if optional["delong"] else []),
         ("n", "num"),
         ("Positives", "num"),
+        *([("Patients", "num")] if optional["patients"] else []),
+        *([("Positive patients", "num")] if optional["pos_patients"] else []),
         ("Seeds (SD)", "num"),
         ("Diff vs target best [CI]", "num"),
         ("Tied with best", "text"),
-        ("Paired p", "num"),
-        *([("p method", "text")] if p_method else []),
+        *([("Paired p", "num"), ("p method", "text")] if optional["paired"] else []),
+        *([("DeLong p", "num")] if optional["delong_p"] else []),
         ("Note", "text"),
     ]
     body = []
-    for _, r in rows.iterrows():
+    for r in rows.to_dict("records"):
         published = r["source"] == "published"
         inverted = not is_missing(r["ci_inverted"]) and bool(r["ci_inverted"])
-        note = r["issues"] if published else r["ci_note"]
-        if inverted:
-            note = f"inverted interval (low > high), kept as published: {note}"
         classes = ("published" if published else "own") + (" inverted" if inverted else "")
+        auroc = fmt_auroc(r["auroc"], r["auroc_low"], r["auroc_high"])
         cells = [
             td(r["target"]),
             td(r["entry"], cls="name"),
             td("published" if published else "ecglab"),
-            td(
-                fmt_auroc(r["auroc"], r["auroc_low"], r["auroc_high"]),
-                r["auroc"],
-                num=True,
-                cls="warn" if inverted else "",
-            ),
+            td(auroc, r["auroc"], num=True, cls="warn" if inverted else ""),
             method_td(r["ci_method"]),
-            *([td(_optional_interval(r, "clustered_low", "clustered_high"))] if clustered else []),
-            td(_int(r["n"]), r["n"], num=True),
-            td(_int(r["n_pos"]), r["n_pos"], num=True),
+        ]
+        if optional["clustered"]:
+            method = r.get("clustered_method")
+            cells.append(td(_interval(r, "clustered_low", "clustered_high"), tip=_text(method)))
+        if optional["delong"]:
+            cells.append(td(_interval(r, "delong_low", "delong_high"), tip=_text(r.get("delong_method"))))
+        cells += [td(_int(r["n"]), r["n"], num=True), td(_int(r["n_pos"]), r["n_pos"], num=True)]
+        for key, column in (("patients", "n_patients"), ("pos_patients", "n_pos_patients")):
+            if optional[key]:
+                cells.append(td(_int(r[column]), r[column], num=True))
+        cells += [
             td(_seeds(r["n_seeds"], r["auroc_sd"]), r["n_seeds"], num=True),
             td(_diff(r["diff_vs_best"], r["diff_low"], r["diff_high"]), r["diff_vs_best"], num=True),
             td(_tie(r["tied_with_best"])),
-            td(_num(r["delong_p"], 4), r["delong_p"], num=True),
-            *([method_td(r[p_method])] if p_method else []),
-            note_td(note),
         ]
+        if optional["paired"]:
+            cells += [
+                td(_num(r["paired_p"], 4), r["paired_p"], num=True),
+                method_td(r.get("paired_p_method")),
+            ]
+        if optional["delong_p"]:
+            cells.append(td(_num(r["delong_p"], 4), r["delong_p"], num=True))
+        cells.append(note_td(_note(r, published, inverted)))
         body.append((classes, cells))
     return table(f"targets-{slug(task)}", headers, body)
 
@@ -237,6 +269,6 @@ def refused_table(refused: pd.DataFrame) -> str:
     headers = [("Run", "text"), ("Backbone", "text"), ("Task", "text"), ("Reason", "text")]
     body = [
         ("refused", [note_td(r["origin"]), td(r["backbone"]), td(r["task"]), note_td(r["reason"])])
-        for _, r in refused.iterrows()
+        for r in refused.to_dict("records")
     ]
     return table("refused", headers, body)

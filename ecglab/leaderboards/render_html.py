@@ -12,14 +12,11 @@ hollow and labelled. This module lays out the page, its style and its sorting sc
 
 from __future__ import annotations
 
-import pandas as pd
-
-from ecglab.leaderboards.formatting import escape, method_lines, slug
+from ecglab.leaderboards.formatting import escape, slug, task_method_lines
 from ecglab.leaderboards.html_export import PageEntries, TaskView, curve_figures, task_figures
 from ecglab.leaderboards.html_sections import task_sections
 from ecglab.leaderboards.html_svg import EXPORT_SCRIPT, figure_html
 from ecglab.leaderboards.html_tables import (
-    P_METHOD_COLUMNS,
     common_table,
     refused_table,
     summary_table,
@@ -50,7 +47,9 @@ tr.refused td{color:#777}
 .warn{color:#b35900;font-weight:600}
 .scroll{overflow-x:auto;max-width:100%;margin:.5em 0 1em}
 .scroll.tall{max-height:34em;overflow-y:auto;border-bottom:1px solid #ddd}
-.scroll.tall thead th{position:sticky;top:0;z-index:1}
+.scroll.tall thead th{position:sticky;top:0;z-index:2}
+.scroll td:first-child{position:sticky;left:0;z-index:1;background:#fff}
+.scroll th:first-child{position:sticky;left:0;z-index:3}
 figure.fig{margin:.5em 0 1.5em}
 figure.fig svg{display:block}
 figure.fig svg.wide{width:100%;height:auto}
@@ -209,20 +208,7 @@ def _task_parts(board: Leaderboard, task: str, page: PageEntries) -> list[str]:
 
 def methods_list(board: Leaderboard, task: str) -> str:
     """One line per interval or test method used in the task's tables."""
-    methods: list = []
-    for frame, columns in (
-        (board.summary, ("macro_ci_method",)),
-        (board.targets, ("ci_method", *P_METHOD_COLUMNS)),
-        (board.comparisons, ("method",)),
-        (board.subgroups, ("ci_method",)),
-    ):
-        if frame.empty or "task" not in frame.columns:
-            continue
-        part = frame[frame["task"] == task]
-        for column in columns:
-            if column in part.columns:
-                methods += list(pd.unique(part[column].dropna()))
-    lines = method_lines(methods)
+    lines = task_method_lines(board, task)
     if not lines:
         return ""
     items = "".join(f"<li><b>{escape(label)}</b>: {escape(line)}</li>" for label, line in lines)

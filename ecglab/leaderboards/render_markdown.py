@@ -1,5 +1,7 @@
-"""The leaderboard as Markdown: per task, the summary table and a per-target table, then the window and
-horizon curves and the notes. AUROCs read "0.812 [0.801-0.823]"."""
+"""The leaderboard as Markdown: per task, the interval methods, the summary table, the comparison with the
+published rows over common targets, a per-target table and (when they have rows) calibration, subgroups
+and regression, briefly; then the window and horizon curves and the notes. AUROCs read
+"0.812 [0.801-0.823]"."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from ecglab.leaderboards.formatting import fmt_auroc, shown_targets
+from ecglab.leaderboards.formatting import fmt_auroc, method_label, shown_targets
+from ecglab.leaderboards.markdown_sections import common_lines, method_list, task_extras
+from ecglab.leaderboards.published_rows import common_target_macros
 from ecglab.leaderboards.tables import Leaderboard
 
 
@@ -51,16 +55,17 @@ def render_markdown(board: Leaderboard) -> str:
                 f"(`{first['cohort_hash'][:12]}`)."
             )
             lines.append("")
+        lines += method_list(board, task)
         lines.append(
             "| Rank | Backbone | Source | Macro AUROC | Seed SD | Seeds | Targets | >= 0.65 | 0.55-0.65 | "
             "< 0.55 | Tied with best |"
         )
         lines.append("|---:|---|---|---|---:|---:|---:|---:|---:|---:|---|")
-        for _, r in rows.iterrows():
+        for r in rows.to_dict("records"):
             published = r["source"] == "published"
             macro = fmt_auroc(r["macro_auroc"], r["macro_auroc_low"], r["macro_auroc_high"])
-            if published and pd.isna(r["macro_auroc"]):
-                macro = "n/a (subset)"
+            if published:
+                macro = "n/a (subset)" if pd.isna(r["macro_auroc"]) else "see common targets"
             sd = "" if pd.isna(r["macro_auroc_sd"]) else f"{r['macro_auroc_sd']:.3f}"
             lines.append(
                 f"| {_count(r['rank'])} | {_md(r['entry'])} | {'*published*' if published else 'ecglab'} | "
@@ -69,10 +74,19 @@ def render_markdown(board: Leaderboard) -> str:
                 f"{_count(r['n_auroc_lt_055'])} | {_tie_text(r['tied_with_best'])} |"
             )
         lines.append("")
-        for _, r in rows[rows["source"] == "published"].iterrows():
-            lines.append(f"*{_md(r['entry'])}*: {_md(r['note'])}; macro AUROC: {_md(r['macro_ci_note'])}.")
+        for r in rows[rows["source"] == "published"].to_dict("records"):
+            macro = (
+                f"macro AUROC over all its {_count(r['n_targets'])} published targets {r['macro_auroc']:.3f} "
+                "(compared with a backbone only over common targets, below)"
+                if not pd.isna(r["macro_auroc"])
+                else f"macro AUROC: {_md(r['macro_ci_note'])}"
+            )
+            lines.append(f"*{_md(r['entry'])}*: {_md(r['note'])}; {macro}.")
             lines.append("")
-        lines += _markdown_targets(targets[targets["task"] == task])
+        trows = targets[targets["task"] == task]
+        lines += common_lines(common_target_macros(trows))
+        lines += _markdown_targets(trows)
+        lines += task_extras(board, task)
     if not board.curves.empty:
         lines += _markdown_curves(board.curves)
     if board.notes:
@@ -85,13 +99,15 @@ def _markdown_targets(rows: pd.DataFrame) -> list[str]:
         return []
     entries = list(dict.fromkeys(rows["entry"]))
     targets, left_out = shown_targets(rows)
-    cells = {(r["target"], r["entry"]): r for _, r in rows.iterrows()}
+    cells = {(r["target"], r["entry"]): r for r in rows.to_dict("records")}
     omitted = (
         f" {left_out} published targets that no run here evaluates are in targets.csv." if left_out else ""
     )
+    methods = ", ".join(dict.fromkeys(method_label(m) for m in rows["ci_method"] if method_label(m)))
     lines = [
-        "Per target (AUROC [CI]; * tied with the target's best; ! published interval inverted, kept as "
-        f"published).{omitted}",
+        f"Per target (AUROC [CI], intervals: {methods or 'none'}; clustered intervals by patient in "
+        "targets.csv and on the HTML page; * tied with the target's best; ! published interval inverted, "
+        f"kept as published).{omitted}",
         "",
         "| Target | " + " | ".join(_md(e) for e in entries) + " |",
         "|---|" + "---|" * len(entries),
