@@ -178,8 +178,8 @@ def test_clustered_paired_test_holds_its_size_where_delong_does_not() -> None:
         clustered += M.clustered_test(y[k], a[k], b[k], groups).p_value < 0.05
         delong += M.delong_test(y[k], a[k], b[k]).p_value < 0.05
     size, delong_size = clustered / y.shape[0], delong / y.shape[0]
-    assert 0.03 <= size <= 0.075, size
-    assert delong_size > 0.1, delong_size
+    assert 0.03 <= size <= 0.075, size  # 0.045
+    assert delong_size > 0.1, delong_size  # 0.144
 
 
 def test_seed_mean_contrast_is_the_mean_of_the_seeds() -> None:

@@ -9,7 +9,8 @@ Bootstrap resamples are stored once per test set as a count matrix (:mod:`~ecgla
 entry ``[b, i]`` is how many times row ``i`` is drawn in resample ``b``; the bootstrap AUROC is then the
 Mann-Whitney statistic of each resample's rows weighted by their counts
 (:mod:`~ecglab.bench.metrics.bootstrap`). Modules: ``checks`` (input checks), ``auroc`` (point AUROC),
-``resamples``, ``bootstrap``, ``intervals`` (bootstrap and DeLong intervals, paired differences), ``delong``,
+``resamples``, ``bootstrap``, ``intervals`` (bootstrap, DeLong and clustered intervals, paired differences),
+``delong``, ``clustered`` (Obuchowski's clustered DeLong by patient: variance, paired test, per target),
 ``thresholds`` (thresholds, confusion metrics, AUPRC), ``tiers`` and ``calibration`` (Brier score, ECE,
 reliability bins, temperature and isotonic recalibration fitted on validation rows).
 """
