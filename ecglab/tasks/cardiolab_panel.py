@@ -30,13 +30,13 @@ fluid and unit is a row of the targets table with its ``drop_reason``; the rows 
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ecglab.tasks.catalogue import cardiolab_thresholds
 from ecglab.tasks.errors import TaskError
 
 EXCLUDED_LABELS = ("other", "H", "I", "L")
@@ -61,32 +61,67 @@ class Selection:
     keyed_by_label: bool
 
 
+_LAST: tuple[weakref.ref, int, int, Selection] | None = None
+
+
 def _filled(values: pd.Series) -> pd.Series:
     """Text cells of a small table with missing as ``""``."""
     return values.astype(object).where(values.notna(), "")
 
 
+def _ids(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer ids of a text column (0 for missing or empty) and the names of the ids ("" first)."""
+    ids, uniques = pd.factorize(values)
+    names = np.array(["", *(str(u) for u in uniques)], dtype=object)
+    ids = ids + 1
+    empty = np.flatnonzero(names == "")
+    return (np.where(np.isin(ids, empty), 0, ids), names) if len(empty) > 1 else (ids, names)
+
+
 def select_rows(labs: pd.DataFrame, min_rows: int = AUTHORS_MIN_ROWS) -> Selection:
-    """Apply the authors' filters (module docstring) to the cohort's lab rows (grouped once by lab code,
-    fluid and unit: no text column of the rows is copied)."""
+    """Apply the authors' filters (module docstring) to the cohort's lab rows: counted by integer ids of
+    lab code, fluid and unit (no text column of the rows is copied or compared row by row). The last
+    selection is kept for the same (unchanged) table: a task build asks for it three times."""
+    global _LAST
+    if _LAST is not None and _LAST[0]() is labs and _LAST[1:3] == (len(labs), min_rows):
+        return _LAST[3]
+    selection = _select_rows(labs, min_rows)
+    _LAST = (weakref.ref(labs), len(labs), min_rows, selection)
+    return selection
+
+
+def _select_rows(labs: pd.DataFrame, min_rows: int) -> Selection:
     keyed = "lab_name" in labs.columns
-    zero = pd.Series(((labs["ref_low"] == 0) & (labs["ref_high"] == 0)).to_numpy(), index=labs.index)
-    fluid = labs["fluid"] if "fluid" in labs.columns else pd.Series("", index=labs.index)
-    counts = (
-        zero.groupby([labs["lab"], fluid, labs["unit"]], dropna=False, sort=False)
-        .agg(["size", "sum"])
-        .reset_index()
-    )
-    counts.columns = ["lab", "fluid", "unit", "n_all", "n_zero"]
-    for column in ("lab", "fluid", "unit"):
-        counts[column] = _filled(counts[column])
+    zero = ((labs["ref_low"] == 0) & (labs["ref_high"] == 0)).to_numpy()
+    lab_ids, lab_names = _ids(labs["lab"])
+    fluid_ids, fluid_names = _ids(labs["fluid"]) if "fluid" in labs.columns else (lab_ids * 0, np.array([""]))
+    unit_ids, unit_names = _ids(labs["unit"])
+    shape = (len(lab_names), len(fluid_names), len(unit_names))
+    flat = np.ravel_multi_index((lab_ids, fluid_ids, unit_ids), shape)
+    if np.prod(shape) <= 1 << 24:  # a count per cell, no sort of the rows
+        n_all = np.bincount(flat, minlength=int(np.prod(shape)))
+        present = np.flatnonzero(n_all)
+        n_all, n_zero = n_all[present], np.bincount(flat[zero], minlength=int(np.prod(shape)))[present]
+    else:
+        present, inverse = np.unique(flat, return_inverse=True)
+        n_all = np.bincount(inverse, minlength=len(present))
+        n_zero = np.bincount(inverse[zero], minlength=len(present))
+    lab_of, fluid_of, unit_of = np.unravel_index(present, shape)
     names = labs.drop_duplicates("lab").set_index("lab")
     codes = pd.Index(names.index.astype(object))
     key_of_code = pd.Series(
         _filled(names["lab_name"]).to_numpy() if keyed else codes.to_numpy(), index=codes, dtype=object
     )
+    counts = pd.DataFrame(
+        {
+            "lab": lab_names[lab_of],
+            "fluid": fluid_names[fluid_of],
+            "unit": unit_names[unit_of],
+            "n_rows": n_all - n_zero,
+            "n_zero": n_zero,
+        }
+    )
     counts["key"] = counts["lab"].map(key_of_code)
-    counts["n_rows"] = counts["n_all"] - counts["n_zero"]
     groups = (
         counts.groupby(["key", "fluid", "unit"], sort=True)
         .agg(n_rows=("n_rows", "sum"), n_zero=("n_zero", "sum"), codes=("lab", lambda c: tuple(sorted(c))))
@@ -99,14 +134,12 @@ def select_rows(labs: pd.DataFrame, min_rows: int = AUTHORS_MIN_ROWS) -> Selecti
     for label_groups in by_key.values():
         _judge_label(label_groups, min_rows, keyed)
     groups = pd.DataFrame(records, columns=[*groups.columns, "drop_reason", "level"])
-    kept = groups[groups["drop_reason"] == ""]
-    unit_of_code = pd.Series(
-        {code: unit for codes_, unit in zip(kept["codes"], kept["unit"], strict=True) for code in codes_},
-        dtype=object,
-    )
-    expected = labs["lab"].map(unit_of_code)
-    unit = labs["unit"].fillna("")
-    keep = (expected.notna() & (unit == expected)).to_numpy(dtype=bool, na_value=False) & ~zero.to_numpy()
+    kept_cell = np.zeros(shape, dtype=bool)  # (lab, fluid, unit) ids whose rows are kept
+    kept = set(zip(groups["key"], groups["fluid"], groups["unit"], groups["drop_reason"] == "", strict=True))
+    for i, (key, fluid, unit) in enumerate(zip(counts["key"], counts["fluid"], counts["unit"], strict=True)):
+        if (key, fluid, unit, True) in kept:
+            kept_cell[lab_of[i], fluid_of[i], unit_of[i]] = True
+    keep = kept_cell[lab_ids, fluid_ids, unit_ids] & ~zero
     return Selection(keep, key_of_code, groups, keyed)
 
 
@@ -183,26 +216,17 @@ def cardiolab_targets(
     """The panel's targets on ``labs`` (columns of :data:`ecglab.tasks.panels.TARGET_COLUMNS` and
     ``drop_reason``): two per label the filters keep, thresholds from ``train_patients``' kept rows (all
     patients when None), and two per dropped label, fluid or unit, with the reason."""
-    patients = None if train_patients is None else set(train_patients)
-    if patients is not None and not patients & set(labs["patient_id"]):
-        raise TaskError(
-            f"no training patient has a lab result ({len(patients)} training patients): the CardioLab "
-            "thresholds come from the training split; use a larger cohort or another split.fractions"
-        )
+    train = None
+    if train_patients is not None:
+        patients = set(train_patients)
+        train = labs["patient_id"].isin(patients).to_numpy(dtype=bool, na_value=False)
+        if not train.any():
+            raise TaskError(
+                f"no training patient has a lab result ({len(patients)} training patients): the CardioLab "
+                "thresholds come from the training split; use a larger cohort or another split.fractions"
+            )
     selection = select_rows(labs, min_rows)
-    kept = labs[selection.keep]
-    keyed = pd.DataFrame(
-        {
-            "patient_id": kept["patient_id"].to_numpy(dtype=object),
-            "lab": kept["lab"].map(selection.key_of_code).to_numpy(dtype=object),
-            "ref_low": kept["ref_low"].to_numpy(np.float64),
-            "ref_high": kept["ref_high"].to_numpy(np.float64),
-        }
-    )
-    thresholds = pd.DataFrame(columns=["lab", "low_threshold", "high_threshold"])
-    if len(keyed) and (patients is None or patients & set(keyed["patient_id"])):
-        thresholds = cardiolab_thresholds(keyed, patient_ids=patients)
-    by_key = thresholds.set_index("lab")
+    by_key = _thresholds(labs, selection, train)
     rows: list[dict] = []
     for (_, stem, name, reason), group in _merged_groups(selection).groupby(
         ["dropped", "stem", "key", "drop_reason"], sort=True
@@ -212,7 +236,7 @@ def cardiolab_targets(
         for direction in ("low", "high"):
             value, why = float("nan"), str(reason)
             if not why:
-                value = float(by_key.at[name, f"{direction}_threshold"]) if name in by_key.index else value
+                value = by_key.get(name, {}).get(direction, value)
                 why = "" if np.isfinite(value) else f"no {direction} reference bound in the training split"
             rows.append(
                 {
@@ -226,6 +250,29 @@ def cardiolab_targets(
                 }
             )
     return _unique_ids(pd.DataFrame(rows, columns=[*TARGET_FIELDS, "drop_reason"]))
+
+
+def _thresholds(
+    labs: pd.DataFrame, selection: Selection, train: np.ndarray | None
+) -> dict[str, dict[str, float]]:
+    """Per label the median lower (``low``) and upper (``high``) bound over the kept rows of the training
+    patients (``train``: one bool per row; None: every patient), missing bounds left out (the rule of
+    :func:`ecglab.tasks.catalogue.cardiolab_thresholds`, keyed by label; rows grouped by integer codes)."""
+    use = selection.keep if train is None else selection.keep & train
+    codes, uniques = pd.factorize(labs["lab"])
+    key_ids, keys = pd.factorize(selection.key_of_code.reindex(pd.Index(uniques).astype(object)))
+    frame = pd.DataFrame(
+        {
+            "key": key_ids[codes[use]],
+            "low": labs["ref_low"].to_numpy(np.float64)[use],
+            "high": labs["ref_high"].to_numpy(np.float64)[use],
+        }
+    )
+    medians = frame.groupby("key", sort=True)[["low", "high"]].median()
+    return {
+        str(keys[i]): {"low": float(row.low), "high": float(row.high)}
+        for i, row in zip(medians.index, medians.itertuples(index=False), strict=True)
+    }
 
 
 def _merged_groups(selection: Selection) -> pd.DataFrame:
