@@ -139,3 +139,38 @@ def screenshot(browser: str, page: Path, out: Path, width: int, height: int, wor
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
     assert out.is_file(), done.stderr[-2000:]
+
+
+# exports the first figure as SVG and as PNG (through a canvas) and writes what came out into the DOM
+EXPORT_PROBE = r"""
+window.addEventListener("load", function () {
+  var fig = document.querySelector("figure.fig"), svg = window.ecglabFigures.svg(fig);
+  window.ecglabFigures.png(fig, function (url, width, height) {
+    var pre = document.createElement("pre");
+    pre.id = "layout-measure";
+    pre.textContent = JSON.stringify({name: fig.getAttribute("data-name"), svg_width: svg.width,
+      svg_height: svg.height, svg_start: svg.text.slice(0, 200),
+      n_svg: (svg.text.match(/<svg/g) || []).length,
+      png_start: url.slice(0, 22), png_length: url.length, png_width: width, png_height: height});
+    document.body.appendChild(pre);
+  });
+});
+"""
+
+
+def run_script(browser: str, page: Path, work: Path, script: str, width: int = 1400) -> dict[str, Any]:
+    """Open a copy of ``page`` with ``script`` appended, let it run (up to 20 s of virtual time, for an
+    image to load) and return the JSON it wrote into ``<pre id="layout-measure">``."""
+    probe = work / "script_probe.html"
+    text = page.read_text(encoding="utf-8")
+    probe.write_text(text.replace("</body>", f"<script>{script}</script></body>"), encoding="utf-8")
+    command = [
+        *browser_command(browser, work / "profile_script", width),
+        "--virtual-time-budget=20000",
+        "--dump-dom",
+        probe.as_uri(),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    found = re.search(r'<pre id="layout-measure">(.*?)</pre>', done.stdout, re.S)
+    assert found, f"the script wrote nothing: {done.stderr[-2000:]}"
+    return json.loads(html.unescape(found.group(1)))
