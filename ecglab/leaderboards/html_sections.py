@@ -162,7 +162,7 @@ def _reliability_panel(
 
 def subgroup_table(task: str, rows: pd.DataFrame) -> str:
     """AUROC with its interval within each subgroup; a refused group shows the reason instead."""
-    optional = [c for c in ("seed", "n_neg_patients") if c in rows.columns]
+    optional = [c for c in ("seed", "n_neg_patients") if c in rows.columns and rows[c].notna().any()]
     headers = [
         ("Target", "text"),
         ("Backbone", "text"),

@@ -29,6 +29,7 @@ def _tie(value: Any) -> str:
 
 # ------------------------------------------------------------------------------------------------ tables
 TALL_ROWS = 40  # a table with more rows scrolls inside a box of about 30 rows, its header fixed on top
+SELECTED_NOTE = "the published table holds only its best targets (AUROC lower bound above 0.70)"
 
 
 def table(table_id: str, headers: list[tuple[str, str]], rows: list[tuple[str, list[str]]]) -> str:
@@ -142,8 +143,9 @@ def summary_table(task: str, rows: pd.DataFrame) -> str:
     return table(f"summary-{slug(task)}", headers, body)
 
 
-def common_table(task: str, common: pd.DataFrame) -> str:
-    """Each backbone against each published row over only the targets both evaluate, with how many."""
+def common_table(task: str, common: pd.DataFrame, selected: set[str] | frozenset[str] = frozenset()) -> str:
+    """Each backbone against each published row over only the targets both evaluate, with how many;
+    ``selected``: published rows whose table holds only its best targets (said in the note)."""
     headers = [
         ("Backbone", "text"),
         ("Published", "text"),
@@ -152,6 +154,7 @@ def common_table(task: str, common: pd.DataFrame) -> str:
         ("Published macro (common)", "num"),
         ("Difference", "num"),
         ("Targets (backbone / published)", "text"),
+        ("Note", "text"),
     ]
     body = [
         (
@@ -164,6 +167,10 @@ def common_table(task: str, common: pd.DataFrame) -> str:
                 td(_num(r["macro_published"]), r["macro_published"], num=True),
                 td("" if is_missing(r["diff"]) else f"{r['diff']:+.3f}", r["diff"], num=True),
                 td(f"{_int(r['n_entry'])} / {_int(r['n_published'])}"),
+                note_td(
+                    ("no target in common; " if not r["n_common"] else "")
+                    + (SELECTED_NOTE if r["published_entry"] in selected else "")
+                ),
             ],
         )
         for r in common.to_dict("records")

@@ -187,7 +187,9 @@ def _task_parts(board: Leaderboard, task: str, page: PageEntries) -> list[str]:
             "it. Published numbers come from another cohort and code: a difference is descriptive, not a "
             "test.</p>"
         )
-        parts.append(common_table(task, common))
+        published = rows[rows["source"] == "published"]
+        selected = set(published.loc[published["macro_auroc"].isna(), "entry"])
+        parts.append(common_table(task, common, selected))
     if "forest" in figures:
         parts.append("<h3>Per-target AUROC (forest plot)</h3>")
         if view.left_out:

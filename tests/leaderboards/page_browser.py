@@ -23,7 +23,8 @@ MEASURE = r"""
   var mb = box(main);
   var content = mb.width - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
   var out = {innerWidth: window.innerWidth, clientWidth: document.documentElement.clientWidth,
-    scrollWidth: document.documentElement.scrollWidth, content: content, main: mb, figures: [], tables: [],
+    scrollWidth: document.documentElement.scrollWidth, scrollHeight: document.documentElement.scrollHeight,
+    content: content, main: mb, figures: [], tables: [],
     cells: {min_width: 1e9, min_height: 1e9, count: 0}, points_outside: [], texts_outside: []};
   all("svg").forEach(function (svg) {
     var b = box(svg), fig = {cls: svg.getAttribute("class"), task: svg.getAttribute("data-task"), box: b,
