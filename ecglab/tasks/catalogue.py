@@ -12,7 +12,9 @@ the same unit (empty where MIMIC-IV has none; ``mimic_note`` says why), with the
 and the MIMIC unit string.
 
 CardioLab rule: per lab, low threshold = median of ``ref_low`` and high threshold = median of ``ref_high``
-over the training rows (:func:`cardiolab_thresholds`).
+over the training rows (:func:`cardiolab_thresholds`, per lab code). The CardioLab panel of a task applies the
+same rule per lab *label*, after the authors' filters (0/0 ranges, labs named H/I/L, minority fluids and
+units, a row minimum): :mod:`ecglab.tasks.cardiolab_panel`.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ more); a small cohort lowers it in its task spec, and says so there.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -37,6 +39,37 @@ COUNTS = (
     ("positive_patients", 1, "positive patients", "min_positive_patients"),
     ("negative_patients", 0, "negative patients", "min_negative_patients"),
 )
+
+_COUNT_REASON = re.compile(rf"^\d+ ({'|'.join(words for _, _, words, _ in COUNTS)}) in (\w+) \(< (\d+)\)$")
+_ROWS_REASON = re.compile(r"^\d+ rows? \(< (\d+), panel\.min_lab_rows\)$")
+_PANEL_RULES = {  # reason prefix (ecglab.tasks.cardiolab_panel) -> rule
+    "minority fluid:": "minority fluid",
+    "minority unit:": "minority unit",
+    "every row has a 0/0 reference range": "every row has a 0/0 reference range",
+    "lab named ": "lab named other, H, I or L",
+}
+
+
+def is_count_reason(reason: str) -> bool:
+    """True for a reason of a count below its minimum (``3 positive patients in test (< 10)``)."""
+    return _COUNT_REASON.match(reason) is not None
+
+
+def drop_rule(reason: str) -> str:
+    """The rule behind a target's drop reason: ``7 positives in val (< 10)`` -> ``fewer than 10 positives in
+    val``, ``3 positive patients in test (< 10)`` -> ``fewer than 10 positive patients in test``, ``43 rows
+    (< 200, panel.min_lab_rows)`` -> ``fewer than 200 rows (panel.min_lab_rows)``, a CardioLab minority fluid
+    or unit or 0/0 range without its counts; other reasons (a lab not measured) are their own rule."""
+    match = _COUNT_REASON.match(reason)
+    if match:
+        return f"fewer than {match[3]} {match[1]} in {match[2]}"
+    match = _ROWS_REASON.match(reason)
+    if match:
+        return f"fewer than {match[1]} rows (panel.min_lab_rows)"
+    for prefix, rule in _PANEL_RULES.items():
+        if reason.startswith(prefix):
+            return rule
+    return reason
 
 
 def count_targets(targets: pd.DataFrame, anchors: pd.DataFrame, matrix: np.ndarray) -> pd.DataFrame:
@@ -85,13 +118,15 @@ def filter_targets(
     stage: str,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The targets table with counts, ``drop_reason`` and ``kept``, and the label matrix of the kept targets;
-    every drop reason is counted as a note of ``stage`` in ``report``."""
+    the drops are counted by rule (:func:`drop_rule`) as notes of ``stage`` in ``report``, with examples."""
     table = count_targets(targets, anchors, matrix)
     reasons = drop_reasons(table, panel)
     table["drop_reason"] = reasons
     table["kept"] = reasons == ""
-    for reason, count in reasons[reasons != ""].value_counts().items():
-        report.note(stage, f"target dropped: {reason}", int(count))
+    dropped = reasons[reasons != ""]
+    for rule, count in dropped.map(drop_rule).value_counts().items():
+        examples = table.loc[dropped.index[dropped.map(drop_rule) == rule], "target"].head(3)
+        report.note(stage, f"target dropped: {rule}", int(count), [str(t) for t in examples])
     columns = np.flatnonzero((targets["drop_reason"] == "").to_numpy())
     position_in_matrix = {c: i for i, c in enumerate(columns)}
     kept_positions = np.flatnonzero(table["kept"].to_numpy())

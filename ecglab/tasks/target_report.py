@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 from ecglab.tasks.spec import TaskSpec
-from ecglab.tasks.target_filters import COUNTS, EVALUATED
+from ecglab.tasks.target_filters import COUNTS, EVALUATED, drop_rule, is_count_reason
 
-_WORDS = "|".join(words for _, _, words, _ in COUNTS)
-_COUNT_REASON = re.compile(rf"^\d+ ({_WORDS}) in (\w+) \(< (\d+)\)$")
-_ROWS_REASON = re.compile(r"^\d+ rows? \(< (\d+), panel\.min_lab_rows\)$")
-_CARDIOLAB_RULES = {  # reason prefix -> rule
-    "minority fluid:": "minority fluid",
-    "minority unit:": "minority unit",
-    "every row has a 0/0 reference range": "every row has a 0/0 reference range",
-    "lab named ": "lab named other, H, I or L",
-}
 CLOSEST_SHOWN = 3
-
-
-def drop_rule(reason: str) -> str:
-    """The rule behind a target's drop reason: ``7 positives in val (< 10)`` -> ``fewer than 10 positives in
-    val``, ``3 positive patients in test (< 10)`` -> ``fewer than 10 positive patients in test``, ``43 rows
-    (< 200, panel.min_lab_rows)`` -> ``fewer than 200 rows (panel.min_lab_rows)``, a CardioLab minority fluid
-    or unit or 0/0 range without its counts; other reasons (a lab not measured) are their own rule."""
-    match = _COUNT_REASON.match(reason)
-    if match:
-        return f"fewer than {match[3]} {match[1]} in {match[2]}"
-    match = _ROWS_REASON.match(reason)
-    if match:
-        return f"fewer than {match[1]} rows (panel.min_lab_rows)"
-    for prefix, rule in _CARDIOLAB_RULES.items():
-        if reason.startswith(prefix):
-            return rule
-    return reason
 
 
 def nearest_misses(targets: pd.DataFrame, spec: TaskSpec, n: int = CLOSEST_SHOWN) -> list[str]:
@@ -48,7 +20,7 @@ def nearest_misses(targets: pd.DataFrame, spec: TaskSpec, n: int = CLOSEST_SHOWN
     ]
     misses = []
     for row in targets.itertuples(index=False):
-        if not _COUNT_REASON.match(str(row.drop_reason)):
+        if not is_count_reason(str(row.drop_reason)):
             continue
         ratio, _, column, words, split, want = min(
             (getattr(row, column) / want, i, column, words, split, want)

@@ -79,7 +79,7 @@ def test_patient_counts_equal_a_brute_force_and_few_patients_drop_a_target() -> 
     assert by.loc["absent", "drop_reason"] == "lab not measured in this cohort"
     assert by.loc["absent", "positive_patients_test"] == 0
     notes = report.to_dict()
-    assert "target dropped: 2 positive patients in val (< 10)" in str(notes)
+    assert "target dropped: fewer than 10 positive patients in val" in str(notes) and "two" in str(notes)
 
 
 def test_anchors_are_checked_before_patients_and_negative_patients_count() -> None:

@@ -53,6 +53,7 @@ def run_list(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     from ecglab.tasks.build import build_task
     from ecglab.tasks.registry import get_task
+    from ecglab.tasks.target_report import drop_rule
 
     _register(args.spec)
     data = build_task(get_task(args.name), args.cohort, cache_dir=args.cache)
@@ -80,7 +81,8 @@ def run_show(args: argparse.Namespace) -> int:
     dropped = [t for t in summary["targets"] if not t["kept"]]
     reasons: dict[str, int] = {}
     for t in dropped:
-        reasons[t["drop_reason"]] = reasons.get(t["drop_reason"], 0) + 1
+        rule = drop_rule(t["drop_reason"])  # e.g. "fewer than 10 positive patients in test"
+        reasons[rule] = reasons.get(rule, 0) + 1
     for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
         print(f"  dropped target x{count}: {reason}")
     for line in summary["dropped"]:
