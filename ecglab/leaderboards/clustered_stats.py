@@ -19,16 +19,17 @@ from ecglab.leaderboards.inputs import RunResult
 from ecglab.leaderboards.resamples import Predictions, TaskData
 
 SEED_MEAN = " of the mean over seeds"
-DELONG_UNCHECKED = " (whether patients repeat is unknown: valid only with one anchor per patient)"
 UNDEFINED_TEST = "fewer than two patients with a positive or with a negative anchor"
 UNDEFINED = f"{UNDEFINED_TEST}: no clustered interval"
+DELONG_UNKNOWN = "DeLong's interval not shown: whether patients hold several anchors is unknown"
 
 
 def seed_predictions(runs: list[RunResult], data: TaskData) -> list[Predictions]:
     """The test predictions of ``runs`` (the seeds of one entry), each with its patients, on one test set.
     RunRefused with the reason where one is missing, names no patients, or the test sets differ."""
-    if len(runs) > 1 and not all(r.run_id in data.paired for r in runs):
-        raise RunRefused("the seeds' test sets (anchors and labels) differ or are unreadable")
+    unpaired = [r for r in runs if r.run_id not in data.paired]
+    if len(runs) > 1 and unpaired:
+        raise RunRefused(f"run {unpaired[0].run_id[:16]} of the seeds: {data.why(unpaired[0])}")
     out = []
     for run in runs:
         try:
@@ -67,8 +68,8 @@ def _from_predictions(runs: list[RunResult], data: TaskData, per: pd.DataFrame, 
 def entry_clustered(runs: list[RunResult], data: TaskData, per: pd.DataFrame, alpha: float) -> None:
     """Fills an entry's per-target n_patients, n_pos_patients, clustered_low, clustered_high,
     clustered_method and clustered_note (``per``: indexed by target, with n, auroc, delong_low, delong_high),
-    and keeps DeLong's interval (delong_method) only where every patient holds one anchor: for a single seed
-    from its results.parquet where it holds them, else from the test predictions."""
+    and keeps DeLong's interval (delong_method) only where every patient is known to hold one anchor: for a
+    single seed from its results.parquet where it holds them, else from the test predictions."""
     columns = ["n_patients", "n_pos_patients", "clustered_low", "clustered_high"]
     stored = runs[0].results.set_index("target").reindex(columns=columns) if len(runs) == 1 else None
     reason = ""
@@ -84,11 +85,13 @@ def entry_clustered(runs: list[RunResult], data: TaskData, per: pd.DataFrame, al
     per["clustered_method"] = np.where(has, method, "")
     undefined = per["auroc"].notna() & ~has
     per["clustered_note"] = np.where(undefined, reason or UNDEFINED, "")
-    known = per["n_patients"].notna()
-    independent = known & (per["n_patients"] == per["n"])
-    keep = per["delong_low"].notna() & (independent | ~known)
+    independent = per["n_patients"].notna() & (per["n_patients"] == per["n"])
+    keep = per["delong_low"].notna() & independent  # unknown patients (no predictions): not shown either
+    unknown = per["delong_low"].notna() & per["n_patients"].isna()
+    notes = per.loc[unknown, "clustered_note"]
+    per.loc[unknown, "clustered_note"] = np.where(notes == "", DELONG_UNKNOWN, notes + "; " + DELONG_UNKNOWN)
     per.loc[~keep, ["delong_low", "delong_high"]] = np.nan
-    per["delong_method"] = np.where(keep, metrics.DELONG_CI + np.where(known, "", DELONG_UNCHECKED), "")
+    per["delong_method"] = np.where(keep, metrics.DELONG_CI, "")
 
 
 def _empty(note: str) -> dict[str, Any]:

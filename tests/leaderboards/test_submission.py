@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from leaderboard_fixtures import COHORT, OTHER_COHORT, TASK, run_cli, task_labels, write_run
 
+from ecglab.leaderboards.board import build_leaderboard
 from ecglab.leaderboards.submission import (
     ALL_COLUMNS,
     COLUMNS,
@@ -109,6 +110,12 @@ def test_clustered_columns_are_optional_and_checked(exported: Path, tmp_path: Pa
     problems = check_submission(_edited(exported, tmp_path, patients)).problems
     assert any("patient counts exceed" in p for p in problems), problems
     assert any("clustered_low > clustered_high" in p for p in problems), problems
+    # without patient counts or predictions, a leaderboard shows neither interval, and says why
+    targets = build_leaderboard([exported], published=False).targets
+    assert targets["clustered_low"].isna().all() and targets["delong_low"].isna().all()
+    assert targets["clustered_note"].str.contains("no predictions").all()
+    single = targets[targets["entry"] == "ecgfounder/tiny"]  # (a mean over seeds has no DeLong interval)
+    assert single["clustered_note"].str.contains("DeLong's interval not shown").all()
 
 
 def test_check_refuses_a_wrong_task_version(exported: Path, tmp_path: Path) -> None:

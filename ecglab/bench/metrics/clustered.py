@@ -43,8 +43,8 @@ from ecglab.bench.metrics.resamples import group_codes
 
 CLUSTERED_CI = "clustered DeLong by patient (Obuchowski 1997)"
 CLUSTERED_TEST = "clustered paired DeLong test by patient (Obuchowski 1997)"
-DELONG_CI = "DeLong (1988), independent anchors: one anchor per patient"
-DELONG_TEST = "DeLong (1988) paired test, independent anchors: one anchor per patient"
+DELONG_CI = "DeLong (1988), independent anchors (one per patient)"
+DELONG_TEST = "DeLong (1988) paired test, independent anchors (one per patient)"
 
 
 @dataclass(frozen=True)
