@@ -134,12 +134,15 @@ def _select_rows(labs: pd.DataFrame, min_rows: int) -> Selection:
     for label_groups in by_key.values():
         _judge_label(label_groups, min_rows, keyed)
     groups = pd.DataFrame(records, columns=[*groups.columns, "drop_reason", "level"])
-    kept_cell = np.zeros(shape, dtype=bool)  # (lab, fluid, unit) ids whose rows are kept
     kept = set(zip(groups["key"], groups["fluid"], groups["unit"], groups["drop_reason"] == "", strict=True))
-    for i, (key, fluid, unit) in enumerate(zip(counts["key"], counts["fluid"], counts["unit"], strict=True)):
-        if (key, fluid, unit, True) in kept:
-            kept_cell[lab_of[i], fluid_of[i], unit_of[i]] = True
-    keep = kept_cell[lab_ids, fluid_ids, unit_ids] & ~zero
+    kept_cells = [  # the (lab, fluid, unit) cells whose rows are kept, as flat ids
+        cell
+        for cell, key, fluid, unit in zip(
+            present, counts["key"], counts["fluid"], counts["unit"], strict=True
+        )
+        if (key, fluid, unit, True) in kept
+    ]
+    keep = np.isin(flat, np.asarray(kept_cells, dtype=flat.dtype)) & ~zero
     return Selection(keep, key_of_code, groups, keyed)
 
 

@@ -10,7 +10,7 @@ import pytest
 from locations import SHARED_DATA
 
 from ecglab.cohort.quality import QualityReport
-from ecglab.tasks.cardiolab_panel import target_key
+from ecglab.tasks.cardiolab_panel import select_rows, target_key
 from ecglab.tasks.panels import panel_lab_rows, resolve_panel
 from ecglab.tasks.spec import PanelSpec
 from ecglab.tasks.target_report import drop_rule
@@ -95,9 +95,13 @@ def test_every_dropped_label_fluid_and_unit_says_why() -> None:
     assert sorted(kept["lab"].unique()) == ["Basophils", "Hematocrit", "Lymphocyte Count", "Potassium", "Tie"]
 
 
-def test_the_row_minimum_is_a_panel_option() -> None:
+def test_the_row_minimum_is_a_panel_option_and_a_selection_is_reused_for_its_table() -> None:
     assert _targets(min_rows=200)["drop_reason"].ne("").all()
     assert _targets(min_rows=0).loc["rare_high", "drop_reason"] == ""
+    labs = _labs()
+    first = select_rows(labs, 3)
+    assert select_rows(labs, 3) is first and select_rows(labs, 4) is not first
+    assert select_rows(_labs(), 3) is not select_rows(labs, 3)  # another table: selected again
 
 
 def test_a_cohort_without_lab_names_is_keyed_by_lab_code() -> None:
