@@ -53,11 +53,11 @@ def _from_predictions(runs: list[RunResult], data: TaskData, per: pd.DataFrame, 
         scores = [p.scores[:, r.targets.index(target)] for p, r in zip(predictions, runs, strict=True)]
         labels = masked(first.labels[:, j], *scores)
         observed = labels != -1
-        per.at[target, "n_patients"] = pd.unique(first.patients[observed]).size
-        per.at[target, "n_pos_patients"] = pd.unique(first.patients[labels == 1]).size
+        per.at[target, "n_patients"] = np.unique(first.patient_codes[observed]).size
+        per.at[target, "n_pos_patients"] = np.unique(first.patient_codes[labels == 1]).size
         if not np.isfinite(per.at[target, "auroc"]) or not 0 < (labels == 1).sum() < observed.sum():
             continue
-        test = metrics.clustered_contrast(labels, scores, weights, first.patients, alpha)
+        test = metrics.clustered_contrast(labels, scores, weights, first.patient_codes, alpha)
         if np.isfinite(test.se):
             half = test.ci[1] - test.diff
             per.at[target, "clustered_low"] = float(np.clip(test.diff - half, 0.0, 1.0))
@@ -126,7 +126,7 @@ def paired_clustered(
     if not 0 < (labels == 1).sum() < (labels != -1).sum():
         return _empty("no clustered paired test: a single class among the rows both entries score")
     weights = [1.0 / len(pa)] * len(pa) + [-1.0 / len(pb)] * len(pb)
-    test = metrics.clustered_contrast(labels, scores, weights, pa[0].patients, alpha)
+    test = metrics.clustered_contrast(labels, scores, weights, pa[0].patient_codes, alpha)
     seeds = " of the means over seeds" if len(scores) > 2 else ""
     out = _empty("" if np.isfinite(test.p_value) else f"no clustered paired test: {UNDEFINED_TEST}")
     out.update(
@@ -136,7 +136,7 @@ def paired_clustered(
         clustered_high=test.ci[1],
         clustered_method=test.method + seeds if np.isfinite(test.p_value) else "",
     )
-    if len(scores) == 2 and metrics.one_row_per_group(labels, pa[0].patients):
+    if len(scores) == 2 and metrics.one_row_per_group(labels, pa[0].patient_codes):
         delong = metrics.delong_test(labels, *scores, alpha=alpha)
         out.update(
             delong_diff=delong.diff,

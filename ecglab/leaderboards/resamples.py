@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,12 @@ class Predictions:
     labels: np.ndarray  # anchors x targets, int8 in {1, 0, -1}
     scores: np.ndarray  # anchors x targets, float64
     patients: np.ndarray | None = None  # patient id per anchor (None: predictions.parquet names none)
+
+    @cached_property
+    def patient_codes(self) -> np.ndarray | None:
+        """Each anchor's patient as an integer code (factorised once: the clustered statistics group by
+        it per target and per comparison)."""
+        return None if self.patients is None else pd.factorize(self.patients)[0]
 
 
 def load_predictions(run: RunResult) -> Predictions:
