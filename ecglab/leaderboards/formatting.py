@@ -124,3 +124,20 @@ def binning(r: dict[str, Any]) -> str:
     if not is_missing(bins) and str(int(bins)) not in text:
         text = f"{text}, {int(bins)} bins" if text else f"{int(bins)} bins"
     return text
+
+
+def split_rows(frame: pd.DataFrame, task: str, reason: str) -> tuple[pd.DataFrame, list[str]]:
+    """A task's rows of a section table: those with a target, and the stated reasons of the others
+    ("entry: reason", each once)."""
+    if frame.empty or "task" not in frame.columns:
+        return frame.iloc[0:0], []
+    rows = frame[frame["task"] == task]
+    if "target" not in rows.columns:
+        return rows, []
+    no_target = rows["target"].isna() | (rows["target"].astype(str) == "")
+    notes = []
+    for r in rows[no_target].to_dict("records"):
+        text = r.get(reason) if reason in r else None
+        if not is_missing(text) and str(text):
+            notes.append(f"{r.get('entry', '')}: {text}")
+    return rows[~no_target], list(dict.fromkeys(notes))

@@ -14,7 +14,7 @@ import pandas as pd
 from ecglab.leaderboards.formatting import shown_targets, slug
 from ecglab.leaderboards.html_figures import colour_map, curve_plot, forest_plot
 from ecglab.leaderboards.html_heatmap import heat_map
-from ecglab.leaderboards.html_sections import reliability_figure
+from ecglab.leaderboards.html_reliability import reliability_figure
 from ecglab.leaderboards.html_svg import Figure, standalone_svg
 from ecglab.leaderboards.tables import Leaderboard
 

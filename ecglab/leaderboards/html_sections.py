@@ -1,280 +1,190 @@
 """The evaluation sections of a task on the leaderboard's HTML page beyond AUROC, each shown only when its
 table has rows for the task: calibration (Brier score, expected calibration error with its binning) with
-reliability diagrams (observed rate against mean score per bin, the diagonal as reference), AUROC within
-subgroups of patients (a refused group with its reason), and lab values as regression (MAE, Spearman).
-Columns a table does not carry are left out, never invented."""
+reliability diagrams (:mod:`ecglab.leaderboards.html_reliability`), AUROC within subgroups of patients (a
+refused group with its reason), and lab values as regression (MAE, Spearman, and the AUROC of the same
+predictions at each threshold). A row without a target is a run's stated reason for having none (an older
+run folder, a submission): listed as a note under the heading, not as a table row. Columns a table does
+not carry, or leaves empty in every row, are left out, never invented."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
-from ecglab.leaderboards.formatting import binning, escape, fmt_auroc, is_missing, slug
-from ecglab.leaderboards.html_figures import PALETTE, WIDTH, legend
-from ecglab.leaderboards.html_svg import Figure, Panel, figure_html, truncate
+from ecglab.leaderboards.formatting import binning, escape, fmt_auroc, is_missing, slug, split_rows
+from ecglab.leaderboards.html_svg import Figure, figure_html
 from ecglab.leaderboards.html_tables import method_td, note_td, table, td
 
-COLUMNS = 6  # reliability panels per line
-PANEL = WIDTH / COLUMNS
-DASHES = ("", "5,3", "2,2", "8,3,2,3")  # one per calibration method, in order of appearance
+# a column of a section table: header, sort type, the frame's column, how its cell renders, and whether
+# it is shown even when empty in every row
+Column = tuple[str, str, str, Callable[[dict[str, Any]], str], bool]
 
 
-def _num(value: Any, digits: int = 3) -> str:
-    return "" if is_missing(value) else f"{float(value):.{digits}f}"
+def _text(column: str) -> Callable[[dict[str, Any]], str]:
+    return lambda r: td("" if is_missing(r.get(column)) else r[column])
 
 
-def _int(value: Any) -> str:
-    return "" if is_missing(value) else str(int(value))
+def _name(column: str) -> Callable[[dict[str, Any]], str]:
+    return lambda r: td(r[column], cls="name")
 
 
-def _get(r: dict[str, Any], column: str) -> Any:
-    return r.get(column)
+def _note(column: str) -> Callable[[dict[str, Any]], str]:
+    return lambda r: note_td("" if is_missing(r.get(column)) else r[column])
+
+
+def _count(column: str) -> Callable[[dict[str, Any]], str]:
+    return lambda r: td("" if is_missing(r.get(column)) else str(int(r[column])), r.get(column), num=True)
+
+
+def _float(column: str, digits: int = 3) -> Callable[[dict[str, Any]], str]:
+    def cell(r: dict[str, Any]) -> str:
+        value = r.get(column)
+        return td("" if is_missing(value) else f"{float(value):.{digits}f}", value, num=True)
+
+    return cell
+
+
+def _method(column: str) -> Callable[[dict[str, Any]], str]:
+    return lambda r: method_td(r.get(column))
+
+
+def _filled(values: pd.Series) -> bool:
+    """Whether some row holds a value (an empty text is none)."""
+    return any(not is_missing(v) and str(v) != "" for v in values)
+
+
+def section_table(table_id: str, rows: pd.DataFrame, columns: list[Column], refused: str = "") -> str:
+    """The rows as a sortable table of the ``columns`` the frame carries (an optional one only where some
+    row holds a value); a row with a value in ``refused`` gets the class ``refused``."""
+    shown = [c for c in columns if c[2] in rows.columns and (c[4] or _filled(rows[c[2]]))]
+    body = []
+    for r in rows.to_dict("records"):
+        cls = "refused" if refused and not is_missing(r.get(refused)) and str(r[refused]) else "own"
+        body.append((cls, [render(r) for _, _, _, render, _ in shown]))
+    return table(table_id, [(header, kind) for header, kind, _, _, _ in shown], body)
+
+
+CALIBRATION: list[Column] = [
+    ("Target", "text", "target", _text("target"), True),
+    ("Backbone", "text", "entry", _name("entry"), True),
+    ("Calibration", "text", "calibration", _text("calibration"), True),
+    ("n", "num", "n", _count("n"), True),
+    ("Positives", "num", "n_pos", _count("n_pos"), True),
+    ("Seeds", "num", "n_seeds", _count("n_seeds"), False),
+    ("Brier", "num", "brier", _float("brier", 4), True),
+    ("ECE", "num", "ece", _float("ece", 4), True),
+    ("ECE binning", "text", "ece_binning", lambda r: td(binning(r)), True),
+    ("Note", "text", "note", _note("note"), False),
+]
+
+
+def _subgroup_auroc(r: dict[str, Any]) -> str:
+    if not is_missing(r.get("refused_reason")) and str(r["refused_reason"]):
+        return td("refused", num=True)
+    return td(fmt_auroc(r["auroc"], r["auroc_low"], r["auroc_high"]), r["auroc"], num=True)
+
+
+SUBGROUPS: list[Column] = [
+    ("Target", "text", "target", _text("target"), True),
+    ("Backbone", "text", "entry", _name("entry"), True),
+    ("Seed", "num", "seed", _count("seed"), False),
+    ("Subgroup", "text", "subgroup", _text("subgroup"), True),
+    ("Group", "text", "group", _text("group"), True),
+    ("n", "num", "n", _count("n"), True),
+    ("Positives", "num", "n_pos", _count("n_pos"), True),
+    ("Patients", "num", "n_patients", _count("n_patients"), True),
+    ("Positive patients", "num", "n_pos_patients", _count("n_pos_patients"), True),
+    ("Negative patients", "num", "n_neg_patients", _count("n_neg_patients"), False),
+    ("AUROC [CI]", "num", "auroc", _subgroup_auroc, True),
+    ("CI method", "text", "ci_method", _method("ci_method"), True),
+    ("Refused (reason)", "text", "refused_reason", _note("refused_reason"), True),
+]
+
+REGRESSION: list[Column] = [
+    ("Target", "text", "target", _text("target"), True),
+    ("Backbone", "text", "entry", _name("entry"), True),
+    ("Lab", "text", "lab", _text("lab"), True),
+    ("Objective", "text", "objective", _text("objective"), False),
+    ("n", "num", "n", _count("n"), True),
+    ("Patients", "num", "n_patients", _count("n_patients"), True),
+    ("Seeds", "num", "n_seeds", _count("n_seeds"), False),
+    ("MAE", "num", "mae", _float("mae"), True),
+    ("Unit", "text", "unit", _text("unit"), False),
+    ("Spearman", "num", "spearman", _float("spearman"), True),
+    ("Transform", "text", "transform", _text("transform"), False),
+    ("AUROC (task threshold)", "num", "auroc_task", _float("auroc_task"), False),
+    ("AnyECG-Lab threshold", "num", "threshold_anyecg_lab", _float("threshold_anyecg_lab", 4), False),
+    ("AUROC (AnyECG-Lab)", "num", "auroc_anyecg_lab", _float("auroc_anyecg_lab"), False),
+    ("CardioLab threshold", "num", "threshold_cardiolab", _float("threshold_cardiolab", 4), False),
+    ("AUROC (CardioLab)", "num", "auroc_cardiolab", _float("auroc_cardiolab"), False),
+    ("Note", "text", "note", _note("note"), False),
+]
 
 
 def calibration_table(task: str, rows: pd.DataFrame) -> str:
     """Brier score and ECE (with its binning) per target, entry and calibration."""
-    headers = [
-        ("Target", "text"),
-        ("Backbone", "text"),
-        ("Calibration", "text"),
-        ("n", "num"),
-        ("Positives", "num"),
-        ("Brier", "num"),
-        ("ECE", "num"),
-        ("ECE binning", "text"),
-        ("Note", "text"),
-    ]
-    body = [
-        (
-            "own",
-            [
-                td(r["target"]),
-                td(r["entry"], cls="name"),
-                td(r["calibration"]),
-                td(_int(r["n"]), r["n"], num=True),
-                td(_int(r["n_pos"]), r["n_pos"], num=True),
-                td(_num(r["brier"], 4), r["brier"], num=True),
-                td(_num(r["ece"], 4), r["ece"], num=True),
-                td(binning(r)),
-                note_td("" if is_missing(_get(r, "note")) else r["note"]),
-            ],
-        )
-        for r in rows.to_dict("records")
-    ]
-    return table(f"calibration-{slug(task)}", headers, body)
-
-
-def reliability_figure(task: str, rows: pd.DataFrame, targets: list[str], colours: dict[str, str]) -> Figure:
-    """Reliability diagrams, one panel per target (in ``targets`` order, then any other), one line per
-    entry (its colour) and calibration (its dash); the diagonal is perfect calibration."""
-    by_target: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = {}
-    for r in rows.to_dict("records"):
-        if is_missing(r["mean_score"]) or is_missing(r["observed_rate"]):
-            continue
-        line = (str(r["entry"]), str(r["calibration"]))
-        by_target.setdefault(str(r["target"]), {}).setdefault(line, []).append(r)
-    order = [t for t in targets if t in by_target]
-    order += [t for t in by_target if t not in set(order)]
-    entries = list(dict.fromkeys(rows["entry"]))
-    methods = list(dict.fromkeys(rows["calibration"].astype(str)))
-    colour = {e: colours.get(e, PALETTE[i % len(PALETTE)]) for i, e in enumerate(entries)}
-    keys, last = legend(entries, colour, set(), 10, 16, WIDTH - 20)
-    dash_key = "".join(
-        f'<line x1="{10 + 150 * k}" y1="{last + 14}" x2="{40 + 150 * k}" y2="{last + 14}" stroke="#333" '
-        f'stroke-width="1.5" stroke-dasharray="{DASHES[k % len(DASHES)]}"/>'
-        f'<text x="{46 + 150 * k}" y="{last + 18}" font-size="11">{escape(truncate(m, 16))}</text>'
-        for k, m in enumerate(methods)
-    )
-    top = last + 30
-    out = [keys, dash_key]
-    for i, target in enumerate(order):
-        x0, y0 = (i % COLUMNS) * PANEL, top + (i // COLUMNS) * PANEL
-        out.append(_reliability_panel(target, by_target[target], x0, y0, colour, methods))
-    height = top + PANEL * ((len(order) + COLUMNS - 1) // COLUMNS) + 8
-    label = f"reliability diagrams for {task}"
-    return Figure(
-        name=f"reliability-{task}",
-        label=f"Reliability diagrams, {task}: observed positive rate against mean score per bin "
-        "(diagonal: perfect calibration)",
-        panels=[
-            Panel(
-                f'<rect width="{WIDTH}" height="{height:.0f}" fill="#ffffff"/>' + "".join(out),
-                WIDTH,
-                height,
-                "reliability",
-                f' data-task="{escape(task)}" aria-label="{escape(label)}"',
-            )
-        ],
-    )
-
-
-def _reliability_panel(
-    target: str,
-    lines: dict[tuple[str, str], list[dict[str, Any]]],
-    x0: float,
-    y0: float,
-    colour: dict[str, str],
-    methods: list[str],
-) -> str:
-    """One target's panel: axes 0-1, the dashed diagonal, and a line with points per entry x calibration."""
-    left, top, side = x0 + 34, y0 + 20, PANEL - 56
-
-    def px(v: float) -> float:
-        return left + min(max(v, 0.0), 1.0) * side
-
-    def py(v: float) -> float:
-        return top + side - min(max(v, 0.0), 1.0) * side
-
-    out = [
-        f'<text x="{left + side / 2:.1f}" y="{y0 + 13:.1f}" font-size="11" text-anchor="middle">'
-        f"<title>{escape(target)}</title>{escape(truncate(target, 26))}</text>",
-        f'<rect x="{left:.1f}" y="{top:.1f}" width="{side:.1f}" height="{side:.1f}" fill="none" '
-        'stroke="#999"/>',
-        f'<line x1="{px(0):.1f}" y1="{py(0):.1f}" x2="{px(1):.1f}" y2="{py(1):.1f}" stroke="#999" '
-        'stroke-dasharray="3,3"/>',
-    ]
-    for v in (0.0, 0.5, 1.0):
-        out.append(
-            f'<text x="{px(v):.1f}" y="{top + side + 12:.1f}" font-size="9" text-anchor="middle">{v:g}</text>'
-            f'<text x="{left - 4:.1f}" y="{py(v) + 3:.1f}" font-size="9" text-anchor="end">{v:g}</text>'
-        )
-    for (entry, method), part in lines.items():
-        part = sorted(part, key=lambda r: float(r["mean_score"]))
-        c = colour[entry]
-        dash = DASHES[methods.index(method) % len(DASHES)]
-        coords = " ".join(f"{px(r['mean_score']):.1f},{py(r['observed_rate']):.1f}" for r in part)
-        out.append(
-            f'<g class="reliability-line" data-entry="{escape(entry)}" data-calibration="{escape(method)}">'
-            f"<title>{escape(entry)} ({escape(method)}) - {escape(target)}</title>"
-            f'<polyline points="{coords}" fill="none" stroke="{c}" stroke-width="1.3" '
-            f'stroke-dasharray="{dash}"/>'
-        )
-        for r in part:
-            tip = f"mean score {r['mean_score']:.3f}, observed {r['observed_rate']:.3f}, n {_int(r['n'])}"
-            out.append(
-                f'<circle cx="{px(r["mean_score"]):.1f}" cy="{py(r["observed_rate"]):.1f}" r="2" fill="{c}">'
-                f"<title>{escape(tip)}</title></circle>"
-            )
-        out.append("</g>")
-    return "".join(out)
+    return section_table(f"calibration-{slug(task)}", rows, CALIBRATION)
 
 
 def subgroup_table(task: str, rows: pd.DataFrame) -> str:
     """AUROC with its interval within each subgroup; a refused group shows the reason instead."""
-    optional = [c for c in ("seed", "n_neg_patients") if c in rows.columns and rows[c].notna().any()]
-    headers = [
-        ("Target", "text"),
-        ("Backbone", "text"),
-        *([("Seed", "num")] if "seed" in optional else []),
-        ("Subgroup", "text"),
-        ("Group", "text"),
-        ("n", "num"),
-        ("Positives", "num"),
-        ("Patients", "num"),
-        ("Positive patients", "num"),
-        *([("Negative patients", "num")] if "n_neg_patients" in optional else []),
-        ("AUROC [CI]", "num"),
-        ("CI method", "text"),
-        ("Refused", "text"),
-    ]
-    body = []
-    for r in rows.to_dict("records"):
-        reason = "" if is_missing(_get(r, "refused_reason")) else str(r["refused_reason"])
-        auroc = "refused" if reason else fmt_auroc(r["auroc"], r["auroc_low"], r["auroc_high"])
-        cells = [
-            td(r["target"]),
-            td(r["entry"], cls="name"),
-            *([td(_int(r["seed"]), r["seed"], num=True)] if "seed" in optional else []),
-            td(r["subgroup"]),
-            td(r["group"]),
-            td(_int(r["n"]), r["n"], num=True),
-            td(_int(r["n_pos"]), r["n_pos"], num=True),
-            td(_int(r["n_patients"]), r["n_patients"], num=True),
-            td(_int(r["n_pos_patients"]), r["n_pos_patients"], num=True),
-            *(
-                [td(_int(r["n_neg_patients"]), r["n_neg_patients"], num=True)]
-                if "n_neg_patients" in optional
-                else []
-            ),
-            td(auroc, None if reason else r["auroc"], num=True),
-            method_td(_get(r, "ci_method")),
-            note_td(reason),
-        ]
-        body.append(("refused" if reason else "own", cells))
-    return table(f"subgroups-{slug(task)}", headers, body)
+    return section_table(f"subgroups-{slug(task)}", rows, SUBGROUPS, refused="refused_reason")
 
 
 def regression_table(task: str, rows: pd.DataFrame) -> str:
-    """Lab values as regression: MAE (in the lab's unit) and Spearman's rank correlation per lab."""
-    headers = [
-        ("Target", "text"),
-        ("Backbone", "text"),
-        ("Lab", "text"),
-        ("n", "num"),
-        ("Patients", "num"),
-        ("MAE", "num"),
-        ("Unit", "text"),
-        ("Spearman", "num"),
-        ("Transform", "text"),
-        ("Note", "text"),
-    ]
-    body = [
-        (
-            "own",
-            [
-                td(r["target"]),
-                td(r["entry"], cls="name"),
-                td(r["lab"]),
-                td(_int(r["n"]), r["n"], num=True),
-                td(_int(r["n_patients"]), r["n_patients"], num=True),
-                td(_num(r["mae"]), r["mae"], num=True),
-                td("" if is_missing(_get(r, "unit")) else r["unit"]),
-                td(_num(r["spearman"]), r["spearman"], num=True),
-                td("" if is_missing(_get(r, "transform")) else r["transform"]),
-                note_td("" if is_missing(_get(r, "note")) else r["note"]),
-            ],
-        )
-        for r in rows.to_dict("records")
-    ]
-    return table(f"regression-{slug(task)}", headers, body)
+    """Lab values as regression: MAE, Spearman and the AUROC at each threshold per lab."""
+    return section_table(f"regression-{slug(task)}", rows, REGRESSION)
+
+
+SECTIONS = (
+    (
+        "calibration",
+        "Calibration",
+        "note",
+        calibration_table,
+        "Brier score and expected calibration error (ECE: the mean over bins of |observed rate - mean "
+        "score|, weighted by the bin's share of anchors; binning as stated) of the test probabilities, per "
+        "calibration (none, or fitted on the validation split only).",
+    ),
+    (
+        "subgroups",
+        "AUROC by subgroup",
+        "refused_reason",
+        subgroup_table,
+        "AUROC with its interval within each group of patients; a group below the patient minimum is "
+        "refused with the reason, not scored.",
+    ),
+    (
+        "regression",
+        "Lab values as regression",
+        "note",
+        regression_table,
+        "Trained on the lab values: mean absolute error in the lab's unit, Spearman's rank correlation "
+        "between predicted and measured values, and the AUROC of the same predictions at each threshold.",
+    ),
+)
 
 
 def task_sections(
     board: Any, task: str, targets: list[str], colours: dict[str, str], figures: dict[str, Figure]
 ) -> list[str]:
-    """The calibration, subgroup and regression sections of one task (those with rows), as HTML parts."""
+    """The calibration, subgroup and regression sections of one task (those with rows or stated reasons),
+    as HTML parts; the reliability diagrams after the calibration table."""
     parts = []
-    calibration = _rows(board.calibration, task)
-    if not calibration.empty:
-        parts.append("<h3>Calibration</h3>")
-        parts.append(
-            '<p class="note">Brier score and expected calibration error (ECE: the mean over bins of '
-            "|observed rate - mean score|, weighted by the bin's share of anchors; binning as stated) of "
-            "the test probabilities, per calibration (none, or fitted on the validation split only).</p>"
-        )
-        parts.append(calibration_table(task, calibration))
-    if "reliability" in figures:
-        parts.append("<h3>Reliability diagrams</h3>")
-        parts.append(figure_html(figures["reliability"]))
-    subgroups = _rows(board.subgroups, task)
-    if not subgroups.empty:
-        parts.append("<h3>AUROC by subgroup</h3>")
-        parts.append(
-            '<p class="note">AUROC with its interval within each group of patients; a group below the '
-            "patient minimum is refused with the reason, not scored.</p>"
-        )
-        parts.append(subgroup_table(task, subgroups))
-    regression = _rows(board.regression, task)
-    if not regression.empty:
-        parts.append("<h3>Lab values as regression</h3>")
-        parts.append(
-            "<p class=\"note\">Mean absolute error in the lab's unit and Spearman's rank correlation "
-            "between predicted and measured values.</p>"
-        )
-        parts.append(regression_table(task, regression))
+    for kind, heading, reason, render, explanation in SECTIONS:
+        rows, notes = split_rows(getattr(board, kind), task, reason)
+        if rows.empty and not notes:
+            continue
+        parts.append(f"<h3>{heading}</h3>")
+        if not rows.empty:
+            parts.append(f'<p class="note">{escape(explanation)}</p>')
+            parts.append(render(task, rows))
+        if notes:
+            items = "".join(f"<li>{escape(n)}</li>" for n in notes)
+            parts.append(f'<ul class="note">{items}</ul>')
+        if kind == "calibration" and "reliability" in figures:
+            parts.append("<h3>Reliability diagrams</h3>")
+            parts.append(figure_html(figures["reliability"]))
     return parts
-
-
-def _rows(frame: pd.DataFrame, task: str) -> pd.DataFrame:
-    return frame[frame["task"] == task] if "task" in frame.columns and not frame.empty else frame.iloc[0:0]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from ecglab.leaderboards.formatting import binning, fmt_auroc, is_missing, task_method_lines
+from ecglab.leaderboards.formatting import binning, fmt_auroc, is_missing, split_rows, task_method_lines
 from ecglab.leaderboards.tables import Leaderboard
 
 
@@ -51,14 +51,10 @@ def common_lines(common: pd.DataFrame) -> list[str]:
     return [*lines, ""]
 
 
-def _rows(frame: pd.DataFrame, task: str) -> pd.DataFrame:
-    return frame[frame["task"] == task] if not frame.empty and "task" in frame.columns else frame.iloc[0:0]
-
-
 def task_extras(board: Leaderboard, task: str) -> list[str]:
     """Calibration, subgroup and regression tables of one task, those with rows."""
     lines: list[str] = []
-    calibration = _rows(board.calibration, task)
+    calibration, notes = split_rows(board.calibration, task, "note")
     if not calibration.empty:
         lines += [
             "Calibration (Brier score; ECE with its binning):",
@@ -72,7 +68,8 @@ def task_extras(board: Leaderboard, task: str) -> list[str]:
                 f"{_num(r['brier'], 4)} | {_num(r['ece'], 4)} | {_md(binning(r))} |"
             )
         lines.append("")
-    subgroups = _rows(board.subgroups, task)
+    subgroups, more = split_rows(board.subgroups, task, "refused_reason")
+    notes += more
     if not subgroups.empty:
         lines += [
             "AUROC by subgroup (a group below the patient minimum is refused, with the reason):",
@@ -88,7 +85,8 @@ def task_extras(board: Leaderboard, task: str) -> list[str]:
                 f"{_int(r['n_patients'])} | {auroc} |"
             )
         lines.append("")
-    regression = _rows(board.regression, task)
+    regression, more = split_rows(board.regression, task, "note")
+    notes += more
     if not regression.empty:
         lines += [
             "Lab values as regression (MAE in the lab's unit; Spearman's rank correlation):",
@@ -102,4 +100,6 @@ def task_extras(board: Leaderboard, task: str) -> list[str]:
                 f"{_num(r['spearman'])} |"
             )
         lines.append("")
+    if notes:
+        lines += ["Not evaluated here:", ""] + [f"- {_md(n)}" for n in dict.fromkeys(notes)] + [""]
     return lines

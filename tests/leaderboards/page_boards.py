@@ -32,6 +32,10 @@ FORECAST = "cardiolab_forecast_30min"
 LONG = "ecgfounder/base-finetuned-all-leads (tuned: lr 3e-4, batch 256, 12 leads, 40 epochs)"
 ENTRIES = {LONG: 108, "s4/tiny": 108, "transformer/small-with-a-long-preset-name": 108, "ecg_features": 1}
 COHORT = "c0ffee" * 10 + "abcd"
+NO_CALIBRATION = (
+    "run 0123456789abcdef (seed 0): no calibration.parquet (a run folder from before calibration)"
+)
+NO_SUBGROUPS = "no subgroups.parquet: the run was evaluated before subgroup results"
 
 
 def _target_rows(task: str, targets: list[str], rng: np.random.Generator) -> list[dict[str, Any]]:
@@ -218,9 +222,19 @@ def new_tables(task: str, entries: list[str], targets: list[str]) -> dict[str, p
                     spearman=float(rng.uniform(-0.1, 0.6)),
                     unit="mmol/L",
                     transform="log",
+                    objective="gaussian_nll",
+                    n_seeds=1,
+                    auroc_task=float(rng.uniform(0.5, 0.9)),
+                    threshold_anyecg_lab=5.0,
+                    auroc_anyecg_lab=float(rng.uniform(0.5, 0.9)),
+                    threshold_cardiolab=5.1,
+                    auroc_cardiolab=float(rng.uniform(0.5, 0.9)),
                     note="",
                 )
             )
+    older = "ecg_features"  # an entry whose run folder predates the new files: one row with the reason
+    cal.append(dict(task=task, entry=older, target="", calibration="", note=NO_CALIBRATION))
+    sub.append(dict(task=task, entry=older, target="", subgroup="", group="", refused_reason=NO_SUBGROUPS))
     return {
         "calibration": pd.DataFrame(cal, columns=CALIBRATION_COLUMNS),
         "reliability": pd.DataFrame(rel, columns=RELIABILITY_COLUMNS),

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from page_boards import FORECAST, LONG, TASK, realistic_board
+from page_boards import FORECAST, LONG, NO_CALIBRATION, NO_SUBGROUPS, TASK, realistic_board
 
 from ecglab.bench import metrics
 from ecglab.leaderboards.formatting import method_lines
@@ -108,7 +108,17 @@ def test_sections_show_only_with_rows(board: Leaderboard, html: str) -> None:
     for heading in ("Calibration", "Reliability diagrams", "AUROC by subgroup", "Lab values as regression"):
         assert html.count(f"<h3>{heading}</h3>") == 1  # the first task has rows, the second none
     assert "equal-width, 10 bins" in html and "9 positive patients, below the minimum of 10" in html
-    assert '<tr class="refused">' in html and 'id="regression-' in html
+    subgroups = re.search(r'<table class="sortable" id="subgroups-.*?</table>', html, re.S).group(0)
+    assert subgroups.count('<tr class="refused">') == 3 * 40  # the 80+ group of each entry and target
+    assert "Negative patients" not in subgroups and "Seed</th>" not in subgroups  # empty columns left out
+    # a run folder without the files: its stated reason under the heading, not a row of the table
+    assert (
+        f"<li>ecg_features: {NO_CALIBRATION}</li>" in html
+        and f"<li>ecg_features: {NO_SUBGROUPS}</li>" in html
+    )
+    assert NO_CALIBRATION not in re.search(r'id="calibration-.*?</table>', html, re.S).group(0)
+    regression = re.search(r'<table class="sortable" id="regression-.*?</table>', html, re.S).group(0)
+    assert "AUROC (task threshold)" in regression and "AUROC (CardioLab)" in regression
     bare = render_html(realistic_board(extra_tables=False))
     assert "<h3>Calibration</h3>" not in bare and 'class="reliability' not in bare
     assert "AUROC by subgroup" not in bare and "Lab values as regression" not in bare
@@ -164,6 +174,6 @@ def test_markdown_has_common_targets_methods_and_sections(board: Leaderboard) ->
     assert "| ecg_features | AnyECG-Lab (published, not re-run) | 1 |" in text
     assert "see common targets" in text and "- **clustered DeLong**:" in text
     assert "Calibration (Brier score; ECE with its binning):" in text and "refused: 9 positive" in text
-    assert "Lab values as regression" in text
+    assert "Lab values as regression" in text and f"- ecg_features: {NO_CALIBRATION}" in text
     bare = render_markdown(realistic_board(extra_tables=False))
     assert "Calibration (Brier" not in bare and "AUROC by subgroup" not in bare
