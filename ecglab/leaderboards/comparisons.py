@@ -80,6 +80,7 @@ def compare(
                     "diff_vs_best": comp["diff"],
                     "diff_low": comp["diff_low"],
                     "diff_high": comp["diff_high"],
+                    "diff_method": comp["method"],
                     "tied_with_best": comp["tied_with_best"],
                     "paired_p": comp["clustered_p"],
                     "paired_p_method": comp["clustered_method"],

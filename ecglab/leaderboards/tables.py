@@ -103,6 +103,7 @@ TARGET_COLUMNS = [
     "diff_vs_best",
     "diff_low",
     "diff_high",
+    "diff_method",
     "tied_with_best",
     "paired_p",
     "paired_p_method",

@@ -162,6 +162,7 @@ def test_paired_comparisons_match_a_direct_computation(runs: Path, board_dir: Pa
         target_row = targets.loc[("ecg_features/tiny", target)]
         assert target_row["paired_p"] == pytest.approx(clustered.p_value, rel=1e-9)
         assert target_row["paired_p_method"] == metrics.CLUSTERED_TEST
+        assert target_row["diff_method"] == "paired bootstrap by patient (stored resamples)"
     # the weak baseline is clearly worse than the best on the macro AUROC; the best is tied with itself
     macro = comparisons[comparisons["level"] == "macro"].set_index("entry")
     assert macro.loc["ecgfounder/tiny", "tied_with_best"] and macro.loc["ecgfounder/tiny", "diff"] == 0
