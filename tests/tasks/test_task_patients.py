@@ -101,7 +101,9 @@ def test_a_task_folder_of_another_format_is_a_task_error(recorded: tuple, tmp_pa
         .replace(f'"format_version": {TASK_FORMAT_VERSION}', '"format_version": 1')
     )
     (folder / "task.json").write_text(meta)
-    with pytest.raises(TaskError, match=r"task format 1, this ecglab reads 2; remove the folder"):
+    with pytest.raises(
+        TaskError, match=rf"task format 1, this ecglab reads {TASK_FORMAT_VERSION}; remove the folder"
+    ):
         TaskData.load(folder)
 
 
