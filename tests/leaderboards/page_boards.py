@@ -147,91 +147,104 @@ def _curves(entries: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
 
+REFUSED = "9 positive patients, below the minimum of 10"
+GROUPS = (("sex", "F", ""), ("sex", "M", ""), ("age", "18-39", ""), ("age", "80+", REFUSED))
+
+
+def _calibration_rows(key: dict[str, str], rng: np.random.Generator) -> tuple[list[dict], list[dict]]:
+    """One target's calibration rows (none, temperature) and their 10 reliability bins each."""
+    cal, rel = [], []
+    for calibration in ("none", "temperature"):
+        brier, ece = float(rng.uniform(0.02, 0.2)), float(rng.uniform(0, 0.1))
+        cal.append(
+            dict(
+                **key,
+                calibration=calibration,
+                n=900,
+                n_pos=30,
+                brier=brier,
+                ece=ece,
+                ece_bins=10,
+                ece_binning="equal-width, 10 bins",
+                note="",
+            )
+        )
+        for b in range(10):
+            rate = 1.0 if b == 9 else float(np.clip(b / 10 + 0.05 + rng.normal(0, 0.05), 0, 1))
+            rel.append(
+                dict(
+                    **key,
+                    calibration=calibration,
+                    bin=b,
+                    bin_low=b / 10,
+                    bin_high=(b + 1) / 10,
+                    n=90,
+                    mean_score=b / 10 + 0.05,
+                    observed_rate=rate,
+                )
+            )
+    return cal, rel
+
+
+def _subgroup_rows(key: dict[str, str], rng: np.random.Generator) -> list[dict]:
+    """One target's subgroup rows: three scored groups and one refused below the patient minimum."""
+    rows = []
+    for subgroup, group, refused in GROUPS:
+        auroc = float("nan") if refused else float(rng.uniform(0.5, 1.0))
+        rows.append(
+            dict(
+                **key,
+                subgroup=subgroup,
+                group=group,
+                n=300,
+                n_pos=20,
+                n_patients=120,
+                n_pos_patients=9 if refused else 15,
+                auroc=auroc,
+                auroc_low=auroc - 0.05,
+                auroc_high=min(1.0, auroc + 0.05),
+                ci_method="" if refused else "bootstrap by patient",
+                refused_reason=refused,
+            )
+        )
+    return rows
+
+
+def _regression_row(key: dict[str, str], rng: np.random.Generator) -> dict:
+    """One target's regression row, with the AUROC of the predicted values at each threshold."""
+    auroc = [float(v) for v in rng.uniform(0.5, 0.9, size=3)]
+    return dict(
+        **key,
+        lab=key["target"].rsplit("_", 1)[0],
+        n=900,
+        n_patients=300,
+        mae=float(rng.uniform(0.1, 2)),
+        spearman=float(rng.uniform(-0.1, 0.6)),
+        unit="mmol/L",
+        transform="log",
+        objective="gaussian_nll",
+        n_seeds=1,
+        auroc_task=auroc[0],
+        threshold_anyecg_lab=5.0,
+        auroc_anyecg_lab=auroc[1],
+        threshold_cardiolab=5.1,
+        auroc_cardiolab=auroc[2],
+        note="",
+    )
+
+
 def new_tables(task: str, entries: list[str], targets: list[str]) -> dict[str, pd.DataFrame]:
     """Calibration, reliability, subgroup and regression frames of the columns in tables.py."""
     rng = np.random.default_rng(5)
     cal, rel, sub, reg = [], [], [], []
     for entry in entries:
         for target in targets:
-            for calibration in ("none", "temperature"):
-                cal.append(
-                    dict(
-                        task=task,
-                        entry=entry,
-                        target=target,
-                        calibration=calibration,
-                        n=900,
-                        n_pos=30,
-                        brier=float(rng.uniform(0.02, 0.2)),
-                        ece=float(rng.uniform(0, 0.1)),
-                        ece_bins=10,
-                        ece_binning="equal-width, 10 bins",
-                        note="",
-                    )
-                )
-                for b in range(10):
-                    rate = float(np.clip(b / 10 + 0.05 + rng.normal(0, 0.05), 0, 1))
-                    rel.append(
-                        dict(
-                            task=task,
-                            entry=entry,
-                            target=target,
-                            calibration=calibration,
-                            bin=b,
-                            bin_low=b / 10,
-                            bin_high=(b + 1) / 10,
-                            n=90,
-                            mean_score=b / 10 + 0.05,
-                            observed_rate=1.0 if b == 9 else rate,
-                        )
-                    )
-            for subgroup, group, refused in (
-                ("sex", "F", ""),
-                ("sex", "M", ""),
-                ("age", "18-39", ""),
-                ("age", "80+", "9 positive patients, below the minimum of 10"),
-            ):
-                auroc = float("nan") if refused else float(rng.uniform(0.5, 1.0))
-                sub.append(
-                    dict(
-                        task=task,
-                        entry=entry,
-                        target=target,
-                        subgroup=subgroup,
-                        group=group,
-                        n=300,
-                        n_pos=20,
-                        n_patients=120,
-                        n_pos_patients=9 if refused else 15,
-                        auroc=auroc,
-                        auroc_low=auroc - 0.05,
-                        auroc_high=min(1.0, auroc + 0.05),
-                        ci_method="" if refused else "bootstrap by patient",
-                        refused_reason=refused,
-                    )
-                )
-            reg.append(
-                dict(
-                    task=task,
-                    entry=entry,
-                    target=target,
-                    lab=target.rsplit("_", 1)[0],
-                    n=900,
-                    n_patients=300,
-                    mae=float(rng.uniform(0.1, 2)),
-                    spearman=float(rng.uniform(-0.1, 0.6)),
-                    unit="mmol/L",
-                    transform="log",
-                    objective="gaussian_nll",
-                    n_seeds=1,
-                    auroc_task=float(rng.uniform(0.5, 0.9)),
-                    threshold_anyecg_lab=5.0,
-                    auroc_anyecg_lab=float(rng.uniform(0.5, 0.9)),
-                    threshold_cardiolab=5.1,
-                    auroc_cardiolab=float(rng.uniform(0.5, 0.9)),
-                    note="",
-                )
-            )
+            key = dict(task=task, entry=entry, target=target)
+            c, r = _calibration_rows(key, rng)
+            cal += c
+            rel += r
+            sub += _subgroup_rows(key, rng)
+            reg.append(_regression_row(key, rng))
     older = "ecg_features"  # an entry whose run folder predates the new files: one row with the reason
     cal.append(dict(task=task, entry=older, target="", calibration="", note=NO_CALIBRATION))
     sub.append(dict(task=task, entry=older, target="", subgroup="", group="", refused_reason=NO_SUBGROUPS))
