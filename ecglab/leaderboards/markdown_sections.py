@@ -89,15 +89,18 @@ def task_extras(board: Leaderboard, task: str) -> list[str]:
     notes += more
     if not regression.empty:
         lines += [
-            "Lab values as regression (MAE in the lab's unit; Spearman's rank correlation):",
+            "Lab values as regression (MAE in the lab's unit; Spearman's rank correlation; AUROC of the "
+            "predicted values at the task's, AnyECG-Lab's and CardioLab's thresholds):",
             "",
-            "| Target | Backbone | MAE | Unit | Spearman |",
-            "|---|---|---:|---|---:|",
+            "| Target | Backbone | MAE | Unit | Spearman | AUROC (task) | AUROC (AnyECG-Lab) | "
+            "AUROC (CardioLab) |",
+            "|---|---|---:|---|---:|---:|---:|---:|",
         ]
         for r in regression.to_dict("records"):
+            aurocs = " | ".join(_num(r.get(c)) for c in ("auroc_task", "auroc_anyecg_lab", "auroc_cardiolab"))
             lines.append(
                 f"| {_md(r['target'])} | {_md(r['entry'])} | {_num(r['mae'])} | {_md(r.get('unit'))} | "
-                f"{_num(r['spearman'])} |"
+                f"{_num(r['spearman'])} | {aurocs} |"
             )
         lines.append("")
     if notes:
