@@ -22,6 +22,7 @@ from ecglab.leaderboards.submission import (
     load_submission,
 )
 from ecglab.leaderboards.submission_export import export_submission
+from ecglab.tasks.registry import get_task
 
 
 @pytest.fixture(scope="module")
@@ -119,9 +120,13 @@ def test_clustered_columns_are_optional_and_checked(exported: Path, tmp_path: Pa
 
 
 def test_check_refuses_a_wrong_task_version(exported: Path, tmp_path: Path) -> None:
-    report = check_submission(_edited(exported, tmp_path, lambda f: f.assign(task_version="2")))
+    registered = get_task(TASK).version  # the shipped specs' version moves on; the check must not
+    wrong = str(int(registered) + 1)
+    report = check_submission(_edited(exported, tmp_path, lambda f: f.assign(task_version=wrong)))
     assert not report.ok
-    assert any("version 2" in p and "registered task is version 1" in p for p in report.problems)
+    assert any(
+        f"version {wrong}" in p and f"registered task is version {registered}" in p for p in report.problems
+    )
     changed_spec = check_submission(_edited(exported, tmp_path, lambda f: f.assign(task_digest="0" * 64)))
     assert any("without a new version" in p for p in changed_spec.problems)
     unknown = check_submission(_edited(exported, tmp_path, lambda f: f.assign(task="no_such_task")))
