@@ -42,8 +42,12 @@ def reliability_figure(task: str, rows: pd.DataFrame, targets: list[str], colour
         f'<text x="{46 + 150 * k}" y="{last + 18}" font-size="11">{escape(truncate(m, 16))}</text>'
         for k, m in enumerate(methods)
     )
+    axes = (
+        f'<text x="{20 + 150 * len(methods)}" y="{last + 18}" font-size="11" fill="#444">x: mean score in '
+        "the bin; y: observed positive rate; dotted grey diagonal: perfect calibration</text>"
+    )
     top = last + 30
-    out = [keys, dash_key]
+    out = [keys, dash_key, axes]
     for i, target in enumerate(order):
         x0, y0 = (i % COLUMNS) * PANEL, top + (i // COLUMNS) * PANEL
         out.append(_reliability_panel(target, by_target[target], x0, y0, colour, methods))
