@@ -96,7 +96,7 @@ def method_lines(methods: Any) -> list[tuple[str, str]]:
 # the method columns of each table, by table (those a table carries are listed on the page)
 METHOD_COLUMNS = {
     "summary": ("macro_ci_method",),
-    "targets": ("ci_method", "clustered_method", "delong_method", "paired_p_method"),
+    "targets": ("ci_method", "clustered_method", "delong_method", "diff_method", "paired_p_method"),
     "comparisons": ("method", "clustered_method", "delong_method"),
     "subgroups": ("ci_method",),
 }

@@ -256,7 +256,12 @@ def targets_table(task: str, rows: pd.DataFrame) -> str:
                 cells.append(td(_int(r[column]), r[column], num=True))
         cells += [
             td(_seeds(r["n_seeds"], r["auroc_sd"]), r["n_seeds"], num=True),
-            td(_diff(r["diff_vs_best"], r["diff_low"], r["diff_high"]), r["diff_vs_best"], num=True),
+            td(
+                _diff(r["diff_vs_best"], r["diff_low"], r["diff_high"]),
+                r["diff_vs_best"],
+                num=True,
+                tip=_text(r.get("diff_method")),
+            ),
             td(_tie(r["tied_with_best"])),
         ]
         if optional["paired"]:
