@@ -48,6 +48,7 @@ from ecglab.leaderboards.comparability import comparable_runs
 from ecglab.leaderboards.comparisons import compare
 from ecglab.leaderboards.curves import curves, families
 from ecglab.leaderboards.errors import LeaderboardError
+from ecglab.leaderboards.html_export import write_figures
 from ecglab.leaderboards.inputs import RunResult, load_results
 from ecglab.leaderboards.published_rows import published_rows
 from ecglab.leaderboards.regression_table import regression_table
@@ -246,7 +247,8 @@ def _summary_values(
 
 
 def write_leaderboard(board: Leaderboard, out: str | Path) -> dict[str, Path]:
-    """Write the CSV tables, the Markdown and the HTML page into ``out``; returns the paths by kind."""
+    """Write the CSV tables, the Markdown, the HTML page and each figure as an SVG file into ``out``;
+    returns the paths by kind."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {kind: out / name for kind, name in OUTPUT_FILES.items()}
@@ -259,4 +261,5 @@ def write_leaderboard(board: Leaderboard, out: str | Path) -> dict[str, Path]:
         getattr(board, kind).to_csv(paths[kind], index=False)
     paths["markdown"].write_text(render_markdown(board), encoding="utf-8")
     paths["html"].write_text(render_html(board), encoding="utf-8")
+    paths.update(write_figures(board, out))
     return paths
