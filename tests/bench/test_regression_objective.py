@@ -108,16 +108,16 @@ def test_gaussian_nll_is_the_mean_over_observed_values_and_never_sees_a_missing_
         by_hand += 0.5 * (
             log_var + (float(values[i, j]) - mu) ** 2 / math.exp(log_var) + math.log(2 * math.pi)
         )
-    assert float(loss) == pytest.approx(by_hand / 3, rel=1e-6)
+    assert loss.item() == pytest.approx(by_hand / 3, rel=1e-6)
     loss.backward()
     assert torch.isfinite(outputs.grad).all()
     assert outputs.grad[0, 1] == 0 and outputs.grad[0, 3] == 0  # the missing value's mean and variance
     moved = outputs.detach().clone()
     moved[0, 1], moved[0, 3] = 40.0, -3.0  # what the model says where nothing was measured
-    assert float(masked_gaussian_nll(moved, values)) == pytest.approx(float(loss), rel=1e-7)
+    assert float(masked_gaussian_nll(moved, values)) == pytest.approx(loss.item(), rel=1e-7)
     other = values.clone()
     other[0, 1] = float("inf")  # any non-finite value is unobserved
-    assert float(masked_gaussian_nll(outputs.detach(), other)) == pytest.approx(float(loss), rel=1e-7)
+    assert float(masked_gaussian_nll(outputs.detach(), other)) == pytest.approx(loss.item(), rel=1e-7)
     assert float(masked_gaussian_nll(outputs.detach(), torch.full_like(values, float("nan")))) == 0.0
 
 
