@@ -18,7 +18,7 @@ from ecglab.bench.engine import run_pairing
 from ecglab.bench.engine.distributed import single_process
 from ecglab.bench.engine.prepare import RunError, build_model, prepare
 from ecglab.bench.engine.reevaluate import evaluate_run
-from ecglab.bench.engine.regression_results import regression_rows
+from ecglab.bench.engine.regression_results import auroc_at_threshold, regression_rows
 from ecglab.bench.losses import masked_gaussian_nll, masked_mse
 from ecglab.bench.regression import (
     ValuePredictions,
@@ -213,6 +213,19 @@ def test_a_regression_run_writes_probabilities_and_regression_tables(trained: Pa
     thresholds = pd.read_parquet(trained / "regression_thresholds.parquet")
     assert {"task", "anyecg_lab"} <= set(thresholds["source"])
     assert thresholds["auroc"].dropna().between(0, 1).all()
+
+
+def test_the_auroc_at_any_threshold_comes_from_the_stored_value_predictions(trained: Path) -> None:
+    thresholds = pd.read_parquet(trained / "regression_thresholds.parquet").query("split == 'test'")
+    stored = thresholds[(thresholds["source"] == "task") & thresholds["auroc"].notna()].iloc[0]
+    auroc, n, n_pos = auroc_at_threshold(trained, stored["target"], stored["threshold"])
+    assert (auroc, n, n_pos) == (pytest.approx(stored["auroc"]), stored["n"], stored["n_pos"])
+    rows = pd.read_parquet(trained / "value_predictions.parquet").query("target == @stored.target")
+    measured = rows.loc[rows["split"] == "test", "value"].dropna()
+    middle = float(measured.median())  # another threshold: about half the anchors are positive
+    _, _, half = auroc_at_threshold(trained, stored["target"], middle)
+    high = stored["direction"] == "high"
+    assert half == int((measured > middle).sum() if high else (measured < middle).sum())
 
 
 def test_the_checkpoint_holds_the_scaling_and_re_evaluation_gives_the_same_tables(

@@ -7,7 +7,9 @@ a logged lab, the predicted median) and Spearman's rank correlation between pred
 P(abnormal at that threshold) under the predicted distribution: the task's own threshold, AnyECG-Lab's for
 the lab and direction, and CardioLab's (the median reference bound over the training patients' rows, rows
 whose range is 0/0 left out). The labels at a threshold are the stored values against it (a censored value
-has none: see :mod:`ecglab.tasks.values`).
+has none: see :mod:`ecglab.tasks.values`). ``value_predictions.parquet`` (row-level, like
+``predictions.parquet``: never logged to MLflow) keeps each anchor's measured value and predicted
+distribution, so that :func:`auroc_at_threshold` gives the run's AUROC at any threshold later.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ecglab.tasks.catalogue import anyecg_lab_panel
 
 REGRESSION_FILE = "regression.parquet"
 THRESHOLDS_FILE = "regression_thresholds.parquet"
+VALUE_PREDICTIONS_FILE = "value_predictions.parquet"
 REGRESSION_FILE_COLUMNS = [
     "target",
     "lab",
@@ -164,11 +167,63 @@ def threshold_rows(
     return pd.DataFrame(rows, columns=THRESHOLD_FILE_COLUMNS)
 
 
+def value_prediction_table(task: TaskData, values: ValuePredictions, splits: tuple[str, ...]) -> pd.DataFrame:
+    """One row per (anchor, kept target) of ``splits``: ids, the measured value (NaN: none), the predicted
+    value in the lab's unit, and the predicted mean and variance in standardised transformed units."""
+    rows = np.flatnonzero(task.anchors["split"].isin(list(splits)).to_numpy())
+    k = len(task.kept_targets)
+    return pd.DataFrame(
+        {
+            "anchor_id": np.repeat(task.anchors["anchor_id"].to_numpy()[rows], k),
+            "patient_id": np.repeat(task.anchors["patient_id"].to_numpy(dtype=object)[rows], k),
+            "split": np.repeat(task.anchors["split"].to_numpy(dtype=object)[rows], k),
+            "target": np.tile(np.asarray(task.kept_targets, dtype=object), len(rows)),
+            "value": task.values[rows].reshape(-1),
+            "predicted": values.scaling.invert(values.mean)[rows].reshape(-1),
+            "mean_z": values.mean[rows].reshape(-1),
+            "variance_z": values.variance[rows].reshape(-1),
+        }
+    )
+
+
+def auroc_at_threshold(
+    run_dir: str | Path, target: str, threshold: float, split: str = "test"
+) -> tuple[float, int, int]:
+    """A regression run's AUROC for ``target`` at any ``threshold`` (lab units, the target's direction),
+    with the number of anchors with a value and of positives; NaN with one class."""
+    run_dir = Path(run_dir)
+    scaling = (
+        pd.read_parquet(run_dir / REGRESSION_FILE).drop_duplicates("target").set_index("target").loc[target]
+    )
+    rows = pd.read_parquet(run_dir / VALUE_PREDICTIONS_FILE).query("split == @split and target == @target")
+    direction = kept_direction(run_dir, target)
+    logged = scaling["transform"] == "log"
+    t = threshold if not logged else np.log(threshold) if threshold > 0 else np.nan
+    t_z = (t - scaling["center"]) / scaling["scale"] if np.isfinite(t) else np.nan
+    sign = 1.0 if direction == "high" else -1.0
+    has = rows["value"].notna().to_numpy() & rows["mean_z"].notna().to_numpy()
+    measured = rows["value"].to_numpy()[has]
+    score = abnormal_probability(
+        rows["mean_z"].to_numpy()[has], rows["variance_z"].to_numpy()[has], t_z, sign
+    )
+    y = (measured > threshold) if direction == "high" else (measured < threshold)
+    both = 0 < y.sum() < len(y) and np.isfinite(t_z)
+    return (metrics.auroc(y.astype(np.int8), score) if both else float("nan")), int(has.sum()), int(y.sum())
+
+
+def kept_direction(run_dir: Path, target: str) -> str:
+    """A regression run's direction of ``target`` (from its thresholds table)."""
+    table = pd.read_parquet(run_dir / THRESHOLDS_FILE)
+    return str(table.loc[table["target"] == target, "direction"].iloc[0])
+
+
 def write_regression(
     task: TaskData, cohort: Cohort, values: ValuePredictions, config: RunConfig, run_dir: Path
 ) -> None:
-    """``regression.parquet`` and ``regression_thresholds.parquet`` of the run folder."""
+    """``regression.parquet``, ``regression_thresholds.parquet`` and ``value_predictions.parquet`` of the
+    run folder."""
     splits = evaluated_splits(config)
+    write_parquet(run_dir / VALUE_PREDICTIONS_FILE, value_prediction_table(task, values, splits))
     write_parquet(run_dir / REGRESSION_FILE, regression_rows(task, values, splits))
     thresholds = other_thresholds(task, cohort)
     write_parquet(run_dir / THRESHOLDS_FILE, threshold_rows(task, values, thresholds, splits))
