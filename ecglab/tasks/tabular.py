@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ecglab.tasks.subgroups import age_at_anchor
+
 VITALS_WINDOW = pd.Timedelta(minutes=30)
 BIOMETRICS_WINDOW = pd.Timedelta(days=30)
 
@@ -36,9 +38,8 @@ def raw_features(
     """Unimputed features per anchor (anchors: anchor_id, patient_id, visit_id, time)."""
     out = pd.DataFrame(index=anchors.index)
     person = patients.set_index("patient_id")
-    age_column = next((c for c in ("age", "anchor_age") if c in person.columns), None)
     ids = anchors["patient_id"]
-    out["age"] = person[age_column].reindex(ids).to_numpy(np.float64) if age_column else np.nan
+    out["age"] = age_at_anchor(anchors, patients, visits)  # MC-MED: per visit; MIMIC-IV: per anchor year
     sex = person["sex"].reindex(ids).to_numpy(dtype=object)
     out["sex_male"] = np.select([sex == "M", sex == "F"], [1.0, 0.0], default=np.nan)
     triage = [
