@@ -74,7 +74,7 @@ def test_an_installed_wheel_runs_the_demo_in_an_empty_folder(wheel: Path, tmp_pa
         "from ecglab.leaderboards.published import load_published; "
         f"assert ecglab.__file__.startswith({str(target)!r}), ecglab.__file__; "
         "assert len(load_published('anyecg_lab')) and len(load_published('cardiolab')); "
-        "sys.exit(main(['demo', '--patients', '60', '--only', 'tabular/*', '--no-track']))"
+        "sys.exit(main(['demo', '--patients', '240', '--only', 'tabular/*', '--no-track']))"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
     result = subprocess.run(

@@ -56,7 +56,7 @@ def test_a_smaller_demo_runs_end_to_end_and_a_rerun_redoes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     workdir = tmp_path / "demo"
-    args = ["demo", "--workdir", str(workdir), "--patients", "100", "--epochs", "1"]
+    args = ["demo", "--workdir", str(workdir), "--patients", "240", "--epochs", "1"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "building" in out and "[3/3] leaderboard" in out
@@ -72,7 +72,7 @@ def test_a_smaller_demo_runs_end_to_end_and_a_rerun_redoes_nothing(
     out = capsys.readouterr().out
     assert "reusing" in out and out.count("skipped") >= 10
     assert open_cohort(workdir / "cohort").content_hash == hash_first
-    assert main(["demo", "--workdir", str(workdir), "--patients", "101"]) == 2  # other parameters: refused
+    assert main(["demo", "--workdir", str(workdir), "--patients", "241"]) == 2  # other parameters: refused
     assert "other parameters" in capsys.readouterr().err
 
 

@@ -14,14 +14,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ecglab.bench.commands.cohort import print_summary
 from ecglab.cohort.errors import CohortError
 from ecglab.cohort.store import open_cohort
 from ecglab.errors import EcglabError
 
-DEMO_PATIENTS = 240
-DEMO_BOUT_MINUTES = (1.5, 3.0)
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEMO_PATIENTS = 500  # many patients with few ECGs each: intervals by patient rest on 125 test patients
+DEMO_BOUT_MINUTES = (0.5, 1.0)
 DEMO_SUITE = Path(__file__).resolve().parents[1] / "suites" / "demo.yaml"
 
 
@@ -61,6 +65,25 @@ def _cohort(args: argparse.Namespace) -> Path:
     return store
 
 
+def null_lab_check(targets: pd.DataFrame, null_labs: list[str], alpha: float = 0.05) -> str:
+    """One line on the synthetic cohort's null labs (no signal by construction): how many of their clustered
+    intervals exclude 0.5, beside the share a (1 - alpha) interval excludes by chance."""
+    from ecglab.tasks.catalogue import anyecg_lab_panel
+
+    null_targets = {t.target for t in anyecg_lab_panel() if t.mcmed_component in set(null_labs)}
+    rows = targets[(targets["source"] == "ecglab") & targets["target"].isin(null_targets)]
+    rows = rows[rows["clustered_low"].notna() & rows["clustered_high"].notna()]
+    if rows.empty:
+        return "null labs: no clustered interval to check"
+    excluding = rows[(rows["clustered_low"] > 0.5) | (rows["clustered_high"] < 0.5)]
+    listed = "; ".join(f"{r.entry} {r.task} {r.target} {r.auroc:.3f}" for r in excluding.itertuples())
+    return (
+        f"null labs (no signal by construction): {len(excluding)} of {len(rows)} clustered intervals exclude "
+        f"0.5 ({len(excluding) / len(rows):.0%}; a {1 - alpha:.0%} interval does so by chance "
+        f"{alpha:.0%} of the time){': ' + listed if listed else ''}"
+    )
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from ecglab.bench.suite import load_suite, run_suite
     from ecglab.leaderboards.board import build_leaderboard, write_leaderboard
@@ -85,6 +108,7 @@ def run_demo(args: argparse.Namespace) -> int:
     board = build_leaderboard([args.workdir / "runs"], published=True, title="ecglab demo (synthetic cohort)")
     paths = write_leaderboard(board, args.workdir / "leaderboard")
     print(render_markdown(board))
+    print(null_lab_check(board.targets, open_cohort(store).summary().get("null_labs", [])))
     print(f"\nleaderboard: {', '.join(str(p) for p in paths.values())}")
     if not args.no_track:
         print(f"MLflow: mlflow ui --backend-store-uri {uri}")

@@ -17,7 +17,13 @@ from ecglab.bench.config import RunConfig
 from ecglab.bench.data import EvalBatches, loader
 from ecglab.bench.engine.calibration_results import write_calibration
 from ecglab.bench.engine.distributed import Distributed, gather_to_main, sync_buffers
-from ecglab.bench.engine.prepare import evaluated_splits, model_input_plan, split_rows, tabular_inputs
+from ecglab.bench.engine.prepare import (
+    anchor_target_rows,
+    evaluated_splits,
+    model_input_plan,
+    split_rows,
+    tabular_inputs,
+)
 from ecglab.bench.engine.regression_results import write_regression
 from ecglab.bench.engine.subgroup_results import write_subgroups
 from ecglab.bench.model import LabModel
@@ -248,14 +254,10 @@ def prediction_table(
     task: TaskData, scores: np.ndarray, splits: tuple[str, ...] = ("val", "test")
 ) -> pd.DataFrame:
     """One row per (anchor, target) of ``splits``: anchor, patient, split, target, label and score."""
-    rows = np.flatnonzero(task.anchors["split"].isin(list(splits)).to_numpy())
-    k = len(task.kept_targets)
+    rows, ids = anchor_target_rows(task, splits)
     return pd.DataFrame(
         {
-            "anchor_id": np.repeat(task.anchors["anchor_id"].to_numpy()[rows], k),
-            "patient_id": np.repeat(task.anchors["patient_id"].to_numpy(dtype=object)[rows], k),
-            "split": np.repeat(task.anchors["split"].to_numpy(dtype=object)[rows], k),
-            "target": np.tile(np.asarray(task.kept_targets, dtype=object), len(rows)),
+            **ids,
             "label": task.labels[rows].reshape(-1),
             "score": scores[rows].reshape(-1),
         }

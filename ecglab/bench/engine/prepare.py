@@ -137,3 +137,16 @@ def tabular_inputs(task: TaskData, config: RunConfig) -> np.ndarray | None:
     if task.tabular is None:
         raise RunError(f"fusion needs tabular side inputs; task {task.spec.name} has none (tabular: false)")
     return task.tabular.drop(columns="anchor_id").to_numpy(np.float32)
+
+
+def anchor_target_rows(task: TaskData, splits: tuple[str, ...]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The anchor rows of ``splits`` and the id columns of a table with one row per (anchor, kept target):
+    anchor_id, patient_id, split and target, anchors in task order, targets in task order within each."""
+    rows = np.flatnonzero(task.anchors["split"].isin(list(splits)).to_numpy())
+    k = len(task.kept_targets)
+    return rows, {
+        "anchor_id": np.repeat(task.anchors["anchor_id"].to_numpy()[rows], k),
+        "patient_id": np.repeat(task.anchors["patient_id"].to_numpy(dtype=object)[rows], k),
+        "split": np.repeat(task.anchors["split"].to_numpy(dtype=object)[rows], k),
+        "target": np.tile(np.asarray(task.kept_targets, dtype=object), len(rows)),
+    }

@@ -22,7 +22,7 @@ from scipy.stats import spearmanr
 
 from ecglab.bench import metrics
 from ecglab.bench.config import RunConfig
-from ecglab.bench.engine.prepare import evaluated_splits, split_rows
+from ecglab.bench.engine.prepare import anchor_target_rows, evaluated_splits, split_rows
 from ecglab.bench.regression import ValuePredictions, abnormal_probability
 from ecglab.bench.run_folder import write_parquet
 from ecglab.cohort.store import Cohort
@@ -170,14 +170,10 @@ def threshold_rows(
 def value_prediction_table(task: TaskData, values: ValuePredictions, splits: tuple[str, ...]) -> pd.DataFrame:
     """One row per (anchor, kept target) of ``splits``: ids, the measured value (NaN: none), the predicted
     value in the lab's unit, and the predicted mean and variance in standardised transformed units."""
-    rows = np.flatnonzero(task.anchors["split"].isin(list(splits)).to_numpy())
-    k = len(task.kept_targets)
+    rows, ids = anchor_target_rows(task, splits)
     return pd.DataFrame(
         {
-            "anchor_id": np.repeat(task.anchors["anchor_id"].to_numpy()[rows], k),
-            "patient_id": np.repeat(task.anchors["patient_id"].to_numpy(dtype=object)[rows], k),
-            "split": np.repeat(task.anchors["split"].to_numpy(dtype=object)[rows], k),
-            "target": np.tile(np.asarray(task.kept_targets, dtype=object), len(rows)),
+            **ids,
             "value": task.values[rows].reshape(-1),
             "predicted": values.scaling.invert(values.mean)[rows].reshape(-1),
             "mean_z": values.mean[rows].reshape(-1),
