@@ -63,5 +63,5 @@ def subgroup_table(runs: dict[str, list[tuple[str, RunResult]]]) -> pd.DataFrame
     for column in (*COUNTS, "seed"):
         table[column] = pd.to_numeric(table[column]).astype("Float64").round().astype("Int64")
     for column in ("target", "subgroup", "group", "ci_method", "refused_reason"):
-        table[column] = table[column].fillna("").astype(str)
+        table[column] = table[column].astype(object).fillna("").astype(str)
     return table
