@@ -148,18 +148,25 @@ def load_predictor(run_dir: str | Path) -> Predictor:
         raise PredictError(f"{checkpoint} does not exist: the run has no best checkpoint")
     spec = run_spec(run_dir, record.task.spec, config)
     targets = tuple(record.task.targets)
-    # best.pt holds every weight: the pretrained file a run started from is not loaded again
-    options = backbone_options(dataclasses.replace(config, checkpoint=None), info, SpecView(spec))  # type: ignore[arg-type]
-    backbone = create_backbone(config.backbone, config.preset, **options)
-    scaling = None
-    if config.objective != CLASSIFICATION:  # a placeholder: the checkpoint's buffer replaces it
-        scaling = ValueScaling.from_array(np.zeros((5, len(targets))))
-    model = LabModel(backbone, len(targets), 0, config.objective, scaling)
+    model = rebuilt_model(config, spec, len(targets))
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     model.load_state_dict(state["model"], strict=True)
     model.eval()
     thresholds = validation_thresholds(run_dir, targets)
     return Predictor(run_dir, config, spec, model, targets, thresholds, info.input.normalisation)
+
+
+def rebuilt_model(config: RunConfig, spec: TaskSpec, n_targets: int) -> LabModel:
+    """The run's model with fresh weights (a regression model with a placeholder value scaling), to load a
+    checkpoint into: without the pretrained file a run started from, since its checkpoints hold every
+    weight."""
+    info = get_backbone_info(config.backbone)
+    options = backbone_options(dataclasses.replace(config, checkpoint=None), info, SpecView(spec))  # type: ignore[arg-type]
+    backbone = create_backbone(config.backbone, config.preset, **options)
+    scaling = None
+    if config.objective != CLASSIFICATION:  # the checkpoint's value_scaling buffer replaces it
+        scaling = ValueScaling.from_array(np.zeros((5, n_targets)))
+    return LabModel(backbone, n_targets, 0, config.objective, scaling)
 
 
 def lead_columns(header: WfdbHeader, leads: tuple[str, ...]) -> list[int]:
