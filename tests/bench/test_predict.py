@@ -222,3 +222,26 @@ def test_a_stored_crop_scores_as_the_run_evaluated_it(which: str, request: pytes
         got = score_record(predictor, path)
         expected = [scored[(anchor, target)] for target in predictor.targets]
         np.testing.assert_allclose(got.probabilities, expected, atol=1e-4)
+
+
+def test_a_record_in_microvolts_is_read_in_millivolts(run_dir: Path, tmp_path: Path) -> None:
+    """Without z-scoring (every built-in backbone z-scores, which hides the scale), the windows are in mV."""
+    predictor = replace(load_predictor(run_dir), normalisation="none")
+    signal = lead_ii_at(500, 5)
+    folder = tmp_path / "uv"
+    folder.mkdir()
+    wfdb.wrsamp(
+        "uv",
+        fs=500,
+        units=["uV"],
+        sig_name=["II"],
+        p_signal=signal * 1000,
+        fmt=["16"],
+        adc_gain=[0.2],
+        baseline=[0],
+        write_dir=str(folder),
+    )
+    _, in_uv = record_windows(folder / "uv", predictor)
+    _, in_mv = record_windows(write_record(tmp_path, "mv", signal, 500, ["II"]), predictor)
+    assert np.abs(in_mv).max() > 0.2  # an ECG in mV, not in uV
+    np.testing.assert_allclose(in_uv, in_mv, rtol=1e-5, atol=1e-6)
