@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import expit, logit
+from tiny_task_specs import tiny_task_specs
 
 from ecglab.bench import metrics
 from ecglab.bench.config import ConfigError, RunConfig, run_id
@@ -245,18 +246,7 @@ def test_the_calibration_option_is_checked_and_keeps_older_run_ids() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ end to end
-TASKS = """
-defaults:
-  version: "1"
-  kind: closest_estimation
-  window_min: 15
-  panel: {kind: anyecg_lab, min_positives: 3, min_negatives: 3, min_positive_patients: 2,
-          min_negative_patients: 2}
-  input: {leads: [II], fs: 100, seconds: 5}
-  eval: {max_segments: null, crops: 1}
-tasks:
-  - name: calibration_closest_15min
-"""
+TASKS = tiny_task_specs("name: calibration_closest_15min", min_patients=2)
 
 
 def test_a_run_and_its_re_evaluation_write_the_calibration_of_its_predictions(tmp_path: Path) -> None:

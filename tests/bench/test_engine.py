@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tiny_task_specs import tiny_task_specs
 
 import ecglab.bench.engine as engine
 from ecglab.bench import metrics
@@ -32,23 +33,10 @@ from ecglab.bench.run_folder import RunRecordError, read_record, record_from_dic
 from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
 from ecglab.cohort.synth.labs import NULL_LABS
 
-TASKS = """
-defaults:
-  version: "1"
-  kind: closest_estimation
-  window_min: 15
-  panel: {kind: anyecg_lab, min_positives: 3, min_negatives: 3, min_positive_patients: 1,
-    min_negative_patients: 1}
-  input: {leads: [II], fs: 100, seconds: 5}
-  eval: {max_segments: null, crops: 1}
-tasks:
-  - name: engine_closest_15min
-  - name: engine_forecast_60min
-    kind: forecast
-    window_min: null
-    horizon_min: 60
-    tabular: true
-"""
+TASKS = tiny_task_specs(
+    "name: engine_closest_15min",
+    "name: engine_forecast_60min\nkind: forecast\nwindow_min: null\nhorizon_min: 60\ntabular: true",
+)
 
 
 def test_masked_bce_is_the_sum_over_observed_labels_over_their_count() -> None:

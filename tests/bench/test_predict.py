@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import wfdb
 from scipy.signal import resample_poly
+from tiny_task_specs import tiny_task_specs
 from wfdb_fixtures import require_shared_data
 
 from ecglab.bench.cli import main
@@ -31,18 +32,7 @@ from ecglab.bench.engine.prepare import prepare
 from ecglab.bench.run_folder import read_record
 from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
 
-TASKS = """
-defaults:
-  version: "1"
-  kind: closest_estimation
-  window_min: 15
-  panel: {kind: anyecg_lab, min_positives: 3, min_negatives: 3, min_positive_patients: 1,
-    min_negative_patients: 1}
-  input: {leads: [II], fs: 100, seconds: 5}
-  eval: {max_segments: null, crops: 1}
-tasks:
-  - name: predict_closest_15min
-"""
+TASKS = tiny_task_specs("name: predict_closest_15min")
 
 
 @pytest.fixture(scope="module")
