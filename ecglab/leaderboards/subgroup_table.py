@@ -16,11 +16,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ecglab.bench.subgroup_files import SUBGROUP_FILE_COLUMNS, SUBGROUPS_FILE
 from ecglab.leaderboards.inputs import RunResult
 from ecglab.leaderboards.tables import SUBGROUP_COLUMNS, table_frame
 
-SUBGROUPS_FILE = "subgroups.parquet"  # the name ecglab.bench.engine.subgroup_results writes
-FILE_COLUMNS = [c for c in SUBGROUP_COLUMNS if c not in ("task", "entry", "seed")]
 COUNTS = ("n", "n_pos", "n_patients", "n_pos_patients", "n_neg_patients")
 NO_FILE = (
     "no subgroups.parquet: the run was evaluated before subgroup results (`ecglab evaluate RUN` writes it)"
@@ -29,8 +28,8 @@ NO_FOLDER = "a submission file: it carries no subgroup results"
 
 
 def read_subgroups(run: RunResult) -> tuple[pd.DataFrame | None, str]:
-    """The run's subgroup rows (FILE_COLUMNS), or None and why there are none: no run folder, no file, an
-    unreadable file or one without the columns the engine writes."""
+    """The run's subgroup rows (SUBGROUP_FILE_COLUMNS), or None and why there are none: no run folder, no
+    file, an unreadable file or one without the columns the engine writes."""
     if run.run_dir is None:
         return None, NO_FOLDER
     path = Path(run.run_dir) / SUBGROUPS_FILE
@@ -40,10 +39,10 @@ def read_subgroups(run: RunResult) -> tuple[pd.DataFrame | None, str]:
         table = pq.read_table(path)
     except (OSError, pa.ArrowException) as err:
         return None, f"subgroups.parquet unreadable ({' '.join(str(err).split())[:120]})"
-    missing = [c for c in FILE_COLUMNS if c not in table.column_names]
+    missing = [c for c in SUBGROUP_FILE_COLUMNS if c not in table.column_names]
     if missing:
         return None, f"subgroups.parquet lacks columns {missing}"
-    return table.select(FILE_COLUMNS).to_pandas(), ""
+    return table.select(SUBGROUP_FILE_COLUMNS).to_pandas(), ""
 
 
 def subgroup_table(runs: dict[str, list[tuple[str, RunResult]]]) -> pd.DataFrame:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ecglab.bench.subgroup_files import SUBGROUP_FILE_COLUMNS
+
 ALPHA = 0.05
 MACRO = "(macro)"
 TIER_COLUMNS = ("n_auroc_ge_065", "n_auroc_055_065", "n_auroc_lt_055", "n_auroc_undefined")
@@ -181,24 +183,7 @@ RELIABILITY_COLUMNS = [
     "observed_rate",
 ]
 # per-target AUROC within subgroups of patients (ecglab.leaderboards.subgroup_table)
-SUBGROUP_COLUMNS = [
-    "task",
-    "entry",
-    "seed",
-    "target",
-    "subgroup",
-    "group",
-    "n",
-    "n_pos",
-    "n_patients",
-    "n_pos_patients",
-    "n_neg_patients",
-    "auroc",
-    "auroc_low",
-    "auroc_high",
-    "ci_method",
-    "refused_reason",
-]
+SUBGROUP_COLUMNS = ["task", "entry", "seed", *SUBGROUP_FILE_COLUMNS]
 # lab values as regression: per entry and target lab (ecglab.leaderboards.regression_table)
 REGRESSION_COLUMNS = [
     "task",

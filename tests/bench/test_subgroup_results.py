@@ -14,8 +14,8 @@ import pytest
 from ecglab.bench import metrics
 from ecglab.bench.engine.subgroup_results import (
     CI_METHOD,
-    COLUMNS,
     MIN_PATIENTS,
+    SUBGROUP_FILE_COLUMNS,
     SUBGROUPS_FILE,
     subgroup_rows,
     write_subgroups,
@@ -153,7 +153,7 @@ def test_rows_count_patients_and_give_the_clustered_auroc_of_the_groups_rows() -
     cohort = _cohort()
     task, scores = _task(cohort, _spec(("sex", "age_band")))
     rows = subgroup_rows(task, cohort, scores)
-    assert list(rows.columns) == COLUMNS
+    assert list(rows.columns) == SUBGROUP_FILE_COLUMNS
     # sex: F and M in each target; age_band: <40 (p000-p005: only p004, p005 in test) and >=65
     assert rows[["subgroup", "group"]].drop_duplicates().values.tolist() == [
         ["sex", "F"],

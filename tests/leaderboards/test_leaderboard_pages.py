@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from leaderboard_fixtures import TARGETS, TASK, read_table, run_cli, run_results
-from page_browser import chromium
+from page_browser import browser_command, chromium
 
 from ecglab.leaderboards.board import build_leaderboard, write_leaderboard
 from ecglab.leaderboards.formatting import fmt_auroc
@@ -130,19 +130,7 @@ def test_html_renders_tables_and_plots_and_sorts_in_a_browser(board_dir: Path, t
         pytest.skip("chromium is not installed (apt-get install -y chromium): the browser check is skipped")
     table = f"targets-{TASK}"
     url = (board_dir / "index.html").resolve().as_uri() + f"#sort={table}:3:desc"
-    command = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--dump-dom",
-        url,
-    ]
+    command = [*browser_command(browser, tmp_path / "profile", 1400), "--dump-dom", url]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     dom = done.stdout
     assert "<table" in dom, done.stderr[-2000:]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from leaderboard_fixtures import TASK, task_labels, write_run
 
-from ecglab.bench.engine.subgroup_results import COLUMNS, SUBGROUPS_FILE
+from ecglab.bench.subgroup_files import SUBGROUP_FILE_COLUMNS, SUBGROUPS_FILE
 from ecglab.leaderboards.board import build_leaderboard
 from ecglab.leaderboards.subgroup_table import NO_FILE
 from ecglab.leaderboards.tables import SUBGROUP_COLUMNS
@@ -51,7 +51,7 @@ def _rows(auroc: float) -> pd.DataFrame:
                 "4 positive patients",
             ],
         ],
-        columns=COLUMNS,
+        columns=SUBGROUP_FILE_COLUMNS,
     )
 
 

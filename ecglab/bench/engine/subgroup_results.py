@@ -21,31 +21,16 @@ from ecglab.bench.config import RunConfig
 from ecglab.bench.engine.prepare import split_rows
 from ecglab.bench.metrics.clustered import CLUSTERED_CI
 from ecglab.bench.run_folder import write_parquet
+from ecglab.bench.subgroup_files import SUBGROUP_FILE_COLUMNS, SUBGROUPS_FILE
 from ecglab.cohort.store import Cohort
 from ecglab.tasks.build import TaskData
 from ecglab.tasks.subgroups import MISSING, Subgroup, anchor_groups, group_order, resolve_subgroups
 
-SUBGROUPS_FILE = "subgroups.parquet"
 # Within a group, the clustered (Obuchowski) variance is estimated from the patients holding a positive and
 # those holding a negative; with fewer than 10 of either the normal interval is not trustworthy and one
 # patient can swing the AUROC by 0.05 or more. The panel's target filters use the same count by default.
 MIN_PATIENTS = 10
 CI_METHOD = CLUSTERED_CI
-COLUMNS = [
-    "target",
-    "subgroup",
-    "group",
-    "n",
-    "n_pos",
-    "n_patients",
-    "n_pos_patients",
-    "n_neg_patients",
-    "auroc",
-    "auroc_low",
-    "auroc_high",
-    "ci_method",
-    "refused_reason",
-]
 
 
 def refusal(n_pos_patients: int, n_neg_patients: int, minimum: int = MIN_PATIENTS) -> str:
@@ -105,7 +90,7 @@ def subgroup_rows(
                 y, s = labels[chosen, j].astype(np.int64), test_scores[chosen, j]
                 row = group_row(y, s, patients[chosen], none)
                 rows.append({"target": target, "subgroup": subgroup.name, "group": group, **row})
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=SUBGROUP_FILE_COLUMNS)
 
 
 def write_subgroups(
