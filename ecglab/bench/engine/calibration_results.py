@@ -5,7 +5,8 @@ Every target gets a row for the raw probabilities (calibration ``none``); a run 
 ``calibration: temperature`` or ``isotonic`` also gets a row for that recalibration, fitted per target on
 the validation rows only and applied to the test rows (the model's results, predictions and AUROCs stay the
 raw ones). A target whose scores are not probabilities in [0, 1], that has no observed test row, or whose
-validation rows lack a class for the fit, gets a row with its ``note`` and no metrics. Nothing is written when the test split is not evaluated (a hyperparameter search's trials)."""
+validation rows lack a class for the fit, gets a row with its ``note`` and no metrics. Nothing is written
+when the test split is not evaluated (a hyperparameter search's trials)."""
 
 from __future__ import annotations
 
