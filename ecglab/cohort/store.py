@@ -39,6 +39,16 @@ class Cohort:
         return self.meta["source"]
 
     @property
+    def lab_coding(self) -> str:
+        """How the store's lab codes are named: ``mimic-iv`` (MIMIC-IV hosp itemids) or ``mcmed`` (MC-MED
+        component names: MC-MED, the synthetic cohort, generic data). A store says so in ``extra.lab_coding``
+        (the MEDS reader, a synthetic cohort with MIMIC-IV codes); else it follows from ``source``."""
+        coding = self.extra.get("lab_coding")
+        if coding is not None:
+            return str(coding)
+        return "mimic-iv" if self.source == "mimic-iv" else "mcmed"
+
+    @property
     def content_hash(self) -> str:
         return self.meta["content_hash"]
 

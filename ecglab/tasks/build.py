@@ -309,7 +309,7 @@ class _Builder:
                 f"task {spec.name} needs leads {list(spec.input.leads)}; no segment of "
                 f"{self.cohort.path} has them (it records {leads})"
             )
-        provisional = resolve_panel(spec.panel, self.cohort.source, self.cohort.labs, None)
+        provisional = resolve_panel(spec.panel, self.cohort.lab_coding, self.cohort.labs, None)
         anchors, inputs, matrix = self._anchors_and_labels(provisional, segments)
         with_input = anchors["anchor_id"].isin(inputs["anchor_id"]).to_numpy()
         self.drop(
@@ -328,7 +328,7 @@ class _Builder:
             .reset_index(drop=True)
         )
         train_patients = set(patients.loc[patients["split"] == "train", "patient_id"])
-        targets = resolve_panel(spec.panel, self.cohort.source, self.cohort.labs, train_patients)
+        targets = resolve_panel(spec.panel, self.cohort.lab_coding, self.cohort.labs, train_patients)
         if spec.panel.kind == "cardiolab":  # final thresholds from training patients only: relabel
             split_of = dict(zip(anchors["anchor_id"], anchors["split"], strict=True))
             anchors_final, inputs, matrix = self._anchors_and_labels(targets, segments)

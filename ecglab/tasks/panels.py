@@ -42,17 +42,18 @@ def panel_lab_rows(panel: PanelSpec, labs: pd.DataFrame) -> tuple[pd.DataFrame, 
 
 
 def resolve_panel(
-    panel: PanelSpec, source: str, labs: pd.DataFrame, train_patients: Iterable[str] | None
+    panel: PanelSpec, coding: str, labs: pd.DataFrame, train_patients: Iterable[str] | None
 ) -> pd.DataFrame:
-    """Targets with their lab codes; ``drop_reason`` is set (non-empty) for targets that cannot be built."""
+    """Targets with their lab codes; ``drop_reason`` is set (non-empty) for targets that cannot be built.
+    ``coding``: how the store names its labs (``Cohort.lab_coding``: ``mimic-iv`` itemids or ``mcmed``)."""
     measured = set(labs["lab"].unique())
     if panel.kind == "anyecg_lab":
         rows = []
         for t in anyecg_lab_panel():
-            codes = tuple(str(i) for i in t.mimic_itemids) if source == "mimic-iv" else (t.mcmed_component,)
+            codes = tuple(str(i) for i in t.mimic_itemids) if coding == "mimic-iv" else (t.mcmed_component,)
             reason = ""
             if not codes:
-                reason = f"no equivalent in {source}"
+                reason = f"no equivalent in {coding}"
             elif not measured & set(codes):
                 reason = "lab not measured in this cohort"
             rows.append(

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ecglab.bench.commands.cohort_meds import add_meds_parser
 from ecglab.cohort.errors import CohortError
 from ecglab.cohort.schema import STANDARD_LEADS
 from ecglab.cohort.store import open_cohort
@@ -28,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("cohort", help="build, inspect and verify cohort stores")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     _synth_parser(verbs)
+    add_meds_parser(verbs)
 
     mimic = verbs.add_parser("mimic", help="read MIMIC-IV (hosp) + MIMIC-IV-ECG into a store")
     mimic.add_argument("--mimic-iv", required=True, type=Path, help="MIMIC-IV folder holding hosp/")

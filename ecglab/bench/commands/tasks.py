@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ecglab.bench.commands.tasks_export import add_export_parser
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("tasks", help="list tasks, and show what a task makes of a cohort")
@@ -27,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--cache", type=Path, help="folder of built tasks (reused when present)")
     show.add_argument("--json", action="store_true", help="print the summary as JSON")
     show.set_defaults(run=run_show)
+    add_export_parser(verbs)
 
 
 def _register(files: list[Path]) -> None:
