@@ -48,8 +48,10 @@ from ecglab.leaderboards.comparability import comparable_runs
 from ecglab.leaderboards.comparisons import compare
 from ecglab.leaderboards.curves import curves, families
 from ecglab.leaderboards.errors import LeaderboardError
+from ecglab.leaderboards.external_table import external_table
 from ecglab.leaderboards.html_export import write_figures
 from ecglab.leaderboards.inputs import RunResult, load_results
+from ecglab.leaderboards.lead_table import lead_table
 from ecglab.leaderboards.published_rows import published_rows
 from ecglab.leaderboards.regression_table import regression_table
 from ecglab.leaderboards.render_html import render_html
@@ -80,6 +82,8 @@ OUTPUT_FILES = {
     "reliability": "reliability.csv",
     "subgroups": "subgroups.csv",
     "regression": "regression.csv",
+    "leads": "leads.csv",
+    "external": "external.csv",
     "markdown": "leaderboard.md",
     "html": "index.html",
 }
@@ -136,10 +140,11 @@ def build_leaderboard(
             f"{len(refused)} input(s) refused, not published (listed with the reason in refused.csv)"
         )
     calibration, reliability = calibration_tables(named)
+    targets = table_frame(target_rows, TARGET_COLUMNS)
     return Leaderboard(
         title=title,
         summary=summary,
-        targets=table_frame(target_rows, TARGET_COLUMNS),
+        targets=targets,
         comparisons=table_frame(comparison_rows, COMPARISON_COLUMNS),
         curves=curves(summary),
         refused=pd.DataFrame(refused, columns=REFUSED_COLUMNS),
@@ -149,6 +154,8 @@ def build_leaderboard(
         reliability=reliability,
         subgroups=subgroup_table(named),
         regression=regression_table(named),
+        leads=lead_table(targets, infos),
+        external=external_table(named),
     )
 
 
@@ -257,7 +264,7 @@ def write_leaderboard(board: Leaderboard, out: str | Path) -> dict[str, Path]:
     board.comparisons.to_csv(paths["comparisons"], index=False)
     board.curves.to_csv(paths["curves"], index=False)
     board.refused.to_csv(paths["refused"], index=False)
-    for kind in ("calibration", "reliability", "subgroups", "regression"):
+    for kind in ("calibration", "reliability", "subgroups", "regression", "leads", "external"):
         getattr(board, kind).to_csv(paths[kind], index=False)
     paths["markdown"].write_text(render_markdown(board), encoding="utf-8")
     paths["html"].write_text(render_html(board), encoding="utf-8")

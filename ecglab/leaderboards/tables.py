@@ -205,6 +205,12 @@ REGRESSION_COLUMNS = [
     "auroc_cardiolab",
     "note",
 ]
+# lead ablations: per base task, entry and target, the test AUROC fed each single lead
+# (ecglab.leaderboards.lead_table)
+LEAD_COLUMNS = ["base_task", "entry", "target", "lead", "task", "auroc", "auroc_low", "auroc_high", "n_seeds"]
+# external validation: per entry and target, internal and external test AUROC and the drop between them
+# (ecglab.leaderboards.external_table)
+EXTERNAL_COLUMNS = ["task", "entry", "target", "external_cohort", "scope"]
 # the per-target statistics of a target row: the TARGET_COLUMNS from "n" to "auprc"
 PER_TARGET_STATS = tuple(TARGET_COLUMNS[TARGET_COLUMNS.index("n") : TARGET_COLUMNS.index("auprc") + 1])
 FLOAT_INT = (
@@ -236,6 +242,8 @@ class Leaderboard:
     reliability: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RELIABILITY_COLUMNS))
     subgroups: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SUBGROUP_COLUMNS))
     regression: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REGRESSION_COLUMNS))
+    leads: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LEAD_COLUMNS))
+    external: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EXTERNAL_COLUMNS))
 
     def task_names(self) -> list[str]:
         return list(dict.fromkeys(self.summary["task"]))

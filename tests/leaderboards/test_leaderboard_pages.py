@@ -86,7 +86,7 @@ def test_leaderboard_command_writes_every_file(
     assert "ecgfounder/tiny" in printed.out and "refused" in printed.err
     names = {p.name for p in out.iterdir()}
     tables = ("summary", "targets", "comparisons", "curves", "refused")
-    tables += ("calibration", "reliability", "subgroups", "regression")
+    tables += ("calibration", "reliability", "subgroups", "regression", "leads", "external")
     expected = {f"{t}.csv" for t in tables} | {"leaderboard.md", "index.html"}
     figures = {n for n in names if n.endswith(".svg")}  # the figures for a paper, where board.py writes them
     assert names - figures == expected
