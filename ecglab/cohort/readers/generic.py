@@ -27,7 +27,7 @@ it, a blank or repeated lead name, a bad header value) is counted with its reaso
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -115,13 +115,22 @@ def read_generic_labs(path: Path, quality: QualityReport) -> pd.DataFrame:
             "source_flag": _optional_text(raw, "source_flag"),
         }
     )
-    labs = drop_negative(labs[(ok & numeric).to_numpy()], quality, stage)
+    return clean_labs(labs[(ok & numeric).to_numpy()], quality, stage)
+
+
+def clean_labs(
+    labs: pd.DataFrame, quality: QualityReport, stage: str, names: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """The row rules of the module docstring on parsed lab rows (the labs table's columns): negative values
+    of labs that cannot be negative, duplicate rows, conflicts (a note) and units, counted under ``stage``;
+    ``names`` maps a lab code to the name those rules look up (e.g. a MIMIC-IV itemid to its label)."""
+    labs = drop_negative(labs, quality, stage, names)
     labs = drop_duplicate_rows(labs, (*LAB_KEY, "value", "censored", "unit"), quality, stage)
     note_conflicts(labs, LAB_KEY, ("value", "unit"), quality, stage)
     counts = UnitCounts()
     counts.add(labs)
     counts.finish()
-    return counts.plan(quality, stage).apply(labs, quality, stage).reset_index(drop=True)
+    return counts.plan(quality, stage, names).apply(labs, quality, stage).reset_index(drop=True)
 
 
 def _to_int16(digital: np.ndarray) -> np.ndarray | None:
@@ -247,7 +256,8 @@ def _drop_repeats(records: pd.DataFrame, quality: QualityReport) -> pd.DataFrame
     return records[~repeated]
 
 
-def _record_jobs(path: Path, quality: QualityReport) -> list[RecordJob]:
+def read_record_jobs(path: Path, quality: QualityReport) -> list[RecordJob]:
+    """The records table as one job per record to read; repeats and bad start times counted."""
     records = read_table(path, RECORDS_REQUIRED, "records", RECORDS_OPTIONAL)
     records = records.astype({c: str for c in RECORDS_REQUIRED})
     records = _drop_repeats(records, quality)
@@ -275,6 +285,25 @@ def _record_jobs(path: Path, quality: QualityReport) -> list[RecordJob]:
         RecordJob(record=r, patient_id=p, visit_id=v or None, start_us=None if s is None else int(s))
         for r, p, v, s in zip(records["record"], records["patient_id"], visit, starts, strict=True)
     ]
+
+
+def ingest_records(
+    writer: CohortWriter,
+    jobs: Sequence[RecordJob],
+    wfdb_dir: Path,
+    *,
+    fs: float,
+    leads: Sequence[str] | None,
+    window: int,
+    workers: int | None,
+    per_part: int,
+    progress: bool,
+) -> None:
+    """Read, resample, check and store the records of ``jobs`` (from ``wfdb_dir``) into ``writer``'s parts."""
+    function = functools.partial(
+        _ingest_records, root=str(wfdb_dir), fs=fs, leads=tuple(leads) if leads else None, window=window
+    )
+    run_parts(writer, split_into_parts(jobs, per_part), function, workers=workers, progress=progress)
 
 
 def build_generic_cohort(
@@ -316,12 +345,19 @@ def build_generic_cohort(
         resume=not restart,
     )
     with writer:
-        jobs = _record_jobs(Path(records), writer.quality)
+        jobs = read_record_jobs(Path(records), writer.quality)
         lab_table = read_generic_labs(Path(labs), writer.quality)
-        function = functools.partial(
-            _ingest_records, root=str(wfdb_dir), fs=fs, leads=tuple(leads) if leads else None, window=window
+        ingest_records(
+            writer,
+            jobs,
+            wfdb_dir,
+            fs=fs,
+            leads=leads,
+            window=window,
+            workers=workers,
+            per_part=per_part,
+            progress=progress,
         )
-        run_parts(writer, split_into_parts(jobs, per_part), function, workers=workers, progress=progress)
         ids = sorted(set(lab_table["patient_id"]) | {job.patient_id for job in jobs})
         if patients is not None:
             patient_table = read_table(Path(patients), ("patient_id", "sex"), "patients").astype(
