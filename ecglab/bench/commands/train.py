@@ -102,6 +102,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument(
         "--cohort", type=Path, help="where the run's cohort store is now (default: where it was trained)"
     )
+    evaluate.add_argument(
+        "--external",
+        type=Path,
+        help="score the run on the test patients of this other cohort store instead (external validation)",
+    )
+    evaluate.add_argument(
+        "--scope",
+        choices=("all", "test"),
+        default="all",
+        help="with --external: all of its patients (default) or those its own split puts in test",
+    )
+    evaluate.add_argument(
+        "--lab-map", type=Path, help="with --external: lab equivalences beyond the built-in catalogue"
+    )
+    evaluate.add_argument("--force", action="store_true", help="with --external: evaluate again if done")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=run_evaluate)
 
@@ -210,9 +225,32 @@ def print_run(run_dir: Path) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ecglab.bench.engine import evaluate_run
+    from ecglab.bench.engine import RunError, evaluate_run
 
+    if args.external is not None:
+        return run_evaluate_external(args)
+    if args.lab_map is not None or args.scope != "all" or args.force:
+        raise RunError("--scope, --lab-map and --force apply to --external only")
     print_run(evaluate_run(args.run_dir, cohort=args.cohort, progress=not args.quiet))
+    return 0
+
+
+def run_evaluate_external(args: argparse.Namespace) -> int:
+    """`ecglab evaluate RUN --external STORE`: one line with the macro AUROCs and the results folder."""
+    from ecglab.bench.engine.external import evaluate_external
+    from ecglab.bench.suite.external_runs import external_summary
+
+    folder = evaluate_external(
+        args.run_dir,
+        args.external,
+        scope=args.scope,
+        lab_map=args.lab_map,
+        own_cohort=args.cohort,
+        force=args.force,
+        progress=not args.quiet,
+    )
+    print(f"{args.run_dir}: external {args.external} ({args.scope}): {external_summary(folder)}")
+    print(f"results: {folder}")
     return 0
 
 

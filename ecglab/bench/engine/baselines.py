@@ -3,6 +3,8 @@ extracted from up to four ECG segments per training anchor, as the backbone's ``
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,35 +18,39 @@ from ecglab.tasks.build import TaskData
 SEGMENTS_PER_ANCHOR = 4  # segments per training anchor an ECG-feature baseline is fitted on
 
 
-def baseline_scores(config: RunConfig, cohort: Cohort, task: TaskData) -> np.ndarray:
-    """Scores of a scikit-learn baseline for every anchor row (NaN outside val/test)."""
+@dataclass
+class FittedBaseline:
+    """A scikit-learn baseline fitted on a task's training split: on its tabular side inputs, or on ECG
+    features (then ``extractor`` is the feature extractor); scores any task with the same targets."""
+
+    model: Any
+    extractor: Any = None
+
+    def score(self, cohort: Cohort, task: TaskData, splits: tuple[str, ...]) -> np.ndarray:
+        """Scores for every anchor row of ``splits`` of ``task`` on ``cohort`` (NaN elsewhere), one column
+        per target the baseline was fitted on. ECG features are computed at the cohort's sampling rate."""
+        if self.extractor is None:
+            return tabular_scores(self.model, task, splits)
+        extractor = dataclasses.replace(self.extractor, fs=store_fs(cohort))
+        return ecg_feature_scores(extractor, self.model, cohort, task, splits)
+
+
+def store_fs(cohort: Cohort) -> float:
+    """The cohort's sampling rate (a store holds one)."""
+    return float(cohort.segments["fs"].iloc[0])
+
+
+def fit_baseline(config: RunConfig, cohort: Cohort, task: TaskData) -> FittedBaseline:
+    """The run's baseline fitted on the task's training anchors (ECG features: up to four segments per
+    anchor, drawn with the run's seed)."""
     built = create_backbone(config.backbone, config.preset, **config.backbone_options)
+    train_rows = split_rows(task, "train")
     if get_backbone_info(config.backbone).baseline_input == "tabular":
-        return tabular_scores(config, task, built)
-    return ecg_feature_scores(config, cohort, task, built)
-
-
-def tabular_scores(config: RunConfig, task: TaskData, model: Any) -> np.ndarray:
-    """A baseline fitted on the tabular side inputs of the training anchors."""
-    train_rows = split_rows(task, "train")
-    scores = np.full((len(task.anchors), len(task.kept_targets)), np.nan)
-    if task.tabular is None:
-        raise RunError(f"the tabular baseline needs side inputs; task {task.spec.name} has none")
-    features = task.tabular.drop(columns="anchor_id").to_numpy(np.float64)
-    model.fit(features[train_rows], task.labels[train_rows])
-    evaluated = np.flatnonzero(task.anchors["split"].isin(list(evaluated_splits(config))).to_numpy())
-    scores[evaluated] = model.predict_proba(features[evaluated])
-    return scores
-
-
-def ecg_feature_scores(
-    config: RunConfig, cohort: Cohort, task: TaskData, built: tuple[Any, Any]
-) -> np.ndarray:
-    """A classifier fitted on features of up to four segments per training anchor (drawn with the run's
-    seed); an evaluated anchor's score is the mean over the segments the task scores."""
+        features = tabular_features(task)
+        built.fit(features[train_rows], task.labels[train_rows])
+        return FittedBaseline(built)
     extractor, classifier = built
-    train_rows = split_rows(task, "train")
-    scores = np.full((len(task.anchors), len(task.kept_targets)), np.nan)
+    extractor = dataclasses.replace(extractor, fs=store_fs(cohort))
     position = {a: i for i, a in enumerate(task.anchors["anchor_id"].to_numpy())}
     pairs = task.inputs[task.inputs["anchor_id"].isin(task.anchors["anchor_id"].to_numpy()[train_rows])]
     rng = np.random.default_rng(config.seed)
@@ -52,8 +58,46 @@ def ecg_feature_scores(
     pairs = pairs[pairs.groupby("anchor_id").cumcount() < SEGMENTS_PER_ANCHOR]
     rows = pairs["anchor_id"].map(position).to_numpy()
     classifier.fit(segment_features(cohort, extractor, pairs["segment_id"].to_numpy()), task.labels[rows])
-    for split in evaluated_splits(config):
+    return FittedBaseline(classifier, extractor)
+
+
+def baseline_scores(config: RunConfig, cohort: Cohort, task: TaskData) -> np.ndarray:
+    """Scores of a scikit-learn baseline for every anchor row (NaN outside val/test)."""
+    return fit_baseline(config, cohort, task).score(cohort, task, evaluated_splits(config))
+
+
+def tabular_features(task: TaskData) -> np.ndarray:
+    """The task's tabular side inputs as a float matrix (RunError for a task without them)."""
+    if task.tabular is None:
+        raise RunError(f"the tabular baseline needs side inputs; task {task.spec.name} has none")
+    return task.tabular.drop(columns="anchor_id").to_numpy(np.float64)
+
+
+def tabular_scores(model: Any, task: TaskData, splits: tuple[str, ...]) -> np.ndarray:
+    """A fitted tabular baseline's scores of the anchors of ``splits``."""
+    scores = np.full((len(task.anchors), model_targets(model, task)), np.nan)
+    evaluated = np.flatnonzero(task.anchors["split"].isin(list(splits)).to_numpy())
+    if len(evaluated):
+        scores[evaluated] = model.predict_proba(tabular_features(task)[evaluated])
+    return scores
+
+
+def model_targets(model: Any, task: TaskData) -> int:
+    """How many targets the fitted model scores (its own, which may be more than ``task`` keeps)."""
+    fitted = getattr(model, "fitted", None)
+    return len(fitted) if fitted is not None else len(task.kept_targets)
+
+
+def ecg_feature_scores(
+    extractor: Any, classifier: Any, cohort: Cohort, task: TaskData, splits: tuple[str, ...]
+) -> np.ndarray:
+    """An evaluated anchor's score is the classifier's mean over the segments the task scores."""
+    scores = np.full((len(task.anchors), model_targets(classifier, task)), np.nan)
+    position = {a: i for i, a in enumerate(task.anchors["anchor_id"].to_numpy())}
+    for split in splits:
         pairs = task.eval_inputs(split)
+        if pairs.empty:
+            continue
         rows = pairs["anchor_id"].map(position).to_numpy()
         proba = classifier.predict_proba(segment_features(cohort, extractor, pairs["segment_id"].to_numpy()))
         sums = np.zeros_like(scores)

@@ -32,6 +32,7 @@ from pathlib import Path
 from ecglab.bench.config import launched_world_size, run_id
 from ecglab.bench.run_folder import RunRecord, RunRecordError, is_run_folder, read_record, run_folder
 from ecglab.bench.suite.claims import DEFAULT_TIMEOUT, Held, acquire, claim_file
+from ecglab.bench.suite.external_runs import evaluate_externals, external_problems
 from ecglab.bench.suite.schema import Pairing, Suite, SuiteError, unset_vars
 from ecglab.bench.suite.workers import shard_of
 from ecglab.errors import EcglabError
@@ -56,6 +57,7 @@ def check_paths(suite: Suite, pairings: Iterable[Pairing] | None = None) -> None
                 f"{pairing.backbone_id}: checkpoint {checkpoint} does not exist{unset_vars(checkpoint)}: "
                 "edit `checkpoint:` to the weights file you downloaded (ecglab never downloads weights)"
             )
+    problems += external_problems(suite.external)
     if problems:
         raise SuiteError(f"{suite.source}: " + "; ".join(problems))
 
@@ -264,6 +266,12 @@ def _run_pairing(session: _Session, pairing: Pairing, outcome: Outcome, head: st
     go_on, record = _look(session, outcome, run_dir, head)
     if go_on and outcome.status != "skipped":
         go_on = _claim_and_train(session, pairing, record, run_dir, outcome, head)
+    if go_on and session.suite.external:
+        error = evaluate_externals(
+            session.suite.external, run_dir, session.runs_dir, head, session.out, progress=session.progress
+        )
+        if error:
+            outcome.status, outcome.error = "failed", error
     if go_on and session.uri is not None:
         _track(session, run_dir, outcome, head)
 

@@ -21,6 +21,8 @@ A suite file::
                                           # the run's config, shown by the leaderboard
         run: {fusion: true, lr: 3e-4}     # optional: RunConfig fields for this entry, over the shared ones
         tasks: [cardiolab_est_60min]      # optional: only these of the suite's tasks (default: all)
+    external:                             # optional: other stores every finished pairing is scored on
+      - {cohort: /data/mcmed_store, scope: all}   # (ecglab.bench.suite.external_cohorts)
 
 Relative paths (``cohort``, ``task_specs``, ``runs_dir``, ``run.checkpoint``) are relative to the suite file's
 folder; ``~`` and ``$VARS`` are expanded. ``run`` sections take any :class:`~ecglab.bench.config.RunConfig`
@@ -49,6 +51,7 @@ from typing import Any
 import yaml
 
 from ecglab.bench.config import FIELDS, ConfigError, RunConfig, build_run_config, coerce_field
+from ecglab.bench.suite.external_cohorts import ExternalCohort, parse_external
 from ecglab.errors import EcglabError
 
 TOP_KEYS = (
@@ -62,6 +65,7 @@ TOP_KEYS = (
     "experiment",
     "run",
     "backbones",
+    "external",
 )
 REQUIRED_TOP = ("name", "cohort", "tasks", "backbones")
 BACKBONE_KEYS = ("name", "preset", "options", "label", "run", "tasks")
@@ -121,6 +125,7 @@ class Suite:
     runs_dir: str = DEFAULT_RUNS_DIR
     experiment: str = DEFAULT_EXPERIMENT
     description: str = ""
+    external: tuple[ExternalCohort, ...] = ()
 
     def pairings(self) -> list[Pairing]:
         """Every (backbone, task, seed) pairing in run order: backbones, then tasks, then seeds. A setting
@@ -246,6 +251,7 @@ def parse_suite(
         runs_dir=runs_dir,
         experiment=experiment,
         description=description,
+        external=parse_external(data.get("external"), lambda v: expand_path(v, data_base), fail),
     )
     try:  # each entry's settings make a valid RunConfig
         suite.pairings()
