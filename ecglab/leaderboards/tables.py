@@ -206,11 +206,49 @@ REGRESSION_COLUMNS = [
     "note",
 ]
 # lead ablations: per base task, entry and target, the test AUROC fed each single lead
-# (ecglab.leaderboards.lead_table)
-LEAD_COLUMNS = ["base_task", "entry", "target", "lead", "task", "auroc", "auroc_low", "auroc_high", "n_seeds"]
+# (ecglab.leaderboards.lead_table); target "macro": the mean over n_targets targets every lead column keeps
+LEAD_COLUMNS = [
+    "base_task",
+    "cohort_hash",
+    "entry",
+    "target",
+    "lead",
+    "task",
+    "auroc",
+    "auroc_low",
+    "auroc_high",
+    "n_seeds",
+    "n_targets",
+    "note",
+]
 # external validation: per entry and target, internal and external test AUROC and the drop between them
 # (ecglab.leaderboards.external_table)
-EXTERNAL_COLUMNS = ["task", "entry", "target", "external_cohort", "scope"]
+EXTERNAL_COLUMNS = [
+    "task",
+    "entry",
+    "seed",
+    "target",
+    "external_cohort",
+    "scope",
+    "internal_auroc",
+    "internal_low",
+    "internal_high",
+    "internal_n_patients",
+    "external_auroc",
+    "external_low",
+    "external_high",
+    "n_patients",
+    "n_pos_patients",
+    "drop",
+    "drop_low",
+    "drop_high",
+    "threshold",
+    "sensitivity",
+    "specificity",
+    "ci_method",
+    "reason",
+    "external_hash",
+]
 # the per-target statistics of a target row: the TARGET_COLUMNS from "n" to "auprc"
 PER_TARGET_STATS = tuple(TARGET_COLUMNS[TARGET_COLUMNS.index("n") : TARGET_COLUMNS.index("auprc") + 1])
 FLOAT_INT = (

@@ -216,7 +216,13 @@ def test_only_selects_pairings_by_glob() -> None:
 
 
 @pytest.mark.parametrize(
-    ("file", "n_pairings"), [("anyecg_lab_mcmed.yaml", 36), ("cardiolab_mimic.yaml", 60)]
+    ("file", "n_pairings"),
+    [
+        ("anyecg_lab_mcmed.yaml", 36),
+        ("cardiolab_mimic.yaml", 60),
+        ("external_mimic_mcmed.yaml", 9),
+        ("external_mcmed_mimic.yaml", 9),
+    ],
 )
 def test_shipped_suites_validate_and_name_their_placeholders(
     file: str, n_pairings: int, monkeypatch: pytest.MonkeyPatch
@@ -230,6 +236,11 @@ def test_shipped_suites_validate_and_name_their_placeholders(
     assert founder and all(c.checkpoint for c in founder)
     with pytest.raises(SuiteError, match=r"environment variable .*_STORE not set"):
         check_paths(suite)
+    if file.startswith("external_"):  # the other store is external, and its placeholder is named too
+        (external,) = suite.external
+        assert external.scope == "all" and external.cohort.startswith("${") and external.cohort != suite.cohort
+        with pytest.raises(SuiteError, match=r"external cohort \$\{\w+_STORE\} does not exist"):
+            check_paths(suite)
 
 
 def test_a_shipped_suite_runs_by_name_with_its_data_paths_from_the_working_folder(
