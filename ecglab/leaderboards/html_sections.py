@@ -4,7 +4,8 @@ reliability diagrams (:mod:`ecglab.leaderboards.html_reliability`), AUROC within
 refused group with its reason), and lab values as regression (MAE, Spearman, and the AUROC of the same
 predictions at each threshold). A row without a target is a run's stated reason for having none (an older
 run folder, a submission): listed as a note under the heading, not as a table row. Columns a table does
-not carry, or leaves empty in every row, are left out, never invented."""
+not carry, or leaves empty in every row, are left out, never invented. And the page's lead-ablation section:
+per base task, a table whose columns are the leads, rows backbone x target."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pandas as pd
 from ecglab.leaderboards.formatting import binning, escape, fmt_auroc, is_missing, slug, split_rows
 from ecglab.leaderboards.html_svg import Figure, figure_html
 from ecglab.leaderboards.html_tables import method_td, note_td, table, td
+from ecglab.leaderboards.lead_table import LEAD_EXPLANATION, lead_cell, lead_grids
 
 # a column of a section table: header, sort type, the frame's column, how its cell renders, and whether
 # it is shown even when empty in every row
@@ -187,4 +189,23 @@ def task_sections(
         if kind == "calibration" and "reliability" in figures:
             parts.append("<h3>Reliability diagrams</h3>")
             parts.append(figure_html(figures["reliability"]))
+    return parts
+
+
+def lead_section(leads: pd.DataFrame) -> list[str]:
+    """The lead-ablation section (nothing without rows): per base task and cohort, a sortable table whose
+    columns are the leads, rows backbone x target (each backbone's macro row first)."""
+    if leads.empty:
+        return []
+    parts = ['<section id="leads"><h2>Lead ablations</h2>', f'<p class="note">{escape(LEAD_EXPLANATION)}</p>']
+    for grid in lead_grids(leads):
+        cohort = escape(grid.cohort_hash[:12])
+        parts.append(f"<h3>{escape(grid.base_task)} (cohort <code>{cohort}</code>)</h3>")
+        headers = [("Backbone", "text"), ("Target", "text"), *((lead, "num") for lead in grid.leads)]
+        body = []
+        for entry, target, cells in grid.rows:
+            values = [td(lead_cell(c), None if c is None else c["auroc"], num=True) for c in cells.values()]
+            body.append(("own", [td(entry, cls="name"), td(target), *values]))
+        parts.append(table(f"leads-{slug(grid.base_task)}-{slug(grid.cohort_hash[:12])}", headers, body))
+    parts.append("</section>")
     return parts

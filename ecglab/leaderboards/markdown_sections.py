@@ -1,6 +1,7 @@
 """The Markdown leaderboard's parts beyond its summary and per-target tables, per task and briefly: the
 interval methods in one line each, the comparison with the published rows over the targets both evaluate,
-and (when their tables have rows) calibration, AUROC by subgroup and lab values as regression."""
+and (when their tables have rows) calibration, AUROC by subgroup and lab values as regression; and the
+lead-ablation tables (a column per lead)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from ecglab.leaderboards.formatting import binning, fmt_auroc, is_missing, split_rows, task_method_lines
+from ecglab.leaderboards.lead_table import LEAD_EXPLANATION, lead_cell, lead_grids
 from ecglab.leaderboards.tables import Leaderboard
 
 
@@ -105,4 +107,24 @@ def task_extras(board: Leaderboard, task: str) -> list[str]:
         lines.append("")
     if notes:
         lines += ["Not evaluated here:", ""] + [f"- {_md(n)}" for n in dict.fromkeys(notes)] + [""]
+    return lines
+
+
+def lead_lines(leads: pd.DataFrame) -> list[str]:
+    """The lead-ablation tables (none without rows): per base task, a column per lead, rows backbone x
+    target, each backbone's macro row first."""
+    if leads.empty:
+        return []
+    lines = ["## Lead ablations", "", LEAD_EXPLANATION, ""]
+    for grid in lead_grids(leads):
+        lines += [
+            f"{_md(grid.base_task)} (cohort `{grid.cohort_hash[:12]}`):",
+            "",
+            "| Backbone | Target | " + " | ".join(_md(lead) for lead in grid.leads) + " |",
+            "|---|---|" + "---|" * len(grid.leads),
+        ]
+        for entry, target, cells in grid.rows:
+            row = " | ".join(lead_cell(cells[lead]) for lead in grid.leads)
+            lines.append(f"| {_md(entry)} | {_md(target)} | {row} |")
+        lines.append("")
     return lines

@@ -3,18 +3,20 @@ fonts. Sortable tables (click a header; ``#sort=TABLE_ID:COLUMN[:desc]`` in the 
 its own scroll box so that nothing widens the page; per task the interval methods in one line each, a
 comparison with the published rows over the targets both evaluate, a forest plot of per-target AUROC with
 intervals (page-wide, its axis header fixed while it scrolls), a backbone x target heat map, and the
-calibration, subgroup and regression sections when their tables have rows; macro AUROC curves against
-window or horizon. Every figure downloads as SVG or PNG from the page. Published reference rows are drawn
-hollow and labelled. This module lays out the page, its style and its sorting script; the tables are
+calibration, subgroup and regression sections when their tables have rows; the lead ablations (a column
+per lead) when that table has rows; macro AUROC curves against window or horizon. Every figure downloads
+as SVG or PNG from the page. Published reference rows are drawn hollow and labelled. This module lays out
+the page, its style and its sorting script; the tables are
 :mod:`ecglab.leaderboards.html_tables`' and :mod:`ecglab.leaderboards.html_sections`', the figures
 :mod:`ecglab.leaderboards.html_export`'s.
 """
 
 from __future__ import annotations
 
+from ecglab.leaderboards.external_sections import external_html
 from ecglab.leaderboards.formatting import escape, slug, task_method_lines
 from ecglab.leaderboards.html_export import PageEntries, TaskView, curve_figures, task_figures
-from ecglab.leaderboards.html_sections import task_sections
+from ecglab.leaderboards.html_sections import lead_section, task_sections
 from ecglab.leaderboards.html_svg import EXPORT_SCRIPT, figure_html
 from ecglab.leaderboards.html_tables import (
     common_table,
@@ -139,11 +141,14 @@ def render_html(board: Leaderboard) -> str:
     ]
     if tasks:
         links = "".join(f'<a href="#task-{slug(t)}">{escape(t)}</a>' for t in tasks)
+        if not board.leads.empty:
+            links += '<a href="#leads">lead ablations</a>'
         if not board.curves.empty:
             links += '<a href="#curves">window / horizon curves</a>'
         parts.append(f"<nav>{links}</nav>")
     for task in tasks:
         parts += _task_parts(board, task, page)
+    parts += lead_section(board.leads)
     if not board.curves.empty:
         parts.append('<section id="curves"><h2>Macro AUROC by window and horizon</h2>')
         parts += [figure_html(fig) for fig in curve_figures(board, page)]
@@ -204,6 +209,7 @@ def _task_parts(board: Leaderboard, task: str, page: PageEntries) -> list[str]:
         parts.append("<h3>Per target</h3>")
         parts.append(targets_table(task, trows))
     parts += task_sections(board, task, view.targets, page.colours, figures)
+    parts += external_html(board, task)
     parts.append("</section>")
     return parts
 

@@ -1,6 +1,6 @@
 """The leaderboard as Markdown: per task, the interval methods, the summary table, the comparison with the
 published rows over common targets, a per-target table and (when they have rows) calibration, subgroups
-and regression, briefly; then the window and horizon curves and the notes. AUROCs read
+and regression, briefly; then the lead ablations, the window and horizon curves and the notes. AUROCs read
 "0.812 [0.801-0.823]"."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from typing import Any
 
 import pandas as pd
 
+from ecglab.leaderboards.external_sections import external_markdown
 from ecglab.leaderboards.formatting import fmt_auroc, method_label, shown_targets
-from ecglab.leaderboards.markdown_sections import common_lines, method_list, task_extras
+from ecglab.leaderboards.markdown_sections import common_lines, lead_lines, method_list, task_extras
 from ecglab.leaderboards.published_rows import common_target_macros
 from ecglab.leaderboards.tables import Leaderboard
 
@@ -87,6 +88,8 @@ def render_markdown(board: Leaderboard) -> str:
         lines += common_lines(common_target_macros(trows))
         lines += _markdown_targets(trows)
         lines += task_extras(board, task)
+        lines += external_markdown(board, task)
+    lines += lead_lines(board.leads)
     if not board.curves.empty:
         lines += _markdown_curves(board.curves)
     if board.notes:

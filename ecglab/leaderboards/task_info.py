@@ -21,6 +21,7 @@ class TaskInfo:
     template: str | None  # the name with its minutes replaced, e.g. "anyecg_lab_est_{m}min"
     tags: tuple[str, ...]
     training_digest: str
+    leads: tuple[str, ...] = ()  # the spec's input leads (empty when the registered spec is not the run's)
 
 
 _MINUTES = re.compile(r"(\d+(?:\.\d+)?)min")
@@ -49,6 +50,7 @@ def task_info(run: RunResult) -> TaskInfo:
             template,
             tuple(spec.tags),
             run.training_digest,
+            tuple(spec.input.leads),
         )
     forecast = "forecast" in run.task
     minutes = float(matches[-1].group(1)) if matches else None

@@ -6,18 +6,20 @@ from importlib import resources
 from pathlib import Path
 
 from ecglab.registry import Registry
+from ecglab.tasks.lead_ablation import lead_variants
 from ecglab.tasks.spec import TaskSpec, load_spec_file
 
 
 def builtin_specs() -> list[TaskSpec]:
-    """Every spec of the YAML files shipped in the package's ``specs`` folder."""
+    """Every spec of the YAML files shipped in the package's ``specs`` folder, and the single-lead variants
+    of the estimation tasks derived from them (:mod:`ecglab.tasks.lead_ablation`)."""
     folder = resources.files("ecglab.tasks") / "specs"
     specs: list[TaskSpec] = []
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):
             with resources.as_file(entry) as path:
                 specs.extend(load_spec_file(path))
-    return specs
+    return specs + lead_variants(specs)
 
 
 def new_registry() -> Registry[TaskSpec]:

@@ -72,7 +72,7 @@ def test_builtin_tasks_are_listed() -> None:
         "cardiolab_forecast_30min",
         "cardiolab_forecast_60min",
     ]
-    assert list_tasks("anyecg_lab_est_*") == sorted(n for n in BUILTINS if n.startswith("anyecg"))
+    assert list_tasks("anyecg_lab_est_*min") == sorted(n for n in BUILTINS if n.startswith("anyecg"))
 
 
 def test_builtin_specs_carry_their_grid_values_and_file_defaults() -> None:
