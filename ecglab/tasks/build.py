@@ -13,13 +13,16 @@ Order of work (each step counted in the task's report):
 6. anchors without any observed label are dropped; targets with too few positive or negative anchors or
    patients in val or test are dropped and reported (:mod:`ecglab.tasks.target_filters`);
 7. tabular side inputs, imputed with training medians, when the task asks for them.
+
+A :class:`BuildPlan` builds the same steps with a given targets table (thresholds fixed, never re-resolved)
+and every kept anchor in test: the external task of :mod:`ecglab.tasks.external`.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ import pandas as pd
 from ecglab.cohort.quality import QualityReport
 from ecglab.cohort.store import Cohort, open_cohort
 from ecglab.tasks import labels as lab_labels
+from ecglab.tasks.build_plan import SCOPE_DROP, BuildPlan
 from ecglab.tasks.errors import TaskError
 from ecglab.tasks.lab_rows import LabRows
 from ecglab.tasks.panels import panel_lab_rows, resolve_panel
@@ -184,10 +188,19 @@ class TaskData:
         )
 
 
+def task_folder_name(spec: TaskSpec, content_hash: str) -> str:
+    """The cache folder name of ``spec`` built on the cohort of ``content_hash`` (see :func:`task_folder`)."""
+    return f"v{spec.version}-{spec.digest()[:10]}-{content_hash[:12]}-f{TASK_FORMAT_VERSION}"
+
+
 def task_folder(cache_dir: Path, spec: TaskSpec, cohort: Cohort) -> Path:
     """Where ``spec`` built on ``cohort`` is cached (by spec digest, cohort content hash and task format)."""
-    name = f"v{spec.version}-{spec.digest()[:10]}-{cohort.content_hash[:12]}-f{TASK_FORMAT_VERSION}"
-    return Path(cache_dir) / spec.name / name
+    return Path(cache_dir) / spec.name / task_folder_name(spec, cohort.content_hash)
+
+
+def build_planned(spec: TaskSpec, cohort: Cohort, plan: BuildPlan) -> TaskData:
+    """Build ``spec`` on ``cohort`` as ``plan`` says (:mod:`ecglab.tasks.build_plan`; no cache here)."""
+    return _Builder(spec, cohort, plan).build()
 
 
 def build_task(
@@ -212,8 +225,8 @@ def build_task(
 
 
 class _Builder:
-    def __init__(self, spec: TaskSpec, cohort: Cohort) -> None:
-        self.spec, self.cohort = spec, cohort
+    def __init__(self, spec: TaskSpec, cohort: Cohort, plan: BuildPlan | None = None) -> None:
+        self.spec, self.cohort, self.plan = spec, cohort, plan
         self.report = QualityReport()
         self.stage = f"task {spec.name}"
         self.notes: dict[str, Any] = {}
@@ -225,7 +238,8 @@ class _Builder:
     def labs(self) -> pd.DataFrame:
         """The lab rows the panel labels from (CardioLab drops some: ``panel_lab_rows``), counted once."""
         if self._labs is None:
-            self._labs, removed = panel_lab_rows(self.spec.panel, self.cohort.labs)
+            panel = self.spec.panel if self.plan is None else replace(self.spec.panel, min_lab_rows=0)
+            self._labs, removed = panel_lab_rows(panel, self.cohort.labs)
             for reason, count in removed:
                 self.report.note(self.stage, reason, count)
         return self._labs
@@ -284,6 +298,14 @@ class _Builder:
         return anchors, inputs, matrix
 
     def _split(self, anchors: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
+        if self.plan is None:
+            return self._spec_split(anchors, matrix)
+        own = self._spec_split(anchors, matrix) if self.plan.scope == "test" else None
+        names, dropped = self.plan.splits(own, len(anchors))
+        self.drop(SCOPE_DROP, dropped)
+        return names
+
+    def _spec_split(self, anchors: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
         split = self.spec.split
         where = f"task {self.spec.name} on {self.cohort.path}"
         if split.kind == "source":
@@ -309,8 +331,8 @@ class _Builder:
                 f"task {spec.name} needs leads {list(spec.input.leads)}; no segment of "
                 f"{self.cohort.path} has them (it records {leads})"
             )
-        provisional = resolve_panel(spec.panel, self.cohort.lab_coding, self.cohort.labs, None)
-        anchors, inputs, matrix = self._anchors_and_labels(provisional, segments)
+        self.notes["lab_coding"] = self.cohort.lab_coding
+        anchors, inputs, matrix = self._anchors_and_labels(self._targets(None), segments)
         with_input = anchors["anchor_id"].isin(inputs["anchor_id"]).to_numpy()
         self.drop(
             f"anchor without an ECG segment within +/-{spec.train_window or 0:g} min",
@@ -321,15 +343,16 @@ class _Builder:
         no_split = anchors["split"].isna().to_numpy()
         self.drop("anchor without a split in the source", int(no_split.sum()))
         anchors, matrix = anchors[~no_split].reset_index(drop=True), matrix[~no_split]
+        if self.plan is not None and anchors.empty:
+            raise TaskError(f"task {spec.name} on {self.cohort.path}: no test patients ({self.plan.scope})")
         patients = (
             anchors[["patient_id", "split"]]
             .drop_duplicates()
             .sort_values(["patient_id", "split"], kind="stable")
             .reset_index(drop=True)
         )
-        train_patients = set(patients.loc[patients["split"] == "train", "patient_id"])
-        targets = resolve_panel(spec.panel, self.cohort.lab_coding, self.cohort.labs, train_patients)
-        if spec.panel.kind == "cardiolab":  # final thresholds from training patients only: relabel
+        targets = self._targets(set(patients.loc[patients["split"] == "train", "patient_id"]))
+        if spec.panel.kind == "cardiolab" and self.plan is None:  # final thresholds from train: relabel
             split_of = dict(zip(anchors["anchor_id"], anchors["split"], strict=True))
             anchors_final, inputs, matrix = self._anchors_and_labels(targets, segments)
             keep = anchors_final["anchor_id"].isin(anchors["anchor_id"]).to_numpy()
@@ -357,7 +380,7 @@ class _Builder:
                 f"task {spec.name} has no usable anchors on "
                 f"{self.cohort.path}: " + "; ".join(self.report.summary_lines())
             )
-        tabular = self._tabular(anchors) if spec.tabular else None
+        tabular = self._tabular(anchors) if spec.tabular and self.plan is None else None
         kept = targets[targets["kept"]]
         labs, cache = self.labs, self._label_cache
         values = anchor_values(spec, labs, self._lab_rows, segments, anchors, kept, matrix, cache)
@@ -376,6 +399,12 @@ class _Builder:
             values=values,
         )
 
+    def _targets(self, train_patients: set[str] | None) -> pd.DataFrame:
+        """The panel's targets on the cohort (thresholds of ``train_patients``), or the plan's."""
+        if self.plan is not None:
+            return self.plan.targets
+        return resolve_panel(self.spec.panel, self.cohort.lab_coding, self.cohort.labs, train_patients)
+
     @staticmethod
     def kept(targets: pd.DataFrame) -> list[str]:
         return targets.loc[targets["kept"], "target"].tolist()
@@ -390,7 +419,8 @@ class _Builder:
     def _filter_targets(
         self, targets: pd.DataFrame, anchors: pd.DataFrame, matrix: np.ndarray
     ) -> tuple[pd.DataFrame, np.ndarray]:
-        return filter_targets(self.spec.panel, targets, anchors, matrix, self.report, self.stage)
+        evaluated = self.plan.evaluated if self.plan is not None else ("val", "test")
+        return filter_targets(self.spec.panel, targets, anchors, matrix, self.report, self.stage, evaluated)
 
     def _tabular(self, anchors: pd.DataFrame) -> pd.DataFrame:
         raw = raw_features(anchors, self.cohort.patients, self.cohort.visits, self.cohort.vitals)

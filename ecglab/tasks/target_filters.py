@@ -95,11 +95,12 @@ def count_targets(targets: pd.DataFrame, anchors: pd.DataFrame, matrix: np.ndarr
     return table
 
 
-def drop_reasons(table: pd.DataFrame, panel: PanelSpec) -> pd.Series:
+def drop_reasons(table: pd.DataFrame, panel: PanelSpec, evaluated: tuple[str, ...] = EVALUATED) -> pd.Series:
     """Each target's drop reason: the one it had (a lab not measured, a panel filter), else the first count
-    of an evaluated split below the panel's minimum, else ``""``."""
+    of an ``evaluated`` split (val and test; an external task: test only) below the panel's minimum, else
+    ``""``."""
     reasons = table["drop_reason"].copy()
-    for split in EVALUATED:
+    for split in evaluated:
         for prefix, _, words, field in COUNTS:
             need = int(getattr(panel, field))
             short = (table[f"{prefix}_{split}"] < need) & (reasons == "")
@@ -116,11 +117,13 @@ def filter_targets(
     matrix: np.ndarray,
     report: QualityReport,
     stage: str,
+    evaluated: tuple[str, ...] = EVALUATED,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The targets table with counts, ``drop_reason`` and ``kept``, and the label matrix of the kept targets;
-    the drops are counted by rule (:func:`drop_rule`) as notes of ``stage`` in ``report``, with examples."""
+    the drops are counted by rule (:func:`drop_rule`) as notes of ``stage`` in ``report``, with examples.
+    ``evaluated``: the splits whose counts the minimums apply to."""
     table = count_targets(targets, anchors, matrix)
-    reasons = drop_reasons(table, panel)
+    reasons = drop_reasons(table, panel, evaluated)
     table["drop_reason"] = reasons
     table["kept"] = reasons == ""
     dropped = reasons[reasons != ""]

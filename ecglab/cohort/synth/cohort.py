@@ -17,6 +17,7 @@ from ecglab.cohort.parts import PartWriter, micros_to_series
 from ecglab.cohort.synth import labs as lab_model
 from ecglab.cohort.synth.ecg import STANDARD_LEADS, render_recording
 from ecglab.cohort.synth.physiology import PLANTED_EFFECTS, PatientECG, beat_parameters, draw_patient_ecg
+from ecglab.cohort.synth.variants import LAB_CODINGS, SHIFTS, level_offsets, with_coding
 from ecglab.cohort.writer import CohortWriter
 
 SYNTH_VERSION = "1"
@@ -41,8 +42,12 @@ class SynthConfig:
     ecg_per_draw_prob: float = 0.8
     extra_bouts: tuple[int, int] = (0, 1)
     bout_minutes: tuple[float, float] = (3.0, 12.0)
+    lab_coding: str = "mcmed"  # or mimic-iv (ecglab.cohort.synth.variants)
+    shift: str = "none"  # a population shift of ecglab.cohort.synth.variants.SHIFTS
 
     def __post_init__(self) -> None:
+        if self.lab_coding not in LAB_CODINGS or self.shift not in SHIFTS:
+            raise ValueError(f"lab_coding must be one of {LAB_CODINGS} and shift one of {sorted(SHIFTS)}")
         unknown = [lead for lead in self.leads if lead not in STANDARD_LEADS]
         if unknown or not self.leads:
             raise ValueError(f"leads must be names from {STANDARD_LEADS}, got {self.leads}")
@@ -50,10 +55,12 @@ class SynthConfig:
             raise ValueError("n_patients must be >= 1")
 
     def parameters(self) -> dict[str, Any]:
-        return {
-            "synth_version": SYNTH_VERSION,
-            **{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()},
-        }
+        """The config for cohort.json; the variants only where set (older stores keep their bytes)."""
+        values = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        for key, default in (("lab_coding", "mcmed"), ("shift", "none")):
+            if values[key] == default:
+                values.pop(key)
+        return {"synth_version": SYNTH_VERSION, **values}
 
 
 @dataclass
@@ -70,13 +77,13 @@ def _patient_rng(config: SynthConfig, index: int) -> np.random.Generator:
 
 def simulate_patient(config: SynthConfig, index: int) -> _Patient:
     """Everything about one patient, from that patient's own random stream (order-independent)."""
-    rng = _patient_rng(config, index)
+    rng, shift = _patient_rng(config, index), SHIFTS[config.shift]
     patient_id = f"P{index:06d}"
-    female = bool(rng.random() < 0.5)
-    age = float(rng.uniform(18.0, 90.0))
+    female = bool(rng.random() < shift.female_prob)
+    age = float(rng.uniform(*shift.age_range))
     ecg = draw_patient_ecg(rng, age, female)
-    levels = lab_model.patient_levels(rng)
-    noise_level = float(rng.uniform(0.004, 0.02))
+    levels = lab_model.patient_levels(rng) + level_offsets(shift, tuple(m.lab for m in lab_model.LAB_MODELS))
+    noise_level = float(rng.uniform(0.004, 0.02)) * shift.noise_scale
     patient = _Patient(row={"patient_id": patient_id, "sex": "F" if female else "M", "age": round(age, 1)})
     arrival_us = (
         EPOCH_US + int(rng.uniform(0, 190 * 365.25)) * 86_400_000_000 + int(rng.uniform(0, 24)) * US_PER_HOUR
@@ -137,7 +144,7 @@ def _simulate_visit(
             params_at=lambda seconds, start_h=start_h: params_at(start_h + seconds / 3600),
             axes={"qrs": ecg.qrs_axis_deg, "t": ecg.t_axis_deg},
             resp_hz=ecg.resp_hz,
-            amplitude_scale=float(rng.normal(1.0, 0.08)),
+            amplitude_scale=float(rng.normal(1.0, 0.08)) * SHIFTS[config.shift].amplitude_scale,
             noise_level=noise_level,
         )
         digital = np.clip(np.round(signal * config.gain_per_mv), -32768, 32767).astype(np.int16)
@@ -275,7 +282,8 @@ def _frame(frame: pd.DataFrame, times: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
-def synthetic_metadata() -> dict[str, Any]:
+def synthetic_metadata(config: SynthConfig | None = None) -> dict[str, Any]:
+    """What cohort.json says of the synthetic cohort: its labs, planted effects and (where set) variants."""
     labs = {
         m.lab: {
             "unit": m.unit,
@@ -287,7 +295,7 @@ def synthetic_metadata() -> dict[str, Any]:
     }
     low, high = lab_model.HEMATOCRIT_REF
     labs[lab_model.HEMATOCRIT] = {"unit": "%", "ref_low": low, "ref_high": high, "planted": True}
-    return {
+    meta: dict[str, Any] = {
         "synthetic": {
             "planted_labs": list(lab_model.PLANTED_LABS),
             "null_labs": list(lab_model.NULL_LABS),
@@ -295,6 +303,11 @@ def synthetic_metadata() -> dict[str, Any]:
             "labs": labs,
         }
     }
+    if config is not None and config.lab_coding != "mcmed":
+        meta["lab_coding"] = config.lab_coding
+    if config is not None and config.shift != "none":
+        meta["synthetic"]["shift"] = {"name": config.shift, **SHIFTS[config.shift].record()}
+    return meta
 
 
 # patients simulated and stored per part (an interrupted synth resumes by parts): about PARTS parts, so that
@@ -381,7 +394,10 @@ def build_synthetic_cohort(
     parts = split_into_parts([(config, i) for i in range(config.n_patients)], patients_per_part)
     with CohortWriter(
         out,
-        name=f"synthetic-{config.n_patients}p-seed{config.seed}",
+        name="-".join(
+            [f"synthetic-{config.n_patients}p-seed{config.seed}"]
+            + [v for v in (config.lab_coding, config.shift) if v not in ("mcmed", "none")]
+        ),
         source="synthetic",
         source_version=SYNTH_VERSION,
         parameters={**config.parameters(), "patients_per_part": patients_per_part},
@@ -396,5 +412,5 @@ def build_synthetic_cohort(
             _frame(tables["visits"], {"arrival_us": "arrival_time", "departure_us": "departure_time"}),
         )
         labs = _frame(tables["labs"], {"time_us": "time", "result_us": "result_time"})
-        writer.set_table("labs", labs[_LAB_COLUMNS])
-        return writer.commit(extra=synthetic_metadata())
+        writer.set_table("labs", with_coding(labs[_LAB_COLUMNS], config.lab_coding))
+        return writer.commit(extra=synthetic_metadata(config))
