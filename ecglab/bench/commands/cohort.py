@@ -93,6 +93,19 @@ def _synth_parser(verbs: argparse._SubParsersAction) -> None:
         metavar=("MIN", "MAX"),
         help="length range of ECG recordings around blood draws (default 3 12)",
     )
+    synth.add_argument("--fs", type=float, default=500.0, help="sampling rate in Hz (default 500)")
+    synth.add_argument(
+        "--lab-coding",
+        choices=("mcmed", "mimic-iv"),
+        default="mcmed",
+        help="code the labs by MC-MED name (default) or by MIMIC-IV itemid with MIMIC's units",
+    )
+    synth.add_argument(
+        "--shift",
+        choices=("none", "older-sicker", "noisy"),
+        default="none",
+        help="a population shift for external validation (default none; see README)",
+    )
     synth.add_argument(
         "--scale",
         choices=("mcmed", "mimic"),
@@ -211,7 +224,8 @@ def run_synth(args: argparse.Namespace) -> int:
         return 0
     if args.fraction != "1" or args.physical:
         raise CohortError("--fraction and --physical apply only with --scale mcmed|mimic")
-    options = {"n_patients": args.patients, "seed": args.seed, "leads": args.leads}
+    options = {"n_patients": args.patients, "seed": args.seed, "leads": args.leads, "fs": args.fs}
+    options.update(lab_coding=args.lab_coding, shift=args.shift)
     if args.bout_minutes:
         options["bout_minutes"] = tuple(args.bout_minutes)
     path = build_synthetic_cohort(
@@ -234,6 +248,8 @@ def _check_synth_numbers(args: argparse.Namespace) -> None:
         raise CohortError(f"--patients must be >= 1, got {args.patients}")
     if args.workers is not None and args.workers < 1:
         raise CohortError(f"--workers must be >= 1, got {args.workers}")
+    if not 50 <= args.fs <= 2000:
+        raise CohortError(f"--fs must be within 50 and 2000 Hz, got {args.fs:g}")
     if args.bout_minutes and not 0 < args.bout_minutes[0] <= args.bout_minutes[1]:
         low, high = args.bout_minutes
         raise CohortError(f"--bout-minutes needs 0 < MIN <= MAX, got {low:g} {high:g}")
