@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from ecglab.bench.cli import main
+from ecglab.bench.suite.schema import load_suite, shipped_suites
 from ecglab.cohort.schema import STANDARD_LEADS
 from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
 from ecglab.tasks.build import TaskData, build_task
@@ -112,3 +113,20 @@ def test_variants_on_a_12_lead_store_share_anchors_split_and_labels(
     assert_same_labels(first, second)
     if first.tabular is not None:
         pd.testing.assert_frame_equal(first.tabular, second.tabular)
+
+
+def test_the_shipped_suite_runs_the_variants_with_the_1_lead_checkpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable in ("MIMIC_STORE", "ECGFOUNDER_1LEAD"):
+        monkeypatch.delenv(variable, raising=False)
+    suite = load_suite("lead_ablation_mimic")
+    assert suite.cohort == "${MIMIC_STORE}" and "lead_ablation_mimic" in shipped_suites()
+    cardiolab = [name for name in VARIANTS if name.startswith("cardiolab")]
+    pairings = suite.pairings()
+    founder = [p.config for p in pairings if p.config.backbone == "ecgfounder"]
+    assert sorted({c.task for c in founder}) == sorted(cardiolab) and len(founder) == 18
+    assert all(c.preset == "full_1lead" and c.allow_lead_mismatch for c in founder)
+    assert {c.checkpoint for c in founder} == {"${ECGFOUNDER_1LEAD}"}
+    s4 = {p.config.task for p in pairings if p.config.backbone == "s4"}
+    assert s4 == {"cardiolab_est_60min", *cardiolab} and len(pairings) == 18 + 7 * 3
