@@ -7,12 +7,21 @@ import pandas as pd
 
 from ecglab.leaderboards.tables import CURVE_COLUMNS
 from ecglab.leaderboards.task_info import TaskInfo
+from ecglab.tasks.lead_ablation import ABLATION_TAG
 
 
 def families(summary: pd.DataFrame, infos: dict[str, TaskInfo]) -> dict[tuple[str, str], str]:
-    """(task, cohort hash) -> family name, for tasks sharing a training digest or a name pattern and kind."""
+    """(task, cohort hash) -> family name, for tasks sharing a training digest or a name pattern and kind.
+    A lead-ablation variant belongs to no family (``anyecg_lab_est_60min_lead_II`` trains as its base does,
+    but is no other window)."""
     own = summary[summary["source"] == "ecglab"]
-    keys = sorted({(t, c) for t, c in zip(own["task"], own["cohort_hash"], strict=True) if t in infos})
+    keys = sorted(
+        {
+            (t, c)
+            for t, c in zip(own["task"], own["cohort_hash"], strict=True)
+            if t in infos and ABLATION_TAG not in infos[t].tags
+        }
+    )
     parent = {k: k for k in keys}
 
     def find(k: tuple[str, str]) -> tuple[str, str]:

@@ -153,12 +153,14 @@ def test_markdown_and_html_render_a_column_per_lead(leads: pd.DataFrame) -> None
     assert "Lead ablations" not in render_markdown(empty) and 'id="leads"' not in render_html(empty)
 
 
-def test_the_board_of_variant_runs_has_the_lead_table(tmp_path: Path) -> None:
+def test_the_board_of_variant_runs_has_the_lead_table_and_no_variant_on_a_curve(tmp_path: Path) -> None:
     runs, data = tmp_path / "runs", task_labels()
     base = "anyecg_lab_est_60min"
-    for task in (base, f"{base}_lead_I", f"{base}_lead_aVR"):
+    for task in (base, "anyecg_lab_est_30min", f"{base}_lead_I", f"{base}_lead_II", f"{base}_lead_aVR"):
         write_run(runs, "s4", task=task, data=data)
     board = build_leaderboard([runs], published=False)
-    assert lead_order(board.leads) == ["I", "aVR", "II (base)"]
+    assert lead_order(board.leads) == ["I", "II", "aVR", "II (base)"]
+    # the lead-II variant trains as the base does, but is no point of the window curve
+    assert set(board.curves["task"]) == {base, "anyecg_lab_est_30min"}
     assert set(board.leads["target"]) == {"macro", *TARGETS}
     assert (board.leads.loc[board.leads["target"] == "macro", "n_targets"] == len(TARGETS)).all()
