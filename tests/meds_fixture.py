@@ -15,6 +15,7 @@ MIMIC-IV ETLs write one, and WFDB records of the demo's ECG times for ``ecglab c
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -149,3 +150,30 @@ def records_table(record_list: pd.DataFrame) -> pd.DataFrame:
             "start_time": record_list["ecg_time"],
         }
     )
+
+
+@dataclass(frozen=True)
+class MedsDemo:
+    """The demo as MEDS, real-waveform ECGs of its ECG subjects, and the store `cohort meds` made of them."""
+
+    meds: Path
+    ecg: Path
+    records: Path
+    store: Path
+    listed: pd.DataFrame  # the record list rows written as WFDB records
+
+
+def build_meds_demo(root: Path, per_subject: int = 2) -> MedsDemo:
+    """Write the MEDS dataset and the records under ``root`` and read them into ``root/store``."""
+    from wfdb_fixtures import demo_record_list, write_mimic_ecg_tree
+
+    from ecglab.cohort.readers.meds import build_meds_cohort
+
+    meds = write_meds_dataset(root / "meds")
+    listed = demo_record_list().groupby("subject_id").head(per_subject).reset_index(drop=True)
+    write_mimic_ecg_tree(root / "ecg", listed)
+    records_table(listed).to_csv(root / "records.csv", index=False)
+    store = build_meds_cohort(
+        meds, root / "records.csv", root / "ecg", root / "store", workers=1, progress=False
+    )
+    return MedsDemo(meds, root / "ecg", root / "records.csv", store, listed)
