@@ -222,6 +222,7 @@ def test_only_selects_pairings_by_glob() -> None:
         ("cardiolab_mimic.yaml", 60),
         ("external_mimic_mcmed.yaml", 9),
         ("external_mcmed_mimic.yaml", 9),
+        ("lead_ablation_mimic.yaml", 39),
     ],
 )
 def test_shipped_suites_validate_and_name_their_placeholders(
@@ -238,7 +239,8 @@ def test_shipped_suites_validate_and_name_their_placeholders(
         check_paths(suite)
     if file.startswith("external_"):  # the other store is external, and its placeholder is named too
         (external,) = suite.external
-        assert external.scope == "all" and external.cohort.startswith("${") and external.cohort != suite.cohort
+        assert external.scope == "all" and external.cohort.startswith("${")
+        assert external.cohort != suite.cohort
         with pytest.raises(SuiteError, match=r"external cohort \$\{\w+_STORE\} does not exist"):
             check_paths(suite)
 

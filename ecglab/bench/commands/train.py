@@ -97,6 +97,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     train.set_defaults(run=run_train)
 
+    _evaluate_parser(sub)
+
+    track = sub.add_parser("track", help="log a finished run folder to MLflow (e.g. after MLflow was down)")
+    track.add_argument("run_dir", type=Path, help="the run folder")
+    track.add_argument("--tracking-uri", help=TRACKING_URI_HELP)
+    track.add_argument("--experiment", default="ecglab", help="MLflow experiment (default ecglab)")
+    track.add_argument("--log-row-level", action="store_true", help=ROW_LEVEL_HELP)
+    track.set_defaults(run=run_track)
+
+
+def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
+    """`ecglab evaluate RUN`: re-evaluate a run, or score it on another cohort (``--external``)."""
     evaluate = sub.add_parser("evaluate", help="re-evaluate a finished run from its best checkpoint")
     evaluate.add_argument("run_dir", type=Path, help="the run folder")
     evaluate.add_argument(
@@ -119,13 +131,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--force", action="store_true", help="with --external: evaluate again if done")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=run_evaluate)
-
-    track = sub.add_parser("track", help="log a finished run folder to MLflow (e.g. after MLflow was down)")
-    track.add_argument("run_dir", type=Path, help="the run folder")
-    track.add_argument("--tracking-uri", help=TRACKING_URI_HELP)
-    track.add_argument("--experiment", default="ecglab", help="MLflow experiment (default ecglab)")
-    track.add_argument("--log-row-level", action="store_true", help=ROW_LEVEL_HELP)
-    track.set_defaults(run=run_track)
 
 
 TRACKING_URI_HELP = "MLflow tracking URI (default: env MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)"
