@@ -298,14 +298,10 @@ class _Builder:
         return anchors, inputs, matrix
 
     def _split(self, anchors: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
-        if self.plan is None:
-            return self._spec_split(anchors, matrix)
-        own = self._spec_split(anchors, matrix) if self.plan.scope == "test" else None
-        names, dropped = self.plan.splits(own, len(anchors))
-        self.drop(SCOPE_DROP, dropped)
-        return names
-
-    def _spec_split(self, anchors: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
+        if self.plan is not None:
+            names, dropped = self.plan.splits(anchors["patient_id"])
+            self.drop(SCOPE_DROP, dropped)
+            return names
         split = self.spec.split
         where = f"task {self.spec.name} on {self.cohort.path}"
         if split.kind == "source":

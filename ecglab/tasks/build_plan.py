@@ -2,11 +2,11 @@
 
 The steps are those of :mod:`ecglab.tasks.build` with three changes: the targets table is given (panel
 columns and ``drop_reason``; thresholds as given, a CardioLab panel's too, never re-resolved on the cohort);
-every kept anchor is in ``test``, of every patient (scope ``all``) or of the patients the spec's own split of
-the cohort puts in test (scope ``test``); and the panel's minimums apply to test only. The CardioLab row
-filters (0/0 ranges, minority fluids and units) apply, its label-level row minimum (``panel.min_lab_rows``,
-a rule about the training data) does not. No tabular side inputs are built: the caller imputes them with the
-training side's medians.
+every kept anchor is in ``test``, of every patient (scope ``all``) or of the patients the spec's own task on
+the cohort (as :func:`ecglab.tasks.build.build_task` builds it) puts in test (scope ``test``); and the
+panel's minimums apply to test only. The CardioLab row filters (0/0 ranges, minority fluids and units)
+apply, its label-level row minimum (``panel.min_lab_rows``, a rule about the training data) does not. No
+tabular side inputs are built: the caller imputes them with the training side's medians.
 """
 
 from __future__ import annotations
@@ -17,27 +17,28 @@ import numpy as np
 import pandas as pd
 
 SCOPES = ("all", "test")
-SCOPE_DROP = "anchor of a train or val patient of the cohort's own split (scope test)"
+SCOPE_DROP = "anchor of a patient the cohort's own task does not put in test (scope test)"
 
 
 @dataclass(frozen=True)
 class BuildPlan:
-    """The given targets table and the scope (``all`` or ``test``)."""
+    """The given targets table, the scope (``all`` or ``test``) and, for ``test``, the patients the spec's
+    own task on the cohort puts in test."""
 
     targets: pd.DataFrame
     scope: str = "all"
+    test_patients: frozenset[str] | None = None
 
     @property
     def evaluated(self) -> tuple[str, ...]:
         """The splits the panel's minimums apply to."""
         return ("test",)
 
-    def splits(self, spec_split: np.ndarray | None, n_anchors: int) -> tuple[np.ndarray, int]:
-        """Each anchor's split (None: dropped) and how many are dropped, from the spec's own split of the
-        cohort (``spec_split``; needed for scope ``test`` only)."""
+    def splits(self, patients: pd.Series) -> tuple[np.ndarray, int]:
+        """Each anchor's split (``test``, or None: dropped) from its patient, and how many are dropped."""
         if self.scope == "all":
-            return np.full(n_anchors, "test", dtype=object), 0
-        if spec_split is None:
-            raise ValueError("scope test needs the spec's own split of the cohort")
-        other = pd.Series(spec_split).isin(["train", "val"]).to_numpy()
-        return np.where(other, None, spec_split).astype(object), int(other.sum())
+            return np.full(len(patients), "test", dtype=object), 0
+        if self.test_patients is None:
+            raise ValueError("scope test needs the test patients of the cohort's own task")
+        inside = patients.isin(self.test_patients).to_numpy()
+        return np.where(inside, "test", None).astype(object), int((~inside).sum())

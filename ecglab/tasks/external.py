@@ -4,7 +4,8 @@
 builds its spec on B with every kept anchor in ``test``:
 
 - scope ``all``: every patient of B is a test patient; scope ``test``: only the patients B's own split of the
-  spec (``spec.split`` on B) puts in test;
+  spec (``spec.split`` on B) puts in test: those in test in the spec's own task on B (built, and cached
+  under ``cache_dir``, as :func:`ecglab.tasks.build.build_task` builds it);
 - targets: one row per kept target of the training task, in its order, matched on B by
   :mod:`ecglab.tasks.harmonise` (lab codes, unit factor; each unmatched target with its reason). Labels on
   B use the training side's thresholds, in B's unit (threshold x factor). The panel's minimums (positive and
@@ -41,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ecglab.cohort.store import Cohort, open_cohort
-from ecglab.tasks.build import TASK_FORMAT_VERSION, TaskData, build_planned, task_folder_name
+from ecglab.tasks.build import TASK_FORMAT_VERSION, TaskData, build_planned, build_task, task_folder_name
 from ecglab.tasks.build_plan import SCOPES, BuildPlan
 from ecglab.tasks.errors import TaskError
 from ecglab.tasks.harmonise import (
@@ -56,7 +57,7 @@ from ecglab.tasks.panels import TARGET_COLUMNS, panel_lab_rows
 from ecglab.tasks.subgroups import resolve_subgroups
 from ecglab.tasks.tabular import raw_features
 
-# columns of the harmonisation kept in the external task's targets table
+# columns of the harmonisation kept in the external task's targets table (source_lab_codes joined by ";")
 EXTRA_COLUMNS = ("source_lab_codes", "source_unit", "source_threshold", "factor", "matched_by")
 
 
@@ -98,7 +99,12 @@ def build_external_task(
             cached = TaskData.load(folder)
             cached.spec = spec
             return cached
-    data = _build(source, external, scope, mapping)
+    test_patients = None
+    if scope == "test":  # the patients the spec's own task on the cohort puts in test
+        own = build_task(spec, external, cache_dir=cache_dir)
+        table = own.patients if own.patients is not None else own.anchors
+        test_patients = frozenset(table.loc[table["split"] == "test", "patient_id"].astype(str))
+    data = _build(source, external, scope, mapping, test_patients)
     if cache_dir is not None:
         data.save(external_folder(Path(cache_dir), source, external, scope, mapping))
     return data
@@ -114,16 +120,24 @@ def harmonised_targets(source: TaskData, cohort: Cohort, lab_map: LabMap | None 
     return harmonise(kept, coding, cohort.lab_coding, labs, lab_map)
 
 
-def _build(source: TaskData, cohort: Cohort, scope: str, lab_map: LabMap | None) -> TaskData:
+def _build(
+    source: TaskData,
+    cohort: Cohort,
+    scope: str,
+    lab_map: LabMap | None,
+    test_patients: frozenset[str] | None,
+) -> TaskData:
     spec = source.spec
     matched = harmonised_targets(source, cohort, lab_map)
     if (matched["drop_reason"] != "").all():
         raise TaskError(
             f"task {spec.name}: no target matched on {cohort.path}: " + "; ".join(unmatched_reasons(matched))
         )
-    plan = BuildPlan(targets=matched[[*TARGET_COLUMNS, "drop_reason"]].reset_index(drop=True), scope=scope)
+    targets = matched[[*TARGET_COLUMNS, "drop_reason"]].reset_index(drop=True)
+    plan = BuildPlan(targets=targets, scope=scope, test_patients=test_patients)
     data = build_planned(spec, cohort, plan)
     extra = matched.set_index("target")[list(EXTRA_COLUMNS)]
+    extra["source_lab_codes"] = extra["source_lab_codes"].map(";".join)  # saved and loaded as it is
     data.targets = data.targets.join(extra, on="target")
     factors = data.targets.loc[data.targets["kept"], "factor"].to_numpy(np.float64)
     if data.values is not None:
