@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
+
+from ecglab.cohort.schema import STANDARD_LEADS
+
+
+def parse_meds_leads(text: str) -> tuple[str, ...]:
+    """``--leads`` as ``ecglab cohort generic`` takes it: ``12`` or comma-separated standard lead names."""
+    if text == "12":
+        return STANDARD_LEADS
+    leads = tuple(lead.strip() for lead in text.split(",") if lead.strip())
+    unknown = [lead for lead in leads if lead not in STANDARD_LEADS]
+    if unknown or not leads:
+        raise argparse.ArgumentTypeError(
+            f"unknown leads {unknown}; use names from {', '.join(STANDARD_LEADS)}"
+        )
+    return leads
 
 
 def add_meds_parser(verbs: argparse._SubParsersAction) -> None:
     """`ecglab cohort meds` and its flags (the reader: ecglab.cohort.readers.meds)."""
-    from ecglab.bench.commands.cohort import parse_leads  # imported when cohort.py is loaded
-
     meds = verbs.add_parser("meds", help="read a MEDS dataset and WFDB records into a store")
     meds.add_argument("--meds", required=True, type=Path, help="MEDS dataset folder (data/, metadata/)")
     meds.add_argument(
@@ -21,7 +35,7 @@ def add_meds_parser(verbs: argparse._SubParsersAction) -> None:
     meds.add_argument(
         "--segment-seconds", type=float, default=10.0, help="length of a stored segment (default 10 s)"
     )
-    meds.add_argument("--leads", type=parse_leads, default=None, help="default: each record's leads")
+    meds.add_argument("--leads", type=parse_meds_leads, default=None, help="default: each record's leads")
     meds.add_argument("--out", required=True, type=Path, help="store folder to create")
     meds.add_argument("--workers", type=int, default=None, help="processes (default: the cores, up to 8)")
     meds.add_argument(
@@ -34,7 +48,6 @@ def add_meds_parser(verbs: argparse._SubParsersAction) -> None:
 
 def run_meds(args: argparse.Namespace) -> int:
     """Build the store and print its summary."""
-    from ecglab.bench.commands.cohort import print_summary
     from ecglab.cohort.readers.meds import build_meds_cohort
     from ecglab.cohort.store import open_cohort
 
@@ -52,5 +65,20 @@ def run_meds(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.quiet,
     )
-    print_summary(open_cohort(path).summary())
+    cohort = open_cohort(path)
+    _print_summary(cohort.summary(), cohort.extra)
     return 0
+
+
+def _print_summary(summary: dict[str, Any], extra: dict[str, Any]) -> None:
+    counts, meds = summary["row_counts"], extra["meds"]
+    print(f"cohort {summary['name']} (meds), content hash {summary['content_hash'][:12]}")
+    print(
+        f"  {counts['patients']} subjects, {counts['recordings']} recordings, {counts['segments']} segments "
+        f"({summary['hours_of_ecg']:.1f} h of ECG, leads {summary['leads']})"
+    )
+    print(f"  {counts['labs']} lab results of {summary['labs']} labs (lab coding {extra['lab_coding']})")
+    split = meds["split_column"]
+    print(f"  {meds['events_read']} MEDS events read; " + (f"split column {split}" if split else "no split"))
+    for line in summary["dropped"]:
+        print(f"  data quality: {line}")

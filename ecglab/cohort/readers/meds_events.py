@@ -124,10 +124,9 @@ def read_events(files: Sequence[Path], subjects: set[int]) -> pd.DataFrame:
     tables = []
     for path in files:
         columns = _columns(path)
-        with table_errors(path):
-            table = pq.read_table(path, columns=columns)
-        keep = pc.is_in(pc.cast(table["subject_id"], pa.int64()), value_set=wanted)
-        tables.append(_normalise(table.filter(keep)))
+        with table_errors(path):  # filtered while read: only the wanted subjects' rows are held
+            table = pq.read_table(path, columns=columns, filters=pc.field("subject_id").isin(wanted))
+        tables.append(_normalise(table))
     events = pa.concat_tables(tables).to_pandas()
     events["time"] = events["time"].astype("datetime64[us]")
     return events
