@@ -14,10 +14,12 @@ a ``high`` target, below that of a ``low`` one), and ``integer_value``, ``float_
 all null. One row per anchor of the task with an observed label; an anchor whose label is unknown (-1: the lab
 not measured in the window, or a censored value that cannot decide, or results that disagree) has no row, so
 whether a lab was measured never shows in a label. ``prediction_time`` is the anchor's time: the ECG's start
-(``closest_estimation``, ``forecast``) or the blood draw (``window_estimation``); the labelled result itself
-may be at that time (estimation) or after it (forecast), so a model must use the events strictly before
-``prediction_time`` for an estimation task. Anchors of one subject at one time with the same label are one
-row; with different labels (two visits' blood tests at one time) neither is written (counted in the JSON).
+(``closest_estimation``, ``forecast``) or the blood draw (``window_estimation``). The labelled result may
+lie up to the window before the anchor (closest estimation), at it (the blood draw) or in [t, t+H]
+(forecast), so a MEDS model's inputs must end strictly before ``prediction_time`` minus the JSON's
+``inputs_end_min_before_prediction_time`` (the window; 0 for the others), else it may read the answer.
+Anchors of one subject at one time with the same label are one row; with different labels (two visits' blood
+tests at one time) neither is written (counted in the JSON).
 
 ``subject_id`` is the store's ``patient_id``, which must be an integer for every anchor (MIMIC-IV, a store
 read from MEDS); otherwise a TaskError names a few ids: ecglab writes no id mapping. Times of a store with a
@@ -128,6 +130,12 @@ def _write_table(path: Path, rows: pd.DataFrame) -> None:
     os.replace(tmp, path)
 
 
+def _lookback(kind: str, window: float | None) -> float:
+    """Minutes before the anchor where a label's result may lie: a closest-estimation window; 0 for a blood
+    draw (the result is at the anchor) and for a forecast (in [t, t+H])."""
+    return float(window or 0.0) if kind == "closest_estimation" else 0.0
+
+
 def _task_meta(data: TaskData, zone: str | None) -> dict[str, Any]:
     spec = data.spec
     return {
@@ -144,6 +152,10 @@ def _task_meta(data: TaskData, zone: str | None) -> dict[str, Any]:
         "cohort": {"name": data.cohort_name, "content_hash": data.cohort_hash, "time_zone": zone},
         "prediction_time": "the anchor's time: "
         + ("the blood draw" if spec.kind == "window_estimation" else "the ECG's start"),
+        "inputs_end_min_before_prediction_time": _lookback(spec.kind, spec.window_min),
+        "inputs_end": "a model's inputs must end strictly before prediction_time minus this many minutes: "
+        "the labelled result may lie that far before the anchor (closest estimation), at it (blood draw) or "
+        "after it (forecast)",
         "boolean_value": "True: abnormal (value above a high target's threshold, below a low target's); "
         "anchors whose label is unknown (lab not measured, undecidable) have no row",
         "targets": [],

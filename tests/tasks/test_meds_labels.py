@@ -36,6 +36,7 @@ tasks:
     window_min: {WINDOW_MIN}
 """
 MEDS_SPLITS = {"train": "train", "tuning": "val", "held_out": "test"}
+MEDS_NAMES = {"train": "train", "val": "tuning", "test": "held_out"}
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +93,10 @@ def test_files_have_the_meds_label_schema_and_labels_json_says_what_they_mean(ex
     cohort = open_cohort(demo.store)
     assert meta["cohort"]["content_hash"] == cohort.content_hash
     assert meta["spec_digest"] == get_task(TASK).digest() and meta["window_min"] == WINDOW_MIN
+    assert (
+        meta["inputs_end_min_before_prediction_time"] == WINDOW_MIN
+    )  # the closest value may precede the ECG
+    assert meta["split"] == {"kind": "source", "column": "split_meds", "names": MEDS_NAMES}
     assert len(meta["targets"]) > 10
     potassium = next(t for t in meta["targets"] if t["target"] == "potassium_high")
     assert (potassium["lab_codes"], potassium["direction"], potassium["threshold"]) == (
