@@ -337,7 +337,8 @@ class _Builder:
         anchors, matrix = anchors[with_input].reset_index(drop=True), matrix[with_input]
         anchors["split"] = self._split(anchors, matrix)
         no_split = anchors["split"].isna().to_numpy()
-        self.drop("anchor without a split in the source", int(no_split.sum()))
+        if self.plan is None:  # a plan counts its own drops
+            self.drop("anchor without a split in the source", int(no_split.sum()))
         anchors, matrix = anchors[~no_split].reset_index(drop=True), matrix[~no_split]
         if self.plan is not None and anchors.empty:
             raise TaskError(f"task {spec.name} on {self.cohort.path}: no test patients ({self.plan.scope})")
