@@ -22,6 +22,7 @@ from ecglab.tasks.meds_labels import LABEL_SCHEMA, subject_ids
 from ecglab.tasks.registry import get_task
 
 TASK = "meds_export_closest"
+BLOOD_TASK = "meds_export_blood_test"
 WINDOW_MIN = 360
 SPEC = f"""defaults:
   version: "1"
@@ -34,6 +35,9 @@ tasks:
   - name: {TASK}
     kind: closest_estimation
     window_min: {WINDOW_MIN}
+  - name: {BLOOD_TASK}
+    kind: window_estimation
+    window_min: 60
 """
 MEDS_SPLITS = {"train": "train", "tuning": "val", "held_out": "test"}
 MEDS_NAMES = {"train": "train", "val": "tuning", "test": "held_out"}
@@ -56,9 +60,13 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[MedsDemo, Path, 
         "meds",
         "--out",
         root / "labels",
+        "--cache",
+        root / "tasks",
     ]
     from ecglab.bench.cli import main
 
+    assert main([str(a) for a in [*argv, "--spec", root / "spec.yaml"]]) == 0
+    argv[2] = BLOOD_TASK
     assert main([str(a) for a in [*argv, "--spec", root / "spec.yaml"]]) == 0
     folder = root / "labels" / TASK
     return demo, folder, json.loads((folder / "labels.json").read_text())
@@ -195,6 +203,8 @@ def test_an_earlier_export_is_replaced_only_with_overwrite(
         "meds",
         "--out",
         folder.parent,
+        "--cache",
+        folder.parent.parent / "tasks",  # the fixture's built task, loaded
     ]
     status, _, err = cli(capsys, *argv)
     assert "--overwrite" in one_line_error(status, err)
@@ -202,3 +212,27 @@ def test_an_earlier_export_is_replaced_only_with_overwrite(
     status, out, _ = cli(capsys, *argv, "--overwrite")
     assert status == 0 and "potassium_high" in out
     assert pq.read_table(folder / "potassium_high" / "train" / "0.parquet").equals(before)
+
+
+def test_blood_test_labels_are_the_draws_own_values(exported: tuple, lab_events: pd.DataFrame) -> None:
+    folder = exported[1].parent / BLOOD_TASK
+    meta = json.loads((folder / "labels.json").read_text())
+    assert meta["prediction_time"] == "the anchor's time: the blood draw"
+    assert meta["inputs_end_min_before_prediction_time"] == 0
+    checked = 0
+    for target in meta["targets"]:
+        mine = lab_events[lab_events["itemid"].isin(target["lab_codes"])]
+        if mine.loc[mine["unit"] != "UNK", "unit"].nunique() != 1:
+            continue
+        for split in MEDS_SPLITS:
+            rows = pd.read_parquet(folder / target["target"] / split / "0.parquet").reset_index(names="row")
+            same = rows.merge(
+                mine, left_on=["subject_id", "prediction_time"], right_on=["subject_id", "time"]
+            )
+            assert set(same["row"]) == set(rows["row"])  # every row is a draw of the target's lab
+            same = same[~same.groupby("row")["censored"].transform("any") & (same["value"] >= 0)]
+            sign = 1 if target["direction"] == "high" else -1
+            abnormal = sign * (same["value"] - target["threshold"]) > 0
+            assert (abnormal == same["boolean_value"]).all(), target["target"]
+            checked += same["row"].nunique()
+    assert checked > 100
