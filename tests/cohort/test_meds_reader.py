@@ -93,6 +93,11 @@ def test_sex_age_and_the_meds_split_reach_patients_and_visits(demo: MedsDemo) ->
     ).all()
     assert list(visits["split_meds"]) == list(named)
     assert (cohort.labs["visit_id"] == "subject-" + cohort.labs["patient_id"]).all()
+    first_lab = cohort.labs.groupby("patient_id")["time"].min().reindex(visits.index)
+    assert (visits["arrival_time"] <= first_lab).all() and (
+        visits["arrival_time"] < first_lab
+    ).any()  # admissions
+    assert (visits["arrival_time"].to_numpy() > cohort.patients["birth_time"].to_numpy()).all()
 
 
 # ====================================================================== tiny hand-made MEDS data
@@ -148,6 +153,9 @@ def test_a_mapping_file_names_labs_by_code_or_prefix_at_a_boundary(demo: MedsDem
     meds = _write_meds(tmp_path / "meds", TINY)
     mapping = tmp_path / "codes.csv"
     mapping.write_text("code,lab,unit\nLOINC//2823-3,POTASSIUM,\nLAB//50912,CREATININE,mg/dL\n")
+    (meds / "metadata").mkdir()
+    splits = pd.DataFrame({"subject_id": [SUBJECT], "split": ["pretrain"]})
+    splits.to_parquet(meds / "metadata" / "subject_splits.parquet")
     store = build_meds_cohort(
         meds, _records(demo, tmp_path / "r.csv"), demo.ecg, tmp_path / "s", codes=mapping, progress=False
     )
@@ -156,6 +164,9 @@ def test_a_mapping_file_names_labs_by_code_or_prefix_at_a_boundary(demo: MedsDem
     potassium = cohort.labs[cohort.labs["lab"] == "POTASSIUM"].iloc[0]
     assert (potassium["value"], potassium["unit"]) == (5.2, "mmol/L")  # unit: the code's last part
     assert cohort.lab_coding == "mcmed"  # labs named by the mapping
+    assert (
+        list(cohort.patients["split_meds"]) == list(cohort.visits["split_meds"]) == ["pretrain"]
+    )  # as it is
     notes = {n["reason"]: n["count"] for n in cohort.quality.to_dict()["notes"]}
     assert notes["events not read (neither lab nor demographic): code prefix LOINC"] == 1  # 2823-30
     assert notes["events not read (neither lab nor demographic): code prefix DIAGNOSIS"] == 1

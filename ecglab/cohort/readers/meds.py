@@ -31,7 +31,7 @@ What the store gets:
   read.
 - ``cohort.json`` extra: ``lab_coding`` ``mimic-iv`` when every lab row came from an unmapped ``LAB//`` code
   (the AnyECG-Lab panel then resolves MIMIC-IV itemids), else ``mcmed``; ``meds``: the dataset folder, the
-  files read, ``dataset.json``, the counts of events and subjects.
+  files read, ``dataset.json``, the counts of events (read, and kept: labs and demographics) and subjects.
 """
 
 from __future__ import annotations
@@ -208,12 +208,10 @@ def meds_patients(
     return patients
 
 
-def meds_visits(events: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+def meds_visits(first_time: pd.Series, patients: pd.DataFrame) -> pd.DataFrame:
     """One visit per subject (``subject-<id>``), arriving at the subject's first timed event (birth and
-    death aside)."""
-    timed = events.dropna(subset=["time"])
-    timed = timed[~timed["code"].isin([meds_events.BIRTH_CODE, meds_events.DEATH_CODE])]
-    first = timed.groupby("subject_id")["time"].min()
+    death aside; ``first_time``: subject_id -> that time)."""
+    first = first_time
     ids = patients["patient_id"].astype(int)
     visits = pd.DataFrame(
         {
@@ -265,14 +263,13 @@ def build_meds_cohort(
     )
     with writer:
         jobs, subjects = _subjects(read_record_jobs(Path(records), writer.quality), Path(records))
-        events = meds_events.read_events(files, subjects)
-        absent = sorted(subjects - set(events["subject_id"].unique().tolist()))
+        read = meds_events.read_events(files, subjects, mapping, writer.quality)
+        events, kinds = read.events, read.kinds
+        absent = sorted(subjects - read.subjects)
         if absent:
             raise CohortError(
                 f"{records}: {len(absent)} subject(s) have no event in {meds / 'data'}, e.g. {absent[:3]}"
             )
-        kinds = meds_events.classify_codes(events["code"], mapping)
-        meds_events.note_not_read(events, kinds, writer.quality)
         labs, coding = meds_labs(events, kinds, read_code_names(meds), writer.quality)
         patients = meds_patients(events, kinds, sorted(subjects), read_subject_splits(meds), writer.quality)
         window = round(segment_seconds * fs)
@@ -288,13 +285,14 @@ def build_meds_cohort(
             progress=progress,
         )
         writer.set_table("patients", patients)
-        writer.set_table("visits", meds_visits(events, patients))
+        writer.set_table("visits", meds_visits(read.first_time, patients))
         writer.set_table("labs", labs)
         provenance = {
             "path": str(meds),
             "files": [str(f.relative_to(meds)) for f in files],
             "dataset": read_dataset_json(meds),
-            "events_read": len(events),
+            "events_read": read.n_events,
+            "events_kept": len(events),
             "subjects": len(subjects),
             "split_column": SPLIT_COLUMN if SPLIT_COLUMN in patients else None,
         }

@@ -11,7 +11,7 @@ kept to the microsecond, like every store table. float32 values are read through
 form (``4.1``, not ``4.099999904632568``), so that a MEDS dataset written from MIMIC-IV's ``valuenum``
 gives the same float64 values as ecglab's MIMIC-IV reader.
 
-Codes (:func:`classify_codes`): a code of the mapping file (``--codes``: columns ``code``, ``lab`` and
+Codes (:func:`classify_code`): a code of the mapping file (``--codes``: columns ``code``, ``lab`` and
 optionally ``unit``) is a lab: a mapped code matches an event code equal to it or starting with it followed
 by ``//`` (the longest mapped code wins); the unit is the mapping's ``unit``, else the rest of the event code
 when that is one part (``LOINC//2823-3//mmol/L`` mapped as ``LOINC//2823-3``), else none. Unmapped
@@ -26,6 +26,7 @@ counted as ``non-numeric value``); ``censored`` always comes from ``text_value``
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ SEP = "//"
 NO_UNIT = ("", "UNK")
 SEX_CODE, BIRTH_CODE, DEATH_CODE = "GENDER", "MEDS_BIRTH", "MEDS_DEATH"
 FROM_MAP, FROM_MIMIC = "map", "mimic"
+DATED = (BIRTH_CODE, DEATH_CODE)  # events whose time is not a time of care
 
 
 def _is_text(kind: pa.DataType) -> bool:
@@ -110,26 +112,70 @@ def _normalise(table: pa.Table) -> pa.Table:
         {
             "subject_id": pc.cast(table["subject_id"], pa.int64()),
             "time": pc.cast(table["time"], pa.timestamp("us"), safe=False),
-            "code": pc.cast(table["code"], pa.string()),
+            "code": pc.fill_null(pc.cast(table["code"], pa.string()), ""),
             "numeric_value": _numbers(table["numeric_value"]),
             "text_value": pc.cast(text, pa.string()),
         }
     )
 
 
-def read_events(files: Sequence[Path], subjects: set[int]) -> pd.DataFrame:
-    """The events of ``subjects`` in ``files`` (subject_id int64, time datetime64[us] with NaT for static
-    events, code, numeric_value float64 with NaN for none, text_value with None for none), in file order."""
+@dataclass(frozen=True)
+class MedsEvents:
+    """What the data shards hold for the wanted subjects: the events ecglab reads (labs and demographics:
+    subject_id int64, time datetime64[us] with NaT for static events, code, numeric_value float64 with NaN
+    for none, text_value with None for none, in file order), each read code's :func:`classify_codes` row,
+    each subject's first timed event other than birth and death, and the count of all their events."""
+
+    events: pd.DataFrame
+    kinds: pd.DataFrame
+    first_time: pd.Series
+    n_events: int
+    subjects: set[int]
+
+
+def _first_times(table: pa.Table) -> pa.Table:
+    timed = pc.and_(pc.is_valid(table["time"]), pc.invert(pc.is_in(table["code"], pa.array(DATED))))
+    return table.filter(timed).group_by("subject_id").aggregate([("time", "min")])
+
+
+def read_events(
+    files: Sequence[Path], subjects: set[int], mapping: CodeMap | None, quality: QualityReport
+) -> MedsEvents:
+    """The events of ``subjects`` in ``files``, one shard at a time: only the labs and demographics are
+    kept; the others are counted (a note per code prefix) and let go."""
     wanted = pa.array(sorted(subjects), pa.int64())
-    tables = []
+    known: dict[str, tuple[str, str, str, str]] = {}
+    kept, firsts, skipped, seen, n_events = [], [], Counter(), set(), 0
     for path in files:
         columns = _columns(path)
         with table_errors(path):  # filtered while read: only the wanted subjects' rows are held
-            table = pq.read_table(path, columns=columns, filters=pc.field("subject_id").isin(wanted))
-        tables.append(_normalise(table))
-    events = pa.concat_tables(tables).to_pandas()
+            table = _normalise(
+                pq.read_table(path, columns=columns, filters=pc.field("subject_id").isin(wanted))
+            )
+        n_events += table.num_rows
+        seen.update(pc.unique(table["subject_id"]).to_pylist())
+        firsts.append(_first_times(table))
+        for code in pc.unique(table["code"]).to_pylist():
+            if code not in known:
+                known[code] = classify_code(code, mapping)
+        read = pa.array([c for c, row in known.items() if row[0]], pa.string())
+        keep = pc.is_in(table["code"], value_set=read)
+        for item in pc.value_counts(table.filter(pc.invert(keep))["code"]).to_pylist():
+            skipped[known[item["values"]][3]] += item["counts"]
+        kept.append(table.filter(keep))
+    for prefix, count in sorted(skipped.items()):
+        quality.note(STAGE, f"events not read (neither lab nor demographic): code prefix {prefix}", count)
+    events = pa.concat_tables(kept).to_pandas()
     events["time"] = events["time"].astype("datetime64[us]")
-    return events
+    first = pa.concat_tables(firsts).group_by("subject_id").aggregate([("time_min", "min")]).to_pandas()
+    kinds = pd.DataFrame.from_dict(known, orient="index", columns=["kind", "lab", "unit", "prefix"])
+    return MedsEvents(
+        events=events,
+        kinds=kinds.reindex(pd.unique(events["code"])),
+        first_time=first.set_index("subject_id")["time_min_min"].astype("datetime64[us]"),
+        n_events=n_events,
+        subjects={int(s) for s in seen},
+    )
 
 
 # ---------------------------------------------------------------- the code mapping
@@ -176,38 +222,23 @@ def read_code_map(path: Path) -> CodeMap:
     return CodeMap(path, labs)
 
 
-def classify_codes(codes: pd.Series, mapping: CodeMap | None) -> pd.DataFrame:
-    """Per distinct code (the index): ``kind`` (``map``, ``mimic``, ``sex``, ``birth``, ``death`` or ``""``
-    for an event not read), ``lab``, ``unit`` and ``prefix`` (for the note on events not read)."""
-    rows = {}
-    for code in pd.unique(codes):
-        found = mapping.find(code) if mapping is not None else None
-        parts = code.split(SEP)
-        if found is not None:
-            prefix, lab, unit = found
-            rest = code[len(prefix) + len(SEP) :] if len(code) > len(prefix) else ""
-            unit = unit or (rest if SEP not in rest and rest not in NO_UNIT else "")
-            rows[code] = (FROM_MAP, lab, unit, parts[0])
-        elif parts[0] == MIMIC_LAB and len(parts) in (2, 3) and parts[1]:
-            unit = parts[2] if len(parts) == 3 and parts[2] not in NO_UNIT else ""
-            rows[code] = (FROM_MIMIC, parts[1], unit, parts[0])
-        elif parts[0] == SEX_CODE and len(parts) == 2 and parts[1]:
-            rows[code] = ("sex", "", parts[1], parts[0])
-        elif code in (BIRTH_CODE, DEATH_CODE):
-            rows[code] = ("birth" if code == BIRTH_CODE else "death", "", "", code)
-        else:
-            rows[code] = ("", "", "", parts[0])
-    return pd.DataFrame.from_dict(rows, orient="index", columns=["kind", "lab", "unit", "prefix"])
-
-
-def note_not_read(events: pd.DataFrame, kinds: pd.DataFrame, quality: QualityReport) -> None:
-    """Count the events that are neither labs nor demographics, one note per code prefix."""
-    skipped = kinds[kinds["kind"] == ""]
-    counts = events["code"][events["code"].isin(skipped.index)].map(skipped["prefix"]).value_counts()
-    for prefix, count in sorted(counts.items()):
-        quality.note(
-            STAGE, f"events not read (neither lab nor demographic): code prefix {prefix}", int(count)
-        )
+def classify_code(code: str, mapping: CodeMap | None) -> tuple[str, str, str, str]:
+    """``(kind, lab, unit, prefix)`` of one code: kind ``map``, ``mimic``, ``sex``, ``birth``, ``death`` or
+    ``""`` for an event not read; ``unit`` is the sex for ``sex``; ``prefix`` names it in the note on events
+    not read."""
+    found = mapping.find(code) if mapping is not None else None
+    parts = code.split(SEP)
+    if found is not None:
+        prefix, lab, unit = found
+        rest = code[len(prefix) + len(SEP) :] if len(code) > len(prefix) else ""
+        return FROM_MAP, lab, unit or (rest if SEP not in rest and rest not in NO_UNIT else ""), parts[0]
+    if parts[0] == MIMIC_LAB and len(parts) in (2, 3) and parts[1]:
+        return FROM_MIMIC, parts[1], parts[2] if len(parts) == 3 and parts[2] not in NO_UNIT else "", parts[0]
+    if parts[0] == SEX_CODE and len(parts) == 2 and parts[1]:
+        return "sex", "", parts[1], parts[0]
+    if code in DATED:
+        return "birth" if code == BIRTH_CODE else "death", "", "", code
+    return "", "", "", parts[0]
 
 
 def lab_rows(events: pd.DataFrame, kinds: pd.DataFrame, quality: QualityReport) -> pd.DataFrame:
