@@ -7,22 +7,10 @@ import json
 from pathlib import Path
 
 from ecglab.bench.commands.cohort_meds import add_meds_parser
+from ecglab.bench.commands.lead_option import parse_leads
 from ecglab.cohort.errors import CohortError
 from ecglab.cohort.schema import STANDARD_LEADS
 from ecglab.cohort.store import open_cohort
-
-
-def parse_leads(text: str) -> tuple[str, ...]:
-    """``II``, ``12`` (the standard 12 leads) or a comma-separated list of lead names."""
-    if text == "12":
-        return STANDARD_LEADS
-    leads = tuple(lead.strip() for lead in text.split(",") if lead.strip())
-    unknown = [lead for lead in leads if lead not in STANDARD_LEADS]
-    if unknown or not leads:
-        raise argparse.ArgumentTypeError(
-            f"unknown leads {unknown}; use names from {', '.join(STANDARD_LEADS)}"
-        )
-    return leads
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -6,20 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ecglab.cohort.schema import STANDARD_LEADS
-
-
-def parse_meds_leads(text: str) -> tuple[str, ...]:
-    """``--leads`` as ``ecglab cohort generic`` takes it: ``12`` or comma-separated standard lead names."""
-    if text == "12":
-        return STANDARD_LEADS
-    leads = tuple(lead.strip() for lead in text.split(",") if lead.strip())
-    unknown = [lead for lead in leads if lead not in STANDARD_LEADS]
-    if unknown or not leads:
-        raise argparse.ArgumentTypeError(
-            f"unknown leads {unknown}; use names from {', '.join(STANDARD_LEADS)}"
-        )
-    return leads
+from ecglab.bench.commands.lead_option import parse_leads
 
 
 def add_meds_parser(verbs: argparse._SubParsersAction) -> None:
@@ -35,7 +22,7 @@ def add_meds_parser(verbs: argparse._SubParsersAction) -> None:
     meds.add_argument(
         "--segment-seconds", type=float, default=10.0, help="length of a stored segment (default 10 s)"
     )
-    meds.add_argument("--leads", type=parse_meds_leads, default=None, help="default: each record's leads")
+    meds.add_argument("--leads", type=parse_leads, default=None, help="default: each record's leads")
     meds.add_argument("--out", required=True, type=Path, help="store folder to create")
     meds.add_argument("--workers", type=int, default=None, help="processes (default: the cores, up to 8)")
     meds.add_argument(
