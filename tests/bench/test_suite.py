@@ -260,3 +260,14 @@ def test_a_shipped_suite_runs_by_name_with_its_data_paths_from_the_working_folde
     assert load_suite("cardiolab_mimic").runs_dir == str(tmp_path / "runs" / "cardiolab_mimic")
     with pytest.raises(SuiteError, match=r"nor a shipped suite .*cardiolab_mimic"):
         load_suite("cardiolab_mimik")
+
+
+def test_the_external_demo_suite_has_the_demo_pairings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`ecglab demo --external` after `ecglab demo` only adds the external evaluations: same run ids."""
+    monkeypatch.chdir(tmp_path)
+    demo, external = load_suite("demo"), load_suite("external_demo")
+    assert [p.config for p in demo.pairings()] == [p.config for p in external.pairings()]
+    assert not demo.external
+    assert [e.cohort for e in external.external] == [str(tmp_path / "demo" / "external")]

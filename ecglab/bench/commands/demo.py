@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 DEMO_PATIENTS = 500  # many patients with few ECGs each: intervals by patient rest on 125 test patients
 DEMO_BOUT_MINUTES = (0.5, 1.0)
 DEMO_SUITE = Path(__file__).resolve().parents[1] / "suites" / "demo.yaml"
+# the demo suite with an external cohort (same pairings, so `--external` after a demo only scores them)
+EXTERNAL_DEMO_SUITE = DEMO_SUITE.with_name("external_demo.yaml")
+# the external cohort of `--external`: other patients, MIMIC-IV lab codes, an older and sicker population,
+# recorded at 250 Hz (the runs' inputs are resampled to the task's 100 Hz)
+EXTERNAL_SHAPE = {"fs": 250.0, "lab_coding": "mimic-iv", "shift": "older-sicker"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -40,16 +45,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic cohort (default 0)")
     parser.add_argument("--epochs", type=int, help="override the suite's epochs (e.g. 1 for a smoke run)")
     parser.add_argument("--only", action="append", default=[], help="run only matching pairings (glob)")
+    parser.add_argument(
+        "--external",
+        action="store_true",
+        help="also build a second, shifted synthetic cohort (MIMIC-IV lab codes, 250 Hz) and score every "
+        "run on it (external validation)",
+    )
     parser.add_argument("--no-track", action="store_true", help="no MLflow store")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run_demo)
 
 
-def _cohort(args: argparse.Namespace) -> Path:
+def _cohort(args: argparse.Namespace, external: bool = False) -> Path:
+    """The demo's synthetic cohort (``WORKDIR/cohort``), or with ``external`` its external cohort
+    (``WORKDIR/external``: half as many other patients, :data:`EXTERNAL_SHAPE`); reused when it exists."""
     from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
 
-    config = SynthConfig(n_patients=args.patients, seed=args.seed, bout_minutes=DEMO_BOUT_MINUTES)
-    store = args.workdir / "cohort"
+    if external:
+        patients, seed, shape, store = max(args.patients // 2, 100), args.seed + 1, EXTERNAL_SHAPE, "external"
+    else:
+        patients, seed, shape, store = args.patients, args.seed, {}, "cohort"
+    config = SynthConfig(n_patients=patients, seed=seed, bout_minutes=DEMO_BOUT_MINUTES, **shape)
+    step = "[1/3] external cohort" if external else "[1/3] synthetic cohort"
+    store = args.workdir / store
     if (store / "cohort.json").exists():
         cohort = open_cohort(store)
         stored = {k: v for k, v in cohort.meta["parameters"].items() if k != "patients_per_part"}
@@ -57,9 +75,9 @@ def _cohort(args: argparse.Namespace) -> Path:
             raise CohortError(
                 f"{store} holds a cohort built with other parameters; remove it or pick --workdir"
             )
-        print(f"[1/3] synthetic cohort: reusing {store}")
+        print(f"{step}: reusing {store}")
     else:
-        print(f"[1/3] synthetic cohort: building {store}")
+        print(f"{step}: building {store}")
         cohort = open_cohort(build_synthetic_cohort(store, config))
     print_summary(cohort.summary())
     return store
@@ -90,12 +108,20 @@ def run_demo(args: argparse.Namespace) -> int:
     from ecglab.leaderboards.render_markdown import render_markdown
 
     store = _cohort(args)
-    suite = load_suite(DEMO_SUITE)
+    suite = load_suite(EXTERNAL_DEMO_SUITE if args.external else DEMO_SUITE)
     run = dict(suite.run)
     if args.epochs is not None:
         run["epochs"] = args.epochs
+    externals = ()
+    if args.external:
+        (external,) = suite.external
+        externals = (dataclasses.replace(external, cohort=str(_cohort(args, external=True).resolve())),)
     suite = dataclasses.replace(
-        suite, cohort=str(store.resolve()), runs_dir=str((args.workdir / "runs").resolve()), run=run
+        suite,
+        cohort=str(store.resolve()),
+        runs_dir=str((args.workdir / "runs").resolve()),
+        run=run,
+        external=externals,
     )
     print(f"[2/3] demo suite: {len(suite.backbones)} backbones x {len(suite.tasks)} tasks")
     uri = f"sqlite:///{(args.workdir / 'mlflow.db').resolve()}"
