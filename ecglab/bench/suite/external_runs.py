@@ -71,5 +71,5 @@ def evaluate_externals(
             message = f"external validation on {external.label}: {type(err).__name__}: {err}"
             out(f"{head}: FAILED {message}")
             return message
-        out(f"{head}: external {external.label}: {external_summary(folder)}")
+        out(f"{head}: external validation on {external.label}: {external_summary(folder)}")
     return ""
