@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
-from ecglab.bench.commands import backbones, cohort, demo, leaderboard, predict, run, tasks, train
+from ecglab.bench.commands import backbones, cohort, demo, leaderboard, predict, run, runs, tasks, train
 from ecglab.errors import EcglabError
 
-COMMANDS = (demo, cohort, tasks, backbones, train, run, leaderboard, predict)
+COMMANDS = (demo, cohort, tasks, backbones, train, run, runs, leaderboard, predict)
 
 
 class OneLineParser(argparse.ArgumentParser):
