@@ -15,6 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ecglab.cohort.synth import SynthConfig, build_synthetic_cohort
 from ecglab.tasks.spec import EvalSpec, InputSpec, PanelSpec, TaskSpec
 
@@ -39,6 +41,13 @@ def source_store(folder: Path) -> Path:
 def external_store(folder: Path) -> Path:
     """The external store (MIMIC-IV coding, shifted population, 250 Hz) under ``folder``."""
     return _store(folder, "external", EXTERNAL_CONFIG)
+
+
+def shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder per test session for the two stores, so every module that needs them builds them once."""
+    folder = tmp_path_factory.getbasetemp() / "external_stores"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def external_spec(**changes: Any) -> TaskSpec:

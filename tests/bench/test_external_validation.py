@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from external_stores import external_spec, external_store, source_store
+from external_stores import external_spec, external_store, shared_folder, source_store
 
 from ecglab.bench.cli import main
 from ecglab.bench.engine.external import EXTERNAL_RECORD, evaluate_external
@@ -24,7 +24,8 @@ BACKBONES = [{"name": "ecgfounder", "preset": "tiny"}, {"name": "ecg_features", 
 def finished(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The two stores and a suite run on the first with the second as its external cohort."""
     folder = tmp_path_factory.mktemp("external")
-    source, external = source_store(folder), external_store(folder)
+    stores = shared_folder(tmp_path_factory)
+    source, external = source_store(stores), external_store(stores)
     spec = external_spec().to_dict()
     (folder / "tasks.yaml").write_text(yaml.safe_dump({"tasks": [spec]}))
     suite = {

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from external_stores import external_spec, source_store
+from external_stores import external_spec, shared_folder, source_store
 from task_fixtures import bf_closest_labels
 from wfdb_fixtures import demo_record_list, require_shared_data, write_mimic_ecg_tree
 
@@ -40,9 +40,9 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_synthetic_task_tested_on_the_mimic_demo_labels_its_real_potassium(
-    demo_store: Path, tmp_path: Path
+    demo_store: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    source = build_task(external_spec(), source_store(tmp_path))
+    source = build_task(external_spec(), source_store(shared_folder(tmp_path_factory)))
     external = build_external_task(source, demo_store)
     cohort = open_cohort(demo_store)
     assert cohort.lab_coding == "mimic-iv" and (external.anchors["split"] == "test").all()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from external_stores import external_spec, external_store, source_store
+from external_stores import external_spec, external_store, shared_folder, source_store
 from task_fixtures import bf_closest_labels
 
 from ecglab.cohort.store import open_cohort
@@ -27,7 +27,7 @@ POTASSIUM = ("potassium_low", "potassium_high")
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("external")
+    root = shared_folder(tmp_path_factory)
     return source_store(root), external_store(root)
 
 
