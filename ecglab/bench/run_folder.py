@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import re
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -24,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from ecglab.backbones.provenance import git_commit
 from ecglab.bench.config import ConfigError, RunConfig, build_run_config
 from ecglab.errors import EcglabError
 
@@ -68,9 +68,15 @@ class CohortIdentity:
 
 @dataclass(frozen=True)
 class BackboneIdentity:
+    """The backbone and the package it comes from (its distribution's name, version and, where it can be
+    told, commit: :mod:`ecglab.backbones.provenance`); None in records older than them."""
+
     name: str
     kind: str
     preset: str
+    package: str | None = None
+    version: str | None = None
+    commit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -274,8 +280,5 @@ def provenance(device: str) -> Provenance:
     commit = None
     repo = Path(__file__).resolve().parents[2]
     if (repo / ".git").exists():
-        result = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-        )
-        commit = result.stdout.strip() or None
+        commit = git_commit(repo)  # None without git: never a failed run
     return Provenance(packages=packages, git_commit=commit, device=device, python=platform.python_version())

@@ -4,6 +4,7 @@ its reason."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,7 @@ class RunResult:
     stored: ResampleAurocs | None = None  # its test_resamples.npz, where it belongs to these results
     objective: str = "classification"  # what it trained on: the labels, or the lab values (gaussian_nll, mse)
     calibration: str = "none"  # the recalibration its run fitted on validation (temperature, isotonic)
+    task_spec: dict[str, Any] | None = None  # the spec's data stored with the run or embedded in a submission
 
     @property
     def targets(self) -> list[str]:
@@ -121,6 +123,7 @@ def load_run_folder(run_dir: str | Path, record: RunRecord | None = None) -> Run
         task_specs=tuple(config.task_specs),
         objective=config.objective,
         calibration=config.calibration,
+        task_spec=record.task.spec,
     )
     run.stored = _belonging_resamples(run)
     if run.stored is not None:
@@ -200,7 +203,7 @@ def _check_columns(path: Path, schema: pa.Schema) -> None:
 
 def submission_runs(path: str | Path, frame: pd.DataFrame | None = None) -> list[RunResult]:
     """The runs of a submission file (``frame``: its checked rows; else the file is checked here and an
-    invalid one raises SubmissionError)."""
+    invalid one raises SubmissionError), with their objective, calibration and embedded task spec."""
     frame = load_submission(path) if frame is None else frame
     runs = []
     for run_id, rows in frame.groupby("run_id", sort=False):
@@ -224,6 +227,9 @@ def submission_runs(path: str | Path, frame: pd.DataFrame | None = None) -> list
                 cohort_name=first["cohort_name"],
                 cohort_hash=first["cohort_hash"],
                 results=test,
+                objective=first["objective"],
+                calibration=first["calibration"],
+                task_spec=json.loads(first["task_spec"]) if first["task_spec"] else None,
             )
         )
     return runs

@@ -4,15 +4,17 @@ schema and their check.
 A submission is a CSV or Parquet file with one row per (run, target, split) holding only aggregates: the
 backbone and its configuration, the task (name, version, digest), the cohort (name, content hash), the seed
 and run id, and per target the counts, AUROC with its confidence intervals, AUPRC and the threshold metrics
-(optionally the clustered interval by patient and the patient counts, ``OPTIONAL_COLUMNS``).
+(optionally the clustered interval by patient and the patient counts, ``OPTIONAL_COLUMNS``); since version 2
+also, per run, its objective and calibration, the backbone's package (name, version, commit) and the task's
+spec as canonical JSON (``VERSION_2_COLUMNS``: a version-1 file lacks them and needs the registered task).
 It never holds patient, visit, anchor, segment or record identifiers, nor per-row predictions: the MC-MED and
 MIMIC-IV data use agreements forbid sharing them. ``check_submission`` refuses a file with any such column
 (naming it; the names are in :mod:`ecglab.leaderboards.identifiers`), checks the schema and types, the task
-version and digest against the registered task, that each task has one cohort hash, the seeds, AUROC bounds
-(in [0, 1], low <= auroc <= high) and counts (an AUROC exactly where 0 < n_pos < n, n_boot_used <= n_boot,
-confusion counts adding up to n and n_pos). The leaderboard reads checked submissions beside run folders
-(without predictions, so no paired resampling for them) and lists an invalid one as refused, with why.
-Writing a submission from run folders is :mod:`ecglab.leaderboards.submission_export`'s job.
+version and digest (:mod:`ecglab.leaderboards.submission_tasks`), that each task has one cohort hash, the
+seeds, AUROC bounds (in [0, 1], low <= auroc <= high) and counts (an AUROC exactly where 0 < n_pos < n,
+n_boot_used <= n_boot, confusion counts adding up to n and n_pos). The leaderboard reads checked submissions
+beside run folders (without predictions, so no paired resampling for them) and lists an invalid one as
+refused, with why. Writing a submission from run folders is :mod:`ecglab.leaderboards.submission_export`'s.
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ecglab.bench.config import CHOICES
 from ecglab.errors import EcglabError
 from ecglab.leaderboards.identifiers import IDENTIFIER_NAMES, IDENTIFIER_PARTS
+from ecglab.leaderboards.submission_tasks import check_tasks
 
-SUBMISSION_VERSION = 1
+SUBMISSION_VERSION = 2
+VERSIONS = (1, 2)  # the versions read: a version-1 file lacks VERSION_2_COLUMNS
 # column -> kind: text (non-empty unless noted), int (whole numbers), count (whole numbers or missing),
 # float (numbers or missing)
 COLUMNS: dict[str, str] = {
@@ -76,7 +81,17 @@ OPTIONAL_COLUMNS: dict[str, str] = {
     "n_patients": "count",
     "n_pos_patients": "count",
 }
-ALL_COLUMNS: dict[str, str] = {**COLUMNS, **OPTIONAL_COLUMNS}
+# required from version 2 on, and what a version-1 file means without them
+VERSION_2_COLUMNS: dict[str, str] = {
+    "objective": "text",
+    "calibration": "text",
+    "backbone_package": "text?",
+    "backbone_version": "text?",
+    "backbone_commit": "text?",
+    "task_spec": "text?",  # the run's task spec as canonical JSON (empty: needs the registered task)
+}
+VERSION_1_VALUES = {"objective": "classification", "calibration": "none"}  # the rest empty
+ALL_COLUMNS: dict[str, str] = {**COLUMNS, **OPTIONAL_COLUMNS, **VERSION_2_COLUMNS}
 RUN_COLUMNS = (
     "backbone",
     "backbone_kind",
@@ -91,6 +106,7 @@ RUN_COLUMNS = (
     "cohort_hash",
     "seed",
     "n_boot",
+    *VERSION_2_COLUMNS,
 )
 SPLITS = ("val", "test")
 SUBMISSION_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -200,18 +216,20 @@ def check_frame(raw: pd.DataFrame, source: str = "submission") -> SubmissionRepo
             "submissions carry aggregates only (the MC-MED and MIMIC-IV data use agreements forbid sharing "
             "them); remove the column"
         )
-    missing = [c for c in COLUMNS if c not in raw.columns]
+    required = {**COLUMNS, **({} if version_1(raw) else VERSION_2_COLUMNS)}
+    missing = [c for c in required if c not in raw.columns]
     if missing:
         problems.append(f"missing columns {missing}")
     unknown = [c for c in raw.columns if c not in ALL_COLUMNS and c not in identifier_columns([c])]
     if unknown:
         problems.append(
-            f"unknown columns {unknown} (a submission holds exactly the columns {list(COLUMNS)}, and "
+            f"unknown columns {unknown} (a submission holds exactly the columns {list(required)}, and "
             f"optionally {list(OPTIONAL_COLUMNS)})"
         )
     if problems:
         return report
     raw = raw.assign(**{c: np.nan for c in OPTIONAL_COLUMNS if c not in raw.columns})
+    raw = raw.assign(**{c: VERSION_1_VALUES.get(c, "") for c in VERSION_2_COLUMNS if c not in raw.columns})
     if raw.empty:
         problems.append("no rows")
         return report
@@ -220,10 +238,18 @@ def check_frame(raw: pd.DataFrame, source: str = "submission") -> SubmissionRepo
         return report
     _check_values(frame, problems)
     _check_runs(frame, problems)
-    _check_tasks(frame, problems)
+    check_tasks(frame, problems)
     if not problems:
         report.frame = frame
     return report
+
+
+def version_1(raw: pd.DataFrame) -> bool:
+    """Whether every row of a raw submission says ``submission_version`` 1 (then the columns of version 2
+    may be missing)."""
+    if "submission_version" not in raw.columns or raw.empty:
+        return False
+    return {str(v).strip() for v in raw["submission_version"]} <= {"1", "1.0"}
 
 
 def _lines(mask: pd.Series | np.ndarray, limit: int = 5) -> str:
@@ -287,9 +313,16 @@ def _typed(raw: pd.DataFrame, problems: list[str]) -> pd.DataFrame:
 
 
 def _check_values(frame: pd.DataFrame, problems: list[str]) -> None:
-    versions = frame["submission_version"] != SUBMISSION_VERSION
+    versions = ~frame["submission_version"].isin(VERSIONS)
     if versions.any():
-        problems.append(f"submission_version must be {SUBMISSION_VERSION}; it is not on {_lines(versions)}")
+        problems.append(
+            f"submission_version must be {' or '.join(map(str, VERSIONS))} ({SUBMISSION_VERSION} is written "
+            f"now); it is not on {_lines(versions)}"
+        )
+    for column in ("objective", "calibration"):
+        unknown = ~frame[column].isin(CHOICES[column])
+        if unknown.any():
+            problems.append(f"{column} must be one of {CHOICES[column]}; it is not on {_lines(unknown)}")
     bad_split = ~frame["split"].isin(SPLITS)
     if bad_split.any():
         problems.append(f"split must be one of {SPLITS}; it is not on {_lines(bad_split)}")
@@ -367,34 +400,3 @@ def _check_runs(frame: pd.DataFrame, problems: list[str]) -> None:
             "one seed of one configuration and task appears under several run ids (seeds must tell runs "
             f"apart): {clash}"
         )
-
-
-def _check_tasks(frame: pd.DataFrame, problems: list[str]) -> None:
-    from ecglab.tasks.registry import get_task
-
-    for task, rows in frame.groupby("task", sort=True):
-        hashes = sorted(rows["cohort_hash"].unique())
-        if len(hashes) > 1:
-            problems.append(
-                f"task {task}: {len(hashes)} cohort hashes ({', '.join(h[:12] for h in hashes)}); results "
-                "are comparable only on one cohort: submit one file per cohort"
-            )
-        try:
-            spec = get_task(str(task))
-        except KeyError as err:
-            problems.append(f"task {task}: not a registered task ({err.args[0]})")
-            continue
-        versions = sorted(rows["task_version"].unique())
-        wrong = [v for v in versions if v != str(spec.version)]
-        if wrong:
-            problems.append(
-                f"task {task}: version {', '.join(wrong)} in the file, but the registered task is version "
-                f"{spec.version}: rerun on the current task"
-            )
-            continue
-        digests = sorted(set(rows["task_digest"]) - {spec.digest()})
-        if digests:
-            problems.append(
-                f"task {task} v{spec.version}: task digest {', '.join(d[:12] for d in digests)} differs from "
-                f"the registered spec ({spec.digest()[:12]}): the spec changed without a new version"
-            )

@@ -1,5 +1,6 @@
 """Writing a submission file from run folders: the aggregate rows of each finished run (read from its typed
-``run.json`` and ``results.parquet``), in the submission's canonical dtypes, checked before they are written.
+``run.json`` and ``results.parquet``), in the submission's canonical dtypes, checked before they are written;
+each row carries its run's task spec and backbone package, so the file stands on its own.
 The schema and the check are :mod:`ecglab.leaderboards.submission`'s.
 """
 
@@ -21,6 +22,7 @@ from ecglab.leaderboards.submission import (
     SubmissionError,
     check_frame,
 )
+from ecglab.leaderboards.submission_tasks import run_spec_json
 
 
 def read_run(run_dir: str | Path) -> RunRecord:
@@ -56,8 +58,10 @@ def run_rows(run_dir: Path, record: RunRecord | None = None) -> pd.DataFrame:
 
 
 def _run_values(record: RunRecord) -> dict[str, Any]:
-    """The columns of a submission that are the same on every row of one run."""
-    config = record.config
+    """The columns of a submission that are the same on every row of one run: with the configuration and
+    identities, its objective and calibration, the backbone's package and the task's spec (its stored one,
+    as canonical JSON)."""
+    config, backbone, task = record.config, record.backbone, record.task
     return {
         "backbone": config.backbone,
         "backbone_kind": record.backbone.kind,
@@ -73,6 +77,12 @@ def _run_values(record: RunRecord) -> dict[str, Any]:
         "seed": int(config.seed),
         "n_boot": record.bootstrap.n_boot if record.bootstrap is not None else config.n_boot,
         "run_id": record.run_id,
+        "objective": config.objective,
+        "calibration": config.calibration,
+        "backbone_package": backbone.package or "",
+        "backbone_version": backbone.version or "",
+        "backbone_commit": backbone.commit or "",
+        "task_spec": run_spec_json(task.spec, task.name, task.digest),
     }
 
 

@@ -1,5 +1,6 @@
-"""What a task's name and registered spec say about its window or horizon, so that tasks of one family
-(estimation windows, forecasting horizons) can be drawn as one curve."""
+"""What a task's name and spec (the registered one, else the one stored with the run or embedded in its
+submission) say about its window or horizon, so that tasks of one family (estimation windows, forecasting
+horizons) can be drawn as one curve."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 from ecglab.leaderboards.inputs import RunResult
 from ecglab.leaderboards.run_folders import register_specs
+from ecglab.tasks.spec import TaskSpec, spec_from_dict
 
 
 @dataclass(frozen=True)
@@ -27,19 +29,35 @@ class TaskInfo:
 _MINUTES = re.compile(r"(\d+(?:\.\d+)?)min")
 
 
-def task_info(run: RunResult) -> TaskInfo:
-    """Window or horizon of a run's task: from the registered spec when its digest matches the run's,
-    else read from the task name (``..._15min``; ``forecast`` in the name means a horizon)."""
+def run_spec(run: RunResult) -> TaskSpec | None:
+    """The spec of a run's task: the registered one (after registering the run's spec files) when its
+    digest is the run's, else the run's own (stored in ``run.json`` or embedded in its submission) when
+    that one's is; None when neither is."""
     from ecglab.tasks.registry import get_task
 
     register_specs(run.task_specs)
-    matches = list(_MINUTES.finditer(run.task))
-    template = _MINUTES.sub("{m}min", run.task) if matches else None
     try:
         spec = get_task(run.task)
     except KeyError:
         spec = None
     if spec is not None and spec.digest() == run.task_digest:
+        return spec
+    if run.task_spec is None:
+        return None
+    try:
+        own = spec_from_dict(dict(run.task_spec))
+    except ValueError:  # a spec of another ecglab version: the task name still says the window
+        return None
+    return own if own.name == run.task and own.digest() == run.task_digest else None
+
+
+def task_info(run: RunResult) -> TaskInfo:
+    """Window or horizon of a run's task: from its spec (``run_spec``), else read from the task name
+    (``..._15min``; ``forecast`` in the name means a horizon)."""
+    matches = list(_MINUTES.finditer(run.task))
+    template = _MINUTES.sub("{m}min", run.task) if matches else None
+    spec = run_spec(run)
+    if spec is not None:
         forecast = spec.kind == "forecast"
         minutes = spec.horizon_min if forecast else spec.window_min
         return TaskInfo(

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from ecglab.backbones.provenance import backbone_package
 from ecglab.backbones.registry import get_backbone_info
 from ecglab.bench.config import RunConfig
 from ecglab.bench.engine.baselines import baseline_scores
@@ -136,8 +137,10 @@ def finished_earlier(run_dir: Path) -> bool:
 def running_record(
     config: RunConfig, cohort: Cohort, task: TaskData, identifier: str, where: Distributed
 ) -> RunRecord:
-    """The record of a run that starts: configuration, identities and provenance."""
+    """The record of a run that starts: configuration, identities (the backbone's with the package it
+    comes from) and provenance."""
     info = get_backbone_info(config.backbone)
+    package = backbone_package(info.name)
     return RunRecord(
         run_id=identifier,
         status="running",
@@ -151,7 +154,14 @@ def running_record(
             targets=tuple(task.kept_targets),
         ),
         cohort=CohortIdentity(name=cohort.name, hash=cohort.content_hash, scale=cohort.scale),
-        backbone=BackboneIdentity(name=info.name, kind=info.kind, preset=config.preset),
+        backbone=BackboneIdentity(
+            name=info.name,
+            kind=info.kind,
+            preset=config.preset,
+            package=package.name,
+            version=package.version,
+            commit=package.commit,
+        ),
         provenance=provenance(str(where.device)),
         world_size=where.world,
     )
