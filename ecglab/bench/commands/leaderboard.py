@@ -46,12 +46,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--out", required=True, type=Path, help="submission file (.csv or .parquet)")
     export.set_defaults(run=run_export)
     check = verbs.add_parser(
-        "check", help="validate submission files (schema, no identifiers, task versions, cohort hashes)"
+        "check", help="validate submission files (schema, no identifiers, task specs, cohort hashes)"
     )
     check.add_argument(
         "files", nargs="+", type=Path, metavar="FILE", help="submission files (.csv or .parquet)"
     )
-    check.add_argument("--task-spec", type=Path, action="append", default=[], help="YAML of extra tasks")
+    check.add_argument(
+        "--task-spec",
+        type=Path,
+        action="append",
+        default=[],
+        help="YAML of extra tasks (needed only for version-1 files: newer ones embed their task's spec)",
+    )
     check.set_defaults(run=run_check)
 
 
