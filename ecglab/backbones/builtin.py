@@ -1,4 +1,5 @@
-"""Metadata of the built-in backbones. Importing this module imports no model code."""
+"""Metadata of the built-in backbones. Importing this module imports no model code. Parameter counts are
+computed from the presets (:mod:`ecglab.backbones.counting`), never typed here."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ BUILTIN: list[BackboneInfo] = [
             "full_1lead": {"in_channels": 1},
             "tiny_1lead": {"in_channels": 1, **_ECGFOUNDER_TINY},
         },
-        n_parameters={"full": 30_665_264, "tiny": 58_040, "full_1lead": 30_654_000, "tiny_1lead": 55_224},
         licence="MIT (ECGFounder code and weights, PKUDigitalHealth/ECGFounder)",
         reference="Li et al., ECGFounder: an ECG foundation model, NEJM AI 2025",
         pretraining_data=("Harvard-Emory ECG Database (HEEDB)",),
@@ -41,7 +41,6 @@ BUILTIN: list[BackboneInfo] = [
             "full": {"in_channels": 12, "d_model": 512, "n_layers": 4, "d_state": 8, "dropout": 0.2},
             "tiny": {"in_channels": 12, "d_model": 32, "n_layers": 2, "d_state": 8, "dropout": 0.2},
         },
-        n_parameters={"full": 2_165_248, "tiny": 6_432},
         licence="Apache-2.0 (recipe of state-spaces/s4 s4d.py)",
         reference="Gu et al., On the parameterization and initialization of diagonal SSMs, 2022; "
         "Alcaraz et al., CardioLab, 2024",
@@ -56,7 +55,6 @@ BUILTIN: list[BackboneInfo] = [
             "full": {"in_channels": 1, "d_model": 256, "depth": 6, "heads": 8, "patch": 50},
             "tiny": {"in_channels": 1, "d_model": 32, "depth": 2, "heads": 4, "patch": 50},
         },
-        n_parameters={"full": 4_752_128, "tiny": 27_104},
         licence="Apache-2.0 (this project)",
         reference="Dosovitskiy et al., An image is worth 16x16 words, 2021 (patch embedding, applied in 1-D)",
         search_space="ecglab.backbones.transformer:search_space",
@@ -67,7 +65,6 @@ BUILTIN: list[BackboneInfo] = [
         summary="any timm 2-D image model on the (leads x time) grid (optional extra: ecglab[timm])",
         input=InputContract(leads=None, fs=500.0, seconds=10.0, normalisation="zscore"),
         presets={"full": {"model_name": "resnet18"}, "tiny": {"model_name": "resnet18"}},
-        n_parameters={"full": 11_170_240, "tiny": 11_170_240},
         licence="Apache-2.0 (timm); the chosen model's own licence applies",
         reference="Wightman, PyTorch Image Models (timm)",
     ),

@@ -1,39 +1,45 @@
 """The conformance suite every registered backbone must pass (``ecglab backbones check NAME``, and the tests).
 
 Checks, each reported with what failed: importing the model code is light (no training stack, no timm
-unless asked); forward at the declared input shape gives finite features of the declared size; backward
-reaches the trainable parameters; eval mode is deterministic; the parameter count matches the metadata; the
-declared search space samples and builds.
+unless asked); the factory takes ``in_channels`` (the framework always gives it, see
+:class:`~ecglab.backbones.info.InputContract`); forward at the declared input shape gives finite features of
+the declared size; backward reaches the trainable parameters; eval mode is deterministic; parameters can be
+counted without building (on the meta device) and that count is the built model's; the search space, if one
+is declared, samples and builds (none declared: tuning searches learning rate and weight decay only).
+:func:`check_backbone` checks one preset, :func:`check_presets` every preset (the import once).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ecglab.backbones.counting import ON_META, count_parameters
 from ecglab.backbones.info import BackboneInfo
 from ecglab.backbones.registry import create_backbone, get_backbone_info, preset_options
 
 HEAVY_MODULES = ("mlflow", "optuna", "timm", "sklearn", "pandas")
-STANDARD_LEADS = 12
 
 
 @dataclass(frozen=True)
 class CheckResult:
+    """One check's outcome and what it found."""
+
     check: str
     ok: bool
     detail: str
 
 
 def input_shape(info: BackboneInfo, preset: str, batch: int = 2) -> tuple[int, int, int]:
-    options = info.presets[preset]
-    leads = len(info.input.leads) if info.input.leads else int(options.get("in_channels", STANDARD_LEADS))
+    """The test batch's shape: the preset's leads (:meth:`BackboneInfo.in_channels`), the contract's rate
+    and length (10 s for a contract of any length)."""
     seconds = info.input.seconds or 10.0
-    return batch, leads, round(seconds * info.input.fs)
+    return batch, info.in_channels(preset), round(seconds * info.input.fs)
 
 
 def _import_is_light(info: BackboneInfo) -> CheckResult:
@@ -79,8 +85,16 @@ class _Subject:
     x: Any = None
 
 
+def _factory_arguments(info: BackboneInfo) -> CheckResult:
+    parameters = inspect.signature(info.resolve(info.factory)).parameters.values()
+    ok = any(p.name == "in_channels" or p.kind is p.VAR_KEYWORD for p in parameters)
+    detail = "takes in_channels (the number of leads the task feeds)"
+    return CheckResult("factory arguments", ok, detail if ok else f"{info.factory} must take in_channels")
+
+
 def _build(subject: _Subject) -> CheckResult:
-    subject.model = create_backbone(subject.name, subject.preset)
+    in_channels = subject.info.in_channels(subject.preset)
+    subject.model = create_backbone(subject.name, subject.preset, in_channels=in_channels)
     dim = getattr(subject.model, "feature_dim", None)
     ok = isinstance(dim, int) and dim > 0 and hasattr(subject.model, "forward_features")
     return CheckResult(
@@ -130,23 +144,30 @@ def _deterministic(subject: _Subject) -> CheckResult:
 
 
 def _parameters(subject: _Subject) -> CheckResult:
-    count = sum(p.numel() for p in subject.model.parameters())
-    declared = subject.info.n_parameters.get(subject.preset)
-    ok = declared == count
-    return CheckResult("parameter count", ok, f"counted {count:,}, metadata says {declared}")
+    built = sum(p.numel() for p in subject.model.parameters())
+    count = count_parameters(subject.info, subject.preset)
+    ok = count.total == built
+    where = "on the meta device"
+    if count.device != ON_META:
+        where = f"on the CPU (meta failed: {count.meta_error})"
+    detail = f"{count.total:,} counted {where}, {built:,} in the built model"
+    if subject.info.n_parameters is not None:
+        detail += "; n_parameters in the metadata is deprecated and ignored: remove it"
+    return CheckResult("parameter count", ok, detail)
 
 
 def _search_space(subject: _Subject) -> CheckResult:
     info = subject.info
     if info.search_space is None:
-        return CheckResult("search space", False, "no search space declared")
+        return CheckResult("search space", True, "none declared: tuning searches lr and weight decay only")
     import optuna
     import torch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     options = info.resolve(info.search_space)(trial)
-    model = create_backbone(subject.name, subject.preset, **options)
+    in_channels = info.in_channels(subject.preset)
+    model = create_backbone(subject.name, subject.preset, **{**options, "in_channels": in_channels})
     shape = input_shape(info, subject.preset)
     out = model.forward_features(torch.randn(*shape))
     ok = out.shape[1] == model.feature_dim
@@ -171,14 +192,25 @@ def _guarded(check: str, body: Callable[[_Subject], CheckResult], subject: _Subj
         return CheckResult(check, False, f"{type(err).__name__}: {err}")
 
 
-def check_backbone(name: str, preset: str = "tiny") -> list[CheckResult]:
-    """Run every check on backbone ``name`` built with ``preset``; never raises for a failing backbone (an
-    unknown name or preset raises a one-line error with close matches: nothing to check)."""
+def check_presets(name: str, presets: Sequence[str] | None = None) -> dict[str, list[CheckResult]]:
+    """:func:`check_backbone` on each of ``presets`` (default: every preset of the backbone), the import
+    check with the first only; an unknown name or preset raises before anything is checked."""
+    info = get_backbone_info(name)
+    chosen = list(info.presets) if presets is None else list(presets)
+    for preset in chosen:
+        preset_options(info, preset)
+    return {preset: check_backbone(name, preset, import_check=i == 0) for i, preset in enumerate(chosen)}
+
+
+def check_backbone(name: str, preset: str = "tiny", import_check: bool = True) -> list[CheckResult]:
+    """Run every check on backbone ``name`` built with ``preset`` (``import_check``: the light-import check
+    too, in a subprocess); never raises for a failing backbone (an unknown name or preset raises a one-line
+    error with close matches: nothing to check)."""
     import torch
 
     info = get_backbone_info(name)
     preset_options(info, preset)
-    results = [_import_is_light(info)]
+    results = [_import_is_light(info)] if import_check else []
     if info.kind == "baseline":
         try:
             return results + _check_baseline(info, preset)
@@ -187,6 +219,7 @@ def check_backbone(name: str, preset: str = "tiny") -> list[CheckResult]:
 
     torch.manual_seed(0)
     subject = _Subject(name, preset, info)
+    results.append(_guarded("factory arguments", lambda s: _factory_arguments(s.info), subject))
     results.append(_guarded("build", _build, subject))
     if results[-1].ok:
         for check, body in _MODEL_CHECKS:

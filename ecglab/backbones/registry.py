@@ -97,7 +97,9 @@ def check_option_types(name: str, preset: dict[str, Any], options: dict[str, Any
 
 def create_backbone(name: str, preset: str = "full", **options: Any) -> Any:
     """Build backbone ``name`` with a preset's options, overridden by ``options``; an unknown preset or
-    option raises a one-line :class:`~ecglab.backbones.errors.BackboneError` with close matches."""
+    option raises a one-line :class:`~ecglab.backbones.errors.BackboneError` with close matches. What a
+    factory is given in a run (``in_channels`` always, ``checkpoint``, ``fs``) is documented in one place:
+    :class:`~ecglab.backbones.info.InputContract`."""
     check_options(name, preset, options)
     info = get_backbone_info(name)
     return info.resolve(info.factory)(**{**preset_options(info, preset), **options})

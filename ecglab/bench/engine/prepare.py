@@ -4,10 +4,12 @@ backbone's options checked against the task's leads, the model, its input plan a
 from __future__ import annotations
 
 import inspect
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ecglab.backbones.info import BackboneInfo
 from ecglab.backbones.registry import check_options, create_backbone, get_backbone_info
@@ -25,6 +27,9 @@ from ecglab.tasks.spec import TaskSpec
 
 class RunError(EcglabError):
     """A pairing cannot run as configured (lead mismatch, a task without tabular inputs, ...)."""
+
+
+WARNED: set[tuple[str, str]] = set()  # (backbone, task) pairs whose contract warning this process printed
 
 
 def evaluated_splits(config: RunConfig) -> tuple[str, ...]:
@@ -46,6 +51,7 @@ def prepare(
         for file in config.task_specs:
             register_spec_file(file)
         spec = get_task(config.task)
+    check_input_contract(get_backbone_info(config.backbone), spec)  # a strict contract refuses here
     cohort = open_cohort(config.cohort)
     cache = Path(runs_dir) / "tasks"
     if where.main:
@@ -80,15 +86,46 @@ def check_backbone(config: RunConfig) -> None:
         raise RunError(f"--checkpoint {config.checkpoint}: no such file")
 
 
+def check_input_contract(info: BackboneInfo, spec: TaskSpec) -> str | None:
+    """What the task feeds against the backbone's declared rate and length: None when they agree; a
+    :class:`RunError` naming both for a strict contract; else the warning line (the contract is a hint)."""
+    fed = f"task {spec.name} feeds {float(spec.input.fs):g} Hz, {float(spec.input.seconds):g}-s crops"
+    if info.input.matches(spec.input.fs, spec.input.seconds):
+        return None
+    if info.input.strict:
+        raise RunError(
+            f"{info.name} requires {info.input.declared()} (a strict input contract); {fed}: use a task at "
+            "that rate and length"
+        )
+    return f"{info.name} declares {info.input.declared()}; {fed}: the task decides what the backbone receives"
+
+
+def warn_input_contract(info: BackboneInfo, spec: TaskSpec) -> None:
+    """The hint's warning line on stderr, once per process and (backbone, task), from the main process only
+    (a line per trial of a study would drown its own lines)."""
+    warning = check_input_contract(info, spec)
+    rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+    if warning is None or rank != 0 or (info.name, spec.name) in WARNED:
+        return
+    WARNED.add((info.name, spec.name))
+    print(f"ecglab: warning: {warning}", file=sys.stderr, flush=True)
+
+
 def backbone_options(config: RunConfig, info: BackboneInfo, task: TaskData) -> dict[str, Any]:
-    """The backbone's options for this task: its input channels, its checkpoint; :class:`RunError` when the
-    task's leads are not the ones the backbone (or its pretrained weights) expects."""
+    """The backbone's options for this task: ``in_channels`` (always: the number of leads the task feeds),
+    its checkpoint, ``fs`` for a backbone's own preprocessing (the factory's arguments are documented in
+    :class:`~ecglab.backbones.info.InputContract`); :class:`RunError` when the task's leads are not the ones
+    the backbone (or its pretrained weights) expects."""
     options = dict(config.backbone_options)
     leads = tuple(task.spec.input.leads)
-    if info.input.leads is None:
-        options.setdefault("in_channels", len(leads))
-    elif tuple(info.input.leads) != leads and not config.allow_lead_mismatch:
+    if info.input.leads is not None and tuple(info.input.leads) != leads and not config.allow_lead_mismatch:
         raise RunError(f"{info.name} expects leads {info.input.leads}, task {task.spec.name} gives {leads}")
+    if "in_channels" in options and int(options["in_channels"]) != len(leads):
+        raise RunError(
+            f"backbone option in_channels={options['in_channels']} but task {task.spec.name} feeds "
+            f"{len(leads)} lead(s) ({', '.join(leads)}); drop the option: the framework gives in_channels"
+        )
+    options["in_channels"] = len(leads)  # always given (see ecglab.backbones.info.InputContract)
     if config.checkpoint:
         options["checkpoint"] = config.checkpoint
     if options.get("preprocess"):  # a backbone's own filtering runs at the rate the task feeds, never assumed
@@ -114,6 +151,7 @@ def build_model(config: RunConfig, task: TaskData, tabular: np.ndarray | None) -
     for a regression ``objective``, with the task's value scaling (:mod:`ecglab.bench.regression`)."""
     info = get_backbone_info(config.backbone)
     backbone = create_backbone(config.backbone, config.preset, **backbone_options(config, info, task))
+    warn_input_contract(info, task.spec)
     scaling = None if config.objective == CLASSIFICATION else fit_scaling(task, config.value_transform)
     n_tabular = 0 if tabular is None else tabular.shape[1]
     return LabModel(backbone, len(task.kept_targets), n_tabular, config.objective, scaling)

@@ -62,7 +62,7 @@ class PresetSpace:
 def describe_space(space: Callable[[Any], Mapping[str, Any]] | None, backbone: str) -> str:
     """What a study searches, in words (for the line a worker prints when it starts)."""
     if space is None:
-        return f"{backbone}: the framework's lr and weight_decay only"
+        return f"{backbone} declares no search space: tuning learning rate and weight decay only"
     if isinstance(space, PresetSpace):
         fixed = ", ".join(f"{k}={v}" for k, v in sorted(space.fixed.items()))
         return f"{backbone}'s search space at preset {space.preset} (fixed by the preset: {fixed})"
