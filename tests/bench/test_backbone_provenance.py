@@ -29,6 +29,8 @@ from ecglab.bench.run_folder import (
     record_from_dict,
     write_record,
 )
+from ecglab.bench.tracking.contents import identity
+from ecglab.bench.tracking.folder import RunFolder
 from ecglab.tasks.registry import get_task
 
 MODULE = "provnet_backbone"
@@ -148,3 +150,10 @@ def test_older_records_without_the_package_still_read(tmp_path: Path) -> None:
     data["backbone"]["packge"] = "x"  # reading stays strict about unknown fields
     with pytest.raises(RunRecordError, match="unknown fields"):
         record_from_dict(data)
+
+
+def test_mlflow_tags_name_the_package(site: Path, tmp_path: Path) -> None:
+    record = record_from_dict(_record_of("provnet", tmp_path))
+    tags = identity(RunFolder(tmp_path / "run", record, [], None))
+    assert (tags["backbone_package"], tags["backbone_version"]) == ("provnet-ecg", "1.2.3")
+    assert "backbone_commit" not in tags  # none known: no tag rather than "None"

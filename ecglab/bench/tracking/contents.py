@@ -57,8 +57,8 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, 
 
 def identity(folder: RunFolder) -> dict[str, Any]:
     """Backbone, preset, task, cohort and seed (from the config), and the versions and hashes that make
-    results comparable: task version and digest, cohort hash and backbone kind (from run.json's ``task``,
-    ``cohort`` and ``backbone`` sections)."""
+    results comparable: task version and digest, cohort hash, backbone kind and package (from run.json's
+    ``task``, ``cohort`` and ``backbone`` sections; a package part the record lacks is left out)."""
     config, record = folder.record.config, folder.record
     values = {
         "backbone": config.backbone,
@@ -70,6 +70,9 @@ def identity(folder: RunFolder) -> dict[str, Any]:
         "task_digest": record.task.digest,
         "cohort_hash": record.cohort.hash,
         "backbone_kind": record.backbone.kind,
+        "backbone_package": record.backbone.package,
+        "backbone_version": record.backbone.version,
+        "backbone_commit": record.backbone.commit,
     }
     return {k: v for k, v in values.items() if v is not None and not isinstance(v, Mapping | list)}
 
