@@ -1,7 +1,8 @@
 """Parallel, resumable ingest: work is cut into numbered parts, each written by a worker process.
 
 ``run_parts`` skips the parts a previous run finished (see :mod:`ecglab.cohort.parts`), runs the others in a
-process pool, and shows a progress bar with item counts and rate. Memory stays bounded: a worker streams its
+process pool, and shows a progress bar with item counts and rate (on a terminal; else one line at the end, see
+:mod:`ecglab.progress`). Memory stays bounded: a worker streams its
 part's recordings straight to the part's shard files.
 """
 
@@ -14,10 +15,9 @@ from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from tqdm import tqdm
-
 from ecglab.cohort.parts import PartWriter
 from ecglab.cohort.writer import CohortWriter
+from ecglab.progress import progress_bar
 
 PartFunction = Callable[[PartWriter, Sequence[Any]], None]
 
@@ -75,7 +75,9 @@ def run_parts(
             f"resuming: {stats.parts_resumed} of {stats.parts} parts ({done_items} {unit}s) already done",
             file=sys.stderr,
         )
-    bar = tqdm(total=stats.items, initial=done_items, unit=unit, disable=not progress, smoothing=0.1)
+    bar = progress_bar(
+        enabled=progress, desc="ingest", total=stats.items, initial=done_items, unit=unit, smoothing=0.1
+    )
     try:
         if workers == 1:
             for i in pending:

@@ -7,18 +7,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ecglab.bench.config import RunConfig, hashed_fields
-from ecglab.bench.run_folder import is_run_folder
+from ecglab.bench.run_selection import run_folders_in
 from ecglab.leaderboards.submission import SubmissionError
 
 # configuration fields that do not tell one backbone configuration from another across tasks and seeds
 NOT_IN_CONFIG_KEY = ("seed", "task", "cohort", "workers", "task_specs", "runs_dir")
-SKIPPED_FOLDERS = ("tasks", "mlruns")  # task caches and MLflow stores beside the run folders
 
 
 def config_key(config: RunConfig | Mapping[str, Any]) -> str:
@@ -32,7 +30,8 @@ def config_key(config: RunConfig | Mapping[str, Any]) -> str:
 def find_run_folders(paths: Iterable[str | Path]) -> list[Path]:
     """Run folders (holding ``run.json``) among ``paths``: each path is a run folder or a folder of them
     (searched recursively, skipping task caches and hidden folders). Raises SubmissionError for a path that
-    does not exist or holds no run folder."""
+    does not exist or holds no run folder. The search is :func:`ecglab.bench.run_selection.run_folders_in`,
+    as ``ecglab runs list`` searches."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -40,17 +39,9 @@ def find_run_folders(paths: Iterable[str | Path]) -> list[Path]:
             raise SubmissionError(f"{path}: no such file or folder")
         if not path.is_dir():
             raise SubmissionError(f"{path}: expected a run folder or a folder of run folders")
-        before = len(found)
-        if is_run_folder(path):
-            found.append(path)
-            continue
-        for root, dirs, _files in os.walk(path):
-            if is_run_folder(root):
-                found.append(Path(root))
-                dirs[:] = []
-                continue
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_FOLDERS)
-        if len(found) == before:
+        folders = run_folders_in(path)
+        found.extend(folders)
+        if not folders:
             raise SubmissionError(f"{path}: holds no run folder (a folder with run.json)")
     unique = list(dict.fromkeys(p.resolve() for p in found))
     return unique

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ecglab.bench.run_selection import entry_name
 from ecglab.leaderboards.clustered_stats import entry_clustered
 from ecglab.leaderboards.inputs import RunResult
 from ecglab.leaderboards.resamples import TaskData, interval
@@ -44,10 +45,7 @@ def entry_names(runs: list[RunResult]) -> dict[tuple[str, str, str, str], str]:
     keys = sorted({entry_key(r) for r in runs})
     objective = {entry_key(r): r.objective for r in runs if r.objective != "classification"}
     calibration = {entry_key(r): r.calibration for r in runs if r.calibration != "none"}
-    tags = {
-        k: [t for t in dict.fromkeys((k[2], objective.get(k, ""), calibration.get(k, ""))) if t] for k in keys
-    }
-    base = {k: f"{k[0]}/{k[1]}" + "".join(f" [{t}]" for t in tags[k]) for k in keys}
+    base = {k: entry_name(*k[:3], objective.get(k, ""), calibration.get(k, "")) for k in keys}  # as runs list
     counts = Counter(base.values())
     return {k: base[k] + (f" #{k[3][:6]}" if counts[base[k]] > 1 else "") for k in keys}
 

@@ -18,12 +18,12 @@ from typing import Any
 
 import pandas as pd
 
+from ecglab.tasks.registry import TASK_SOURCES, get_task, list_tasks
 from ecglab.tasks.spec import TaskSpec, spec_from_dict
 
-TASK_SOURCES = (
-    "tasks come from the built-in specs (`ecglab tasks list`), from a spec file (`--task-spec FILE`, "
-    "`ecglab tasks list --spec FILE`, a suite's `task_specs:`), or from the spec a submission embeds "
-    "(files written by `ecglab submission export` of this version, submission_version 2)"
+SUBMITTED_TASK_SOURCES = (
+    f"{TASK_SOURCES}, or from the spec a submission embeds (files written by `ecglab submission export` of "
+    "this version, submission_version 2)"
 )
 
 
@@ -61,8 +61,6 @@ def run_spec_json(stored: Mapping[str, Any] | None, name: str, digest: str) -> s
 
 def registered_spec(name: str) -> TaskSpec | None:
     """The registered spec of task ``name``, or None."""
-    from ecglab.tasks.registry import get_task
-
     try:
         return get_task(name)
     except KeyError:
@@ -71,14 +69,12 @@ def registered_spec(name: str) -> TaskSpec | None:
 
 def unknown_task(task: str) -> str:
     """Why a task without an embedded spec cannot be checked, and where tasks come from."""
-    from ecglab.tasks.registry import list_tasks
-
     close = difflib.get_close_matches(task, list_tasks(), n=3)
     hint = f" (registered tasks with close names: {', '.join(close)})" if close else ""
     return (
         f"task {task}: not a registered task{hint}, and the file embeds no task_spec for it (a version-1 "
-        f"submission or a run recorded without its spec); {TASK_SOURCES}: register its spec file or export "
-        "the runs again"
+        f"submission or a run recorded without its spec); {SUBMITTED_TASK_SOURCES}: register its spec file "
+        "or export the runs again"
     )
 
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from ecglab.registry import Registry
+from ecglab.registry import Registry, UnknownName
 from ecglab.tasks.lead_ablation import lead_variants
 from ecglab.tasks.spec import TaskSpec, load_spec_file
+
+TASK_SOURCES = (
+    "tasks come from the built-in specs (`ecglab tasks list`) and from spec files (`--task-spec FILE`, "
+    "`ecglab tasks list --spec FILE`, a suite's `task_specs:`)"
+)
 
 
 def builtin_specs() -> list[TaskSpec]:
@@ -50,4 +55,9 @@ def list_tasks(pattern: str | None = None) -> list[str]:
 
 
 def get_task(name: str) -> TaskSpec:
-    return REGISTRY.get(name)
+    """The registered spec of task ``name``; :class:`~ecglab.registry.UnknownName` (a KeyError) with close
+    matches and where tasks come from."""
+    try:
+        return REGISTRY.get(name)
+    except UnknownName as err:
+        raise UnknownName(f"{err} ({TASK_SOURCES})") from None

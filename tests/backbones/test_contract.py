@@ -187,7 +187,9 @@ def test_list_shows_contract_and_counts_and_check_runs_every_preset(
     assert main(["backbones", "list", "ecgfounder"]) == 0
     out = capsys.readouterr().out
     assert "input: leads any, 500 Hz, 10 s (a hint: the task decides); normalisation zscore" in out
-    assert "parameters: full 30.67M (12 leads), tiny 58.0k (12 leads), full_1lead 30.65M (1 lead)" in out
+    assert (
+        "parameters: full 30.67M, tiny 58.0k (12 leads); full_1lead 30.65M, tiny_1lead 55.2k (1 lead)" in out
+    )
     assert main(["backbones", "list", "strictnet"]) == 0
     assert "(required (strict))" in capsys.readouterr().out
     assert main(["backbones", "check", "meanstd"]) == 0

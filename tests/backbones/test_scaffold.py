@@ -33,26 +33,25 @@ def test_the_generated_package_passes_the_check_on_every_preset(
 ) -> None:
     root, env = installed
     assert all((root / path).is_file() for path in package_files(NAME))
-    command = [sys.executable, "-m", "ecglab.bench.cli", "backbones", "check", NAME]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    code = (  # both commands in one process: each process imports torch
+        "import sys; from ecglab.bench.cli import main; "
+        f"sys.exit(main(['backbones', 'list', {NAME!r}]) or main(['backbones', 'check', {NAME!r}]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{NAME} (full, tiny): all checks passed" in result.stdout
-    assert "none declared: tuning searches lr and weight decay only" in result.stdout
-    listed = subprocess.run(
-        [sys.executable, "-m", "ecglab.bench.cli", "backbones", "list", NAME],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    ).stdout
-    assert "normalisation zscore" in listed and "parameters: full" in listed
+    listed, checked = result.stdout.split(f"{NAME} (full):")
+    assert "normalisation zscore" in listed and "parameters: full 1" in listed and "(12 leads)" in listed
+    assert checked.strip().endswith(f"{NAME} (full, tiny): all checks passed")
+    assert "none declared: tuning searches lr and weight decay only" in checked
 
 
 def test_the_generated_test_passes(installed: tuple[Path, dict[str, str]]) -> None:
     root, env = installed
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root, check=False)
-    assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout + result.stderr
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(

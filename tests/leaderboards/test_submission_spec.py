@@ -232,3 +232,9 @@ def test_version_1_file_of_a_builtin_task(tmp_path: Path) -> None:
     report = check_submission(tmp_path / "old.csv")
     assert report.ok, report.problems
     assert set(report.frame["task"]) == {TASK} and set(report.frame["calibration"]) == {"none"}
+
+
+def test_an_unknown_task_says_where_tasks_come_from(fresh_tasks: None) -> None:
+    with pytest.raises(KeyError, match="did you mean") as raised:
+        task_registry.get_task(SPEC_TASK)
+    assert "ecglab tasks list" in str(raised.value) and "--task-spec FILE" in str(raised.value)

@@ -33,21 +33,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def parameter_line(name: str) -> str:
-    """``parameters: full 30.67M, tiny 58.0k (12 leads)`` of a torch backbone, computed per preset; a
-    preset that cannot be built says why instead of its count."""
+    """``parameters: full 30.67M, tiny 58.0k (12 leads); full_1lead 30.65M (1 lead)`` of a torch backbone,
+    computed per preset (presets grouped by the leads they are built with); a backbone whose presets
+    cannot be built says why instead."""
     from ecglab.backbones.counting import count_parameters, format_count
     from ecglab.backbones.registry import get_backbone_info
 
     info = get_backbone_info(name)
-    parts = []
+    groups: list[tuple[int, list[str]]] = []
     for preset in info.presets:
-        leads = info.in_channels(preset)
         try:
             count = format_count(count_parameters(info, preset).total)
         except Exception as err:  # a backbone (timm without its extra, a contributor's) may fail anyhow
-            count = f"? ({type(err).__name__}: {str(err).splitlines()[0][:60]})"
-        parts.append(f"{preset} {count} ({leads} lead{'s' if leads != 1 else ''})")
-    return "parameters: " + ", ".join(parts)
+            return (
+                f"parameters: not counted ({preset}: {type(err).__name__}: {str(err).splitlines()[0][:80]})"
+            )
+        leads = info.in_channels(preset)
+        if not groups or groups[-1][0] != leads:
+            groups.append((leads, []))
+        groups[-1][1].append(f"{preset} {count}")
+    return "parameters: " + "; ".join(
+        f"{', '.join(counts)} ({leads} lead{'s' if leads != 1 else ''})" for leads, counts in groups
+    )
 
 
 def run_list(args: argparse.Namespace) -> int:

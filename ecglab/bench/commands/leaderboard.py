@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ecglab.bench.commands.runs import SELECTOR_HELP, add_selectors, selected_inputs
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     board = sub.add_parser(
@@ -15,8 +17,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Build a leaderboard only from result files: run folders, folders of run folders, and checked "
             "submission files (.csv/.parquet). Writes summary.csv, targets.csv, comparisons.csv, curves.csv, "
-            "refused.csv, leaderboard.md and index.html into --out."
+            "refused.csv, leaderboard.md and index.html into --out. With selectors, only the run folders "
+            "under RESULTS they choose are read (submission files are kept whole). " + SELECTOR_HELP
         ),
+        epilog="e.g. ecglab leaderboard runs --task 'demo_*' --backbone s4 --out leaderboards/demo_s4",
     )
     board.add_argument("results", nargs="*", type=Path, metavar="RESULTS", help="run folders or submissions")
     board.add_argument("--out", required=True, type=Path, help="output folder, e.g. leaderboards/NAME")
@@ -34,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="keep only results on this cohort (hash prefix) where a task mixes cohorts; others are refused",
     )
     board.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
+    add_selectors(board)
     board.set_defaults(run=run_leaderboard)
 
     submission = sub.add_parser("submission", help="export or check a submission file (aggregates only)")
@@ -41,9 +46,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     export = verbs.add_parser(
         "export",
         help="write the aggregate results of finished runs to a CSV or Parquet file for a pull request",
+        description="Write the aggregate results of the finished runs under RUN (the ones the selectors "
+        "choose, when given) to a submission file. " + SELECTOR_HELP,
+        epilog="e.g. ecglab submission export runs --backbone mynet --status finished --out sub.csv",
     )
     export.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders or folders of them")
     export.add_argument("--out", required=True, type=Path, help="submission file (.csv or .parquet)")
+    add_selectors(export)
     export.set_defaults(run=run_export)
     check = verbs.add_parser(
         "check", help="validate submission files (schema, no identifiers, task specs, cohort hashes)"
@@ -68,8 +77,9 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     from ecglab.leaderboards.formatting import fmt_auroc
 
     title = args.name or args.out.name or "ecglab leaderboard"
+    inputs = selected_inputs(args.results, args)
     board = build_leaderboard(
-        args.results, published=args.published, cohort_hash=args.cohort_hash, alpha=args.alpha, title=title
+        inputs, published=args.published, cohort_hash=args.cohort_hash, alpha=args.alpha, title=title
     )
     paths = write_leaderboard(board, args.out)
     summary = board.summary
@@ -93,7 +103,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from ecglab.leaderboards.submission_export import export_submission
 
-    frame, skipped = export_submission(args.runs, args.out)
+    frame, skipped = export_submission(selected_inputs(args.runs, args), args.out)
     for reason in skipped:
         print(f"skipped {reason}", file=sys.stderr)
     print(

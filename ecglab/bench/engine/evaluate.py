@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from ecglab.bench import metrics
 from ecglab.bench.config import RunConfig
@@ -31,6 +30,7 @@ from ecglab.bench.regression import CLASSIFICATION, ValuePredictions, value_pred
 from ecglab.bench.resample_file import ResampleAurocs, digest_of_test_set, write_resample_file
 from ecglab.bench.run_folder import write_parquet
 from ecglab.cohort.store import Cohort
+from ecglab.progress import progress_bar
 from ecglab.tasks.build import TaskData, task_folder
 
 RESAMPLE_SEED = 0  # the test set's bootstrap resamples are the task's, not the run's: one seed for all
@@ -46,12 +46,12 @@ def local_pool(
     regression = isinstance(model, LabModel) and model.objective != CLASSIFICATION
     sums = np.zeros((n_rows, pool_width_of(model)))
     counts = np.zeros(n_rows)
-    bar = tqdm(
+    bar = progress_bar(
         loader(batches, workers),
         total=len(batches),
         desc=progress,
         unit="batch",
-        disable=not (progress and where.main),
+        enabled=bool(progress) and where.main,
         leave=False,
     )
     with torch.no_grad():

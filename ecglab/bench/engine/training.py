@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ecglab.backbones.registry import get_backbone_info
 from ecglab.bench.config import RunConfig
@@ -31,6 +30,7 @@ from ecglab.bench.engine.prepare import build_model, model_input_plan, split_row
 from ecglab.bench.losses import REGRESSION_LOSSES, masked_bce, masked_focal, observed_counts
 from ecglab.bench.model import LabModel, optimizer_groups, set_backbone_trainable
 from ecglab.cohort.store import Cohort
+from ecglab.progress import progress_bar, write
 from ecglab.tasks.build import TaskData
 
 
@@ -144,9 +144,10 @@ def append_history(run_dir: Path, entry: dict[str, Any]) -> None:
 
 
 def report_epoch(entry: dict[str, Any], epochs: int, improved: bool) -> None:
-    """The epoch's line under the progress bars: training loss and validation macro AUROC."""
+    """The epoch's line (under the progress bars on a terminal; the epoch's only line in a log): training loss
+    and validation macro AUROC."""
     best = "  (best so far)" if improved else ""
-    tqdm.write(
+    write(
         f"epoch {entry['epoch'] + 1}/{epochs}: train loss {entry['train_loss']:.4f}, "
         f"val macro AUROC {entry['val_macro_auroc']:.3f}, {entry['seconds']:.1f} s{best}"
     )
@@ -172,12 +173,13 @@ def train_epoch(
     """One pass over this epoch's training batches; the mean training loss per input (anchor or pair)."""
     loss_fn = loss_function(config)
     total, seen = 0.0, 0
-    bar = tqdm(
+    bar = progress_bar(
         loader(batches, config.workers),
         total=len(batches),
-        disable=not (progress and where.main),
+        enabled=progress and where.main,
         desc=f"epoch {batches.epoch + 1}/{config.epochs}",
         unit="batch",
+        line=False,  # off a terminal the epoch's one line is report_epoch's
     )
     for batch in bar:
         with autocast(config, where.device):
