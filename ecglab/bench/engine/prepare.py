@@ -120,7 +120,7 @@ def backbone_options(config: RunConfig, info: BackboneInfo, task: TaskData) -> d
     leads = tuple(task.spec.input.leads)
     if info.input.leads is not None and tuple(info.input.leads) != leads and not config.allow_lead_mismatch:
         raise RunError(f"{info.name} expects leads {info.input.leads}, task {task.spec.name} gives {leads}")
-    if "in_channels" in options and int(options["in_channels"]) != len(leads):
+    if "in_channels" in options and options["in_channels"] != len(leads):
         raise RunError(
             f"backbone option in_channels={options['in_channels']} but task {task.spec.name} feeds "
             f"{len(leads)} lead(s) ({', '.join(leads)}); drop the option: the framework gives in_channels"
