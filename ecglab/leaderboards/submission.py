@@ -382,14 +382,22 @@ def _check_counts(frame: pd.DataFrame, problems: list[str]) -> None:
 
 
 def _check_runs(frame: pd.DataFrame, problems: list[str]) -> None:
-    for run_id, rows in frame.groupby("run_id", sort=True):
-        varying = [c for c in RUN_COLUMNS if rows[c].astype(str).nunique(dropna=False) > 1]
+    """Per run: the run's columns the same on all its rows, test rows, the same targets in val and test
+    (computed for all runs at once: a file of thousands of runs checks in a second); one seed per run."""
+    run_ids = frame["run_id"]
+    counts = frame[list(RUN_COLUMNS)].astype(str).groupby(run_ids, sort=True).nunique()
+    tested = (frame["split"] == "test").groupby(run_ids, sort=True).any()
+    pairs = frame[["run_id", "split", "target"]].drop_duplicates()
+    per_split = pairs.groupby(["run_id", "split"], sort=True)["target"].agg(frozenset)
+    differing = per_split.groupby(level="run_id").nunique() > 1
+    flagged = counts.index[(counts > 1).any(axis=1) | ~tested | differing.reindex(counts.index).to_numpy()]
+    for run_id in flagged:
+        varying = [c for c in RUN_COLUMNS if counts.at[run_id, c] > 1]
         if varying:
             problems.append(f"run {run_id[:16]}: {varying} must be the same on all its rows")
-        if not (rows["split"] == "test").any():
+        if not tested[run_id]:
             problems.append(f"run {run_id[:16]}: no test rows")
-        targets = {split: set(part["target"]) for split, part in rows.groupby("split")}
-        if len({frozenset(t) for t in targets.values()}) > 1:
+        if differing[run_id]:
             problems.append(f"run {run_id[:16]}: val and test rows name different targets")
     runs = frame.drop_duplicates("run_id")
     key = ["backbone", "preset", "label", "config_key", "task", "cohort_hash", "seed"]

@@ -238,3 +238,30 @@ def test_an_unknown_task_says_where_tasks_come_from(fresh_tasks: None) -> None:
     with pytest.raises(KeyError, match="did you mean") as raised:
         task_registry.get_task(SPEC_TASK)
     assert "ecglab tasks list" in str(raised.value) and "--task-spec FILE" in str(raised.value)
+
+
+def test_each_run_is_checked_as_one(exported: Path, fresh_tasks: None, tmp_path: Path) -> None:
+    """The per-run checks (computed for all runs at once) name the run and what is wrong with it."""
+
+    def mixed_spec(frame: pd.DataFrame) -> pd.DataFrame:
+        row = frame.index[frame["backbone"] == "s4"][0]
+        frame.loc[row, "task_spec"] = frame.loc[row, "task_spec"].replace("a task of my own", "edited")
+        return frame
+
+    def no_test(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[~((frame["backbone"] == "transformer") & (frame["split"] == "test"))]
+
+    def fewer_val(frame: pd.DataFrame) -> pd.DataFrame:
+        val = frame[(frame["backbone"] == "ecgfounder") & (frame["split"] == "val")]
+        return frame.drop(index=val.index[0])
+
+    cases = {
+        mixed_spec: ("s4", "['task_spec'] must be the same on all its rows"),
+        no_test: ("transformer", "no test rows"),
+        fewer_val: ("ecgfounder", "val and test rows name different targets"),
+    }
+    for change, (backbone, message) in cases.items():
+        problems = check_submission(_edited(exported, tmp_path, change)).problems
+        run = f"run {f'{backbone}-0-{SPEC_TASK}'[:16]}: {message}"
+        assert any(run in p for p in problems), (run, problems)
+        assert sum(p.startswith("run ") for p in problems) == 1, problems  # only the edited run
