@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ecglab.bench.commands.runs import SELECTOR_HELP, add_selectors, selected_inputs
+from ecglab.bench.commands.runs import add_selectors, selected_inputs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "Build a leaderboard only from result files: run folders, folders of run folders, and checked "
             "submission files (.csv/.parquet). Writes summary.csv, targets.csv, comparisons.csv, curves.csv, "
             "refused.csv, leaderboard.md and index.html into --out. With selectors, only the run folders "
-            "under RESULTS they choose are read (submission files are kept whole). " + SELECTOR_HELP
+            "under RESULTS they choose are read (submission files are kept whole)."
         ),
         epilog="e.g. ecglab leaderboard runs --task 'demo_*' --backbone s4 --out leaderboards/demo_s4",
     )
@@ -47,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "export",
         help="write the aggregate results of finished runs to a CSV or Parquet file for a pull request",
         description="Write the aggregate results of the finished runs under RUN (the ones the selectors "
-        "choose, when given) to a submission file. " + SELECTOR_HELP,
+        "choose, when given) to a submission file.",
         epilog="e.g. ecglab submission export runs --backbone mynet --status finished --out sub.csv",
     )
     export.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders or folders of them")

@@ -12,9 +12,9 @@ from pathlib import Path
 from ecglab.bench.run_selection import STATES, UNREADABLE, RunFilter, RunSummary, select_runs
 
 SELECTOR_HELP = (
-    "Selectors (shell-style patterns: * ? [...], quoted for the shell; repeat an option or give a comma list "
-    "for any of several; different options must all match): --backbone, --task, --preset, --label (the run's "
-    "label; '' for none), --seed N, --status {" + ",".join(STATES) + "}."
+    "Shell-style patterns (* ? [...], quoted for the shell); repeat an option or give a comma list for any "
+    "of several; different options must all match. A folder whose run.json cannot be read is matched only "
+    "by --status unreadable."
 )
 
 
@@ -93,7 +93,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "leaderboard names it), seed, status (running, finished, failed, pruned; 'unreadable: reason' "
             "for a folder whose run.json cannot be read), the test macro AUROC of a finished run (mean over "
             "its targets), the number of external evaluations and the folder; sorted by task, backbone and "
-            "seed. Reads only; changes nothing. " + SELECTOR_HELP
+            "seed. Reads only; changes nothing."
         ),
         epilog="e.g. ecglab runs list runs --task 'demo_*' --backbone s4,transformer --status finished",
     )
