@@ -146,6 +146,9 @@ def test_leaderboard_and_export_read_only_the_selected_runs(
     assert main([*argv, "--out", str(sub)]) == 0
     exported = pd.read_csv(sub)
     assert set(exported["backbone"]) == {"transformer"} and set(exported["label"]) == {"tuned"}
+    one = select_runs(runs, RunFilter(backbone=("s4",), seed=(1,)))[0].folder
+    assert main(["submission", "export", f"{one}/run.json", "--backbone", "s4", "--out", str(sub)]) == 0
+    assert set(pd.read_csv(sub)["seed"]) == {1}  # a run.json stands for its run folder
     capsys.readouterr()
 
     assert main(["leaderboard", str(runs), "--backbone", "mynet", "--out", str(tmp_path / "none")]) == 2

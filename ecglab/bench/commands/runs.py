@@ -9,6 +9,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from ecglab.bench.run_folder import RECORD_FILE
 from ecglab.bench.run_selection import STATES, UNREADABLE, RunFilter, RunSummary, select_runs
 
 SELECTOR_HELP = (
@@ -73,6 +74,7 @@ def selected_inputs(inputs: list[Path], args: argparse.Namespace) -> list[Path]:
     chosen = run_filter(args)
     if not chosen.given:
         return inputs
+    inputs = [p.parent if p.name == RECORD_FILE and p.is_file() else p for p in inputs]  # RUN/run.json: RUN
     folders = [p for p in inputs if not p.is_file()]
     picked = [Path(r.folder) for r in select_runs(folders, chosen)] if folders else []
     return [*picked, *(p for p in inputs if p.is_file())]
