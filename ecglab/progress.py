@@ -31,7 +31,8 @@ def plural(n: int, unit: str) -> str:
 class StageLine:
     """The stand-in of a bar off a terminal: counts what passes, prints nothing per step and, when the stage
     ends (its iteration is exhausted, or ``close``), one line to ``stream`` if it has a label
-    (``desc``): ``desc: N units in S s``, or ``desc: stopped after N of M units, S s`` for one cut short."""
+    (``desc``): ``desc: N units in S s``; nothing for a stage cut short (fewer than ``total``), whose error
+    is then the one line a user reads."""
 
     def __init__(
         self,
@@ -78,12 +79,10 @@ class StageLine:
         self.closed = True
         if not self.desc:
             return
-        seconds = time.perf_counter() - self.started
         if self.total is not None and self.n < self.total:
-            line = f"{self.desc}: stopped after {self.n} of {plural(self.total, self.unit)}, {seconds:.1f} s"
-        else:
-            line = f"{self.desc}: {plural(self.n, self.unit)} in {seconds:.1f} s"
-        print(line, file=self.stream, flush=True)
+            return  # cut short: the error (or the interruption) that stopped it is the line to read
+        seconds = time.perf_counter() - self.started
+        print(f"{self.desc}: {plural(self.n, self.unit)} in {seconds:.1f} s", file=self.stream, flush=True)
 
 
 def progress_bar(
