@@ -57,8 +57,8 @@ class InputContract:
 
     **Fields.** ``leads``: lead names in input order (None: any leads, the task's). ``fs`` (Hz) and
     ``seconds`` (None: any length): what the backbone was designed for; the conformance suite builds its
-    test batch from them. With ``strict=False`` (the default) they are hints: a task that feeds another rate
-    or length trains, and the run prints one warning line naming both; with ``strict=True`` they are
+    test batch from them. With ``required=False`` (the default) they are hints: a task that feeds another rate
+    or length trains, and the run prints one warning line naming both; with ``required=True`` they are
     requirements: such a task is refused with a one-line error before anything is built. ``normalisation``:
     what the framework applies to each input record before the backbone, ``zscore`` (one mean and standard
     deviation over the record's leads and samples, as every built-in torch backbone) or ``none`` (the
@@ -68,14 +68,14 @@ class InputContract:
     fs: float = 500.0
     seconds: float | None = 10.0
     normalisation: str = "none"
-    strict: bool = False
+    required: bool = False
 
     def describe(self) -> str:
         """The contract in words (``ecglab backbones list``): leads, rate, length, the rule, normalisation."""
         if self.leads == ():
             return "no ECG input (side inputs only)"
         leads = "any" if self.leads is None else ",".join(self.leads)
-        rule = "required (strict)" if self.strict else "a hint: the task decides"
+        rule = "required" if self.required else "a hint: the task decides"
         return f"leads {leads}, {self.declared()} ({rule}); normalisation {self.normalisation}"
 
     def declared(self) -> str:

@@ -72,7 +72,11 @@ def fresh(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prepare, "WARNED", set())
     for info in (
         BackboneInfo(
-            "strictnet", "fake_backbone:build", "strict", InputContract(None, 500.0, 10.0, strict=True), TINY
+            "strictnet",
+            "fake_backbone:build",
+            "strict",
+            InputContract(None, 500.0, 10.0, required=True),
+            TINY,
         ),
         BackboneInfo("hintnet", "fake_backbone:build", "a hint", InputContract(("II",), 500.0, 10.0), TINY),
         BackboneInfo(
@@ -191,7 +195,7 @@ def test_list_shows_contract_and_counts_and_check_runs_every_preset(
         "parameters: full 30.67M, tiny 58.0k (12 leads); full_1lead 30.65M, tiny_1lead 55.2k (1 lead)" in out
     )
     assert main(["backbones", "list", "strictnet"]) == 0
-    assert "(required (strict))" in capsys.readouterr().out
+    assert "(required)" in capsys.readouterr().out
     assert main(["backbones", "check", "meanstd"]) == 0
     out = capsys.readouterr().out
     assert "meanstd (full):" in out and "meanstd (tiny):" in out and out.count("PASS  import") == 1

@@ -92,7 +92,7 @@ def check_input_contract(info: BackboneInfo, spec: TaskSpec) -> str | None:
     fed = f"task {spec.name} feeds {float(spec.input.fs):g} Hz, {float(spec.input.seconds):g}-s crops"
     if info.input.matches(spec.input.fs, spec.input.seconds):
         return None
-    if info.input.strict:
+    if info.input.required:
         raise RunError(
             f"{info.name} requires {info.input.declared()} (a strict input contract); {fed}: use a task at "
             "that rate and length"
