@@ -6,7 +6,9 @@ conformance suite as generated. Its files, under ``OUT/NAME``:
   and the entry point ``NAME = "NAME.ecglab:INFO"`` of group ``ecglab.backbones``;
 - ``NAME/__init__.py`` (``__version__``), ``NAME/ecglab.py`` (metadata only: the ``BackboneInfo``),
   ``NAME/model.py`` (a working tiny 1-D CNN: the factory ``build`` and its module);
-- ``tests/test_NAME.py`` (the conformance suite on every preset) and a short ``README.md``.
+- ``tests/test_NAME.py`` (the conformance suite on every preset) and a short ``README.md``;
+- ``benchmark/suite.yaml`` and ``benchmark/tasks.yaml``: NAME beside the ECG-feature baseline on a smoke task
+  of the synthetic cohort, the README's walkthrough to a leaderboard row.
 
 The texts are templates in this module (no package data); ``NAME`` must be a lower-case Python identifier,
 not a registered backbone nor an importable module."""
@@ -174,6 +176,43 @@ pytest tests
 """
 
 
+SMOKE_TASKS = """\
+# A smoke task for __NAME__ on ecglab's synthetic cohort (`ecglab cohort synth`): each 10-s lead-II segment
+# is an anchor, the potassium, calcium, ... result closest in time within +/-15 min decides (AnyECG-Lab's
+# thresholds), 5-s crops at 100 Hz. The minimums are small so that a tiny cohort keeps its planted labs:
+# intervals over few patients, a check that the path works, not a benchmark result.
+tasks:
+  - name: smoke_est_15min
+    version: "1"
+    kind: closest_estimation
+    window_min: 15
+    description: smoke test of a new backbone on a tiny synthetic cohort
+    panel: {kind: anyecg_lab, min_positives: 3, min_negatives: 3, min_positive_patients: 2,
+      min_negative_patients: 2}
+    split: {kind: patient, fractions: [0.5, 0.25, 0.25], seed: 0}
+    input: {leads: [II], fs: 100, seconds: 5}
+    eval: {max_segments: null, crops: 1}
+"""
+
+SMOKE_SUITE = """\
+# __NAME__ beside the ECG-feature baseline on the smoke task (tasks.yaml), a few minutes on a laptop CPU:
+#   ecglab run benchmark/suite.yaml --cohort STORE [--runs-dir RUNS] [--no-track]
+# The benchmark proper: add {name: __NAME__, preset: full} to a suite of the real tasks (the shipped
+# anyecg_lab_mcmed, cardiolab_mimic, ...: copy one, `ecglab run --help` lists them).
+name: __NAME___smoke
+description: __NAME__ and the ECG-feature baseline on a tiny synthetic cohort
+cohort: ${ECGLAB_COHORT}  # or ecglab run ... --cohort STORE
+task_specs: [tasks.yaml]
+tasks: [smoke_est_15min]
+seeds: [0]
+runs_dir: runs
+run: {epochs: 2, batch_size: 32, lr: 0.003, n_boot: 200}
+backbones:
+  - {name: __NAME__, preset: tiny}
+  - {name: ecg_features, preset: tiny}
+"""
+
+
 class ScaffoldError(BackboneError):
     """``ecglab backbones new`` cannot write the package as asked (a bad or taken name, a folder in use)."""
 
@@ -205,6 +244,8 @@ def package_files(name: str, constraints: str = "constraints.txt") -> dict[str, 
         f"{name}/ecglab.py": METADATA,
         f"{name}/model.py": MODEL,
         f"tests/test_{name}.py": TEST,
+        "benchmark/tasks.yaml": SMOKE_TASKS,
+        "benchmark/suite.yaml": SMOKE_SUITE,
     }
     files = {}
     for path, text in templates.items():

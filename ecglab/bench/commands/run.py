@@ -13,6 +13,7 @@ import yaml
 
 from ecglab.bench.commands.train import ROW_LEVEL_HELP, TRACKING_URI_HELP, print_run, read_run_options
 from ecglab.bench.suite.claims import DEFAULT_TIMEOUT
+from ecglab.bench.suite.schema import shipped_suites
 from ecglab.errors import EcglabError
 
 STORAGE_HELP = (
@@ -45,7 +46,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         "suite",
         type=Path,
         help="a suite file (format: see ecglab/bench/suite/schema.py) or the name of a shipped suite "
-        "(anyecg_lab_mcmed, cardiolab_mimic, demo)",
+        f"({', '.join(shipped_suites())})",
     )
     run.add_argument("--force", action="store_true", help="rerun finished pairings too")
     run.add_argument(
@@ -57,6 +58,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         "repeatable",
     )
     run.add_argument("--runs-dir", type=Path, help="where run folders go (default: the suite's runs_dir)")
+    run.add_argument(
+        "--cohort", type=Path, help="the cohort store every pairing reads (default: the suite's cohort)"
+    )
     _tracking(run)
     run.add_argument("--quiet", action="store_true", help="no progress bars (the per-pairing lines stay)")
     run.add_argument(
@@ -202,6 +206,8 @@ def run_suite(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
     if args.experiment:
         suite = dataclasses.replace(suite, experiment=args.experiment)
+    if args.cohort is not None:
+        suite = dataclasses.replace(suite, cohort=str(args.cohort.resolve()))
     if args.gpus is not None:
         return run_on_devices(args, suite)
     report = run(
@@ -225,7 +231,7 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
     argv = ["run", str(args.suite), "--quiet", "--claim-timeout", repr(args.claim_timeout)]
     for pattern in args.only:
         argv += ["--only", pattern]
-    for flag, value in (("--runs-dir", args.runs_dir), ("--shard", args.shard)):
+    for flag, value in (("--runs-dir", args.runs_dir), ("--shard", args.shard), ("--cohort", args.cohort)):
         if value is not None:
             argv += [flag, str(value)]
     for flag, value in (("--tracking-uri", args.tracking_uri), ("--experiment", args.experiment)):
