@@ -3,9 +3,10 @@
 Checks, each reported with what failed: importing the model code is light (no training stack, no timm
 unless asked); the factory takes ``in_channels`` (the framework always gives it, see
 :class:`~ecglab.backbones.info.InputContract`); forward at the declared input shape gives finite features of
-the declared size; backward reaches the trainable parameters; eval mode is deterministic; parameters can be
-counted without building (on the meta device) and that count is the built model's; the search space, if one
-is declared, samples and builds (none declared: tuning searches learning rate and weight decay only).
+the declared size; backward reaches the trainable parameters; eval mode is deterministic; parameters are
+counted (a CPU build of the preset, as ``backbones list`` counts) and that count is the built model's; the
+search space, if one is declared, samples and builds (none declared: tuning searches learning rate and weight
+decay only).
 :func:`check_backbone` checks one preset, :func:`check_presets` every preset (the import once).
 """
 
@@ -19,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ecglab.backbones.counting import ON_META, count_parameters
+from ecglab.backbones.counting import count_parameters
 from ecglab.backbones.info import BackboneInfo
 from ecglab.backbones.registry import create_backbone, get_backbone_info, preset_options
 
@@ -42,21 +43,62 @@ def input_shape(info: BackboneInfo, preset: str, batch: int = 2) -> tuple[int, i
     return batch, info.in_channels(preset), round(seconds * info.input.fs)
 
 
-def _import_is_light(info: BackboneInfo) -> CheckResult:
-    module = info.factory.partition(":")[0]
-    code = f"import sys; import {module}; print(','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+IMPORT_PROBE = """
+import importlib, json, sys
+heavy, out = {heavy!r}, []
+for module in {modules!r}:
+    before = {{m for m in heavy if m in sys.modules}}
+    try:
+        importlib.import_module(module)
+        error = ""
+    except Exception as err:  # reported as the module's failed import check
+        error = f"{{type(err).__name__}}: {{err}}"
+    out.append([module, error, [m for m in heavy if m in sys.modules and m not in before]])
+print(json.dumps(out))
+"""
+
+
+def imports_are_light(infos: list[BackboneInfo]) -> list[CheckResult]:
+    """The light-import check of each backbone's model module, all in one fresh interpreter (torch
+    backbones first, then baselines, which may import scikit-learn and pandas): a heavy module is blamed on
+    the first module whose import brings it in."""
+    import json
+
+    ordered = sorted(infos, key=lambda info: info.kind == "baseline")
+    modules = [info.factory.partition(":")[0] for info in ordered]
+    code = IMPORT_PROBE.format(heavy=HEAVY_MODULES, modules=modules)
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # the caller's path
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=environment
     )
     if result.returncode != 0:
-        return CheckResult("import", False, f"importing {module} failed: {result.stderr.strip()[-300:]}")
-    heavy = [m for m in result.stdout.strip().split(",") if m]
-    allowed = {"timm"} if info.name == "timm" else {"sklearn", "pandas"} if info.kind == "baseline" else set()
-    heavy = [m for m in heavy if m not in allowed]
-    if heavy:
-        return CheckResult("import", False, f"importing {module} pulls in {heavy}; import those lazily")
-    return CheckResult("import", True, f"{module} imports without {', '.join(HEAVY_MODULES)}")
+        failed = f"the import probe failed: {result.stderr.strip()[-300:]}"
+        return [CheckResult("import", False, failed) for _ in ordered]
+    found = {
+        module: (error, heavy) for module, error, heavy in json.loads(result.stdout.strip().splitlines()[-1])
+    }
+    results = {}
+    for info, module in zip(ordered, modules, strict=True):
+        error, heavy = found[module]
+        allowed = (
+            {"timm"} if info.name == "timm" else {"sklearn", "pandas"} if info.kind == "baseline" else set()
+        )
+        heavy = [m for m in heavy if m not in allowed]
+        if error:
+            results[info.name] = CheckResult("import", False, f"importing {module} failed: {error[-300:]}")
+        elif heavy:
+            results[info.name] = CheckResult(
+                "import", False, f"importing {module} pulls in {heavy}; import those lazily"
+            )
+        else:
+            results[info.name] = CheckResult(
+                "import", True, f"{module} imports without {', '.join(HEAVY_MODULES)}"
+            )
+    return [results[info.name] for info in infos]
+
+
+def _import_is_light(info: BackboneInfo) -> CheckResult:
+    return imports_are_light([info])[0]
 
 
 def _check_baseline(info: BackboneInfo, preset: str) -> list[CheckResult]:
@@ -147,10 +189,7 @@ def _parameters(subject: _Subject) -> CheckResult:
     built = sum(p.numel() for p in subject.model.parameters())
     count = count_parameters(subject.info, subject.preset)
     ok = count.total == built
-    where = "on the meta device"
-    if count.device != ON_META:
-        where = f"on the CPU (meta failed: {count.meta_error})"
-    detail = f"{count.total:,} counted {where}, {built:,} in the built model"
+    detail = f"{count.total:,} counted ({count.trainable:,} trainable), {built:,} in the built model"
     if subject.info.n_parameters is not None:
         detail += "; n_parameters in the metadata is deprecated and ignored: remove it"
     return CheckResult("parameter count", ok, detail)

@@ -1,18 +1,16 @@
 """The input contract says what it means: the factory always gets ``in_channels``; a strict contract refuses
-a task feeding another rate or length, a hint warns once; parameter counts are computed (on the meta
-device), shown by ``backbones list``; ``backbones check`` runs every preset; a search space is optional."""
+a task feeding another rate or length, a hint warns once; parameter counts are computed (a CPU
+build), shown by ``backbones list``; ``backbones check`` runs every preset; a search space is optional."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import torch
 from locations import TESTS
 from torch import nn
 
@@ -20,7 +18,7 @@ import ecglab.backbones.registry as registry
 from ecglab import registry as generic
 from ecglab.backbones.builtin import BUILTIN
 from ecglab.backbones.conformance import check_backbone
-from ecglab.backbones.counting import ON_CPU, ON_META, count_parameters, format_count
+from ecglab.backbones.counting import count_parameters, format_count
 from ecglab.backbones.info import BackboneInfo, InputContract
 from ecglab.bench import config as bench_config
 from ecglab.bench.cli import main
@@ -38,23 +36,6 @@ defaults:
 tasks:
   - {name: contract_strict_forecast, kind: forecast, horizon_min: 60, description: a strict contract's task}
 """
-
-
-class ReadsItsWeights(nn.Module):
-    """A backbone whose construction reads a parameter's value: it cannot be built on the meta device."""
-
-    def __init__(self, in_channels: int, width: int) -> None:
-        super().__init__()
-        self.linear = nn.Linear(in_channels, width)
-        self.feature_dim = width
-        self.scale = float(self.linear.weight.abs().max().item())
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(x.mean(dim=2))
-
-
-def build_reading(in_channels: int = 1, width: int = 4) -> ReadsItsWeights:
-    return ReadsItsWeights(in_channels, width)
 
 
 def build_without_leads(width: int = 4) -> nn.Module:
@@ -81,9 +62,6 @@ def fresh(monkeypatch: pytest.MonkeyPatch) -> None:
         BackboneInfo("hintnet", "fake_backbone:build", "a hint", InputContract(("II",), 500.0, 10.0), TINY),
         BackboneInfo(
             "anylength", "fake_backbone:build", "any length", InputContract(None, 100.0, None), TINY
-        ),
-        BackboneInfo(
-            "readsweights", f"{__name__}:build_reading", "reads", InputContract(("II",), 100, 1), TINY
         ),
         BackboneInfo("noleads", f"{__name__}:build_without_leads", "no leads", InputContract(), TINY),
     ):
@@ -153,25 +131,20 @@ def test_a_strict_contract_is_refused_before_the_cohort_is_opened(fresh: None, t
     assert not (tmp_path / "runs").exists()
 
 
-def test_parameter_counts_are_computed_on_the_meta_device(fresh: None) -> None:
-    for name in ("ecgfounder", "s4", "transformer"):  # the tiny presets built for real too
+def test_parameter_counts_are_computed(fresh: None) -> None:
+    for name in ("ecgfounder", "s4", "transformer"):
         info = registry.get_backbone_info(name)
         count = count_parameters(info, "tiny")
         model = registry.create_backbone(name, "tiny", in_channels=info.in_channels("tiny"))
-        assert count.device == ON_META and count.total == sum(p.numel() for p in model.parameters())
-    started = time.perf_counter()
-    full = count_parameters(registry.get_backbone_info("ecgfounder"), "full")
-    assert time.perf_counter() - started < 2.0 and full.total > 30_000_000
-    reading = count_parameters(registry.get_backbone_info("readsweights"), "tiny")
-    assert reading == count_parameters(registry.get_backbone_info("readsweights"), "tiny")
-    assert (reading.total, reading.device) == (16, ON_CPU) and "meta" in reading.meta_error
+        assert count.total == sum(p.numel() for p in model.parameters()) >= count.trainable > 0
+    assert count_parameters(registry.get_backbone_info("ecgfounder"), "full").total == 30_665_264
     assert [format_count(n) for n in (30_665_264, 58_040, 512)] == ["30.67M", "58.0k", "512"]
     assert all(info.n_parameters is None for info in BUILTIN)  # nothing typed by hand
 
 
 def test_the_conformance_suite_checks_counting_arguments_and_an_optional_space(fresh: None) -> None:
     meanstd = {r.check: r for r in check_backbone("meanstd", "tiny", import_check=False)}
-    assert meanstd["parameter count"].ok and "24 counted on the meta device, 24 in the built model" in (
+    assert meanstd["parameter count"].ok and "24 counted (24 trainable), 24 in the built model" in (
         meanstd["parameter count"].detail
     )
     broken = {r.check: r for r in check_backbone("broken", "tiny", import_check=False)}  # no space declared
@@ -196,7 +169,7 @@ def test_list_shows_contract_and_counts_and_check_runs_every_preset(
     )
     assert main(["backbones", "list", "strictnet"]) == 0
     assert "(required)" in capsys.readouterr().out
-    assert main(["backbones", "check", "meanstd"]) == 0
+    assert main(["backbones", "check", "meanstd"]) == 0  # the fake entry point's: its import is checked once
     out = capsys.readouterr().out
     assert "meanstd (full):" in out and "meanstd (tiny):" in out and out.count("PASS  import") == 1
     assert out.strip().endswith("meanstd (full, tiny): all checks passed")

@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     listing = verbs.add_parser(
         "list",
         help="registered backbones: input contract and parameter counts (counting builds each preset on "
-        "torch's meta device, so it imports torch and the model code; --no-counts reads metadata only)",
+        "the CPU, so it imports torch and the model code; --no-counts reads metadata only)",
     )
     listing.add_argument("pattern", nargs="?", help="shell-style filter")
     listing.add_argument("--no-counts", action="store_true", help="metadata only: no torch, no model code")
