@@ -252,6 +252,16 @@ def version_1(raw: pd.DataFrame) -> bool:
     return {str(v).strip() for v in raw["submission_version"]} <= {"1", "1.0"}
 
 
+def number_or_none(text: str) -> float | None:
+    """A cell's number; NaN for an empty cell, None for text that is no number (reported, never kept)."""
+    if text == "":
+        return float("nan")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _lines(mask: pd.Series | np.ndarray, limit: int = 5) -> str:
     """File lines (header = line 1) of the first flagged rows."""
     rows = np.flatnonzero(np.asarray(mask))
@@ -284,9 +294,9 @@ def _typed(raw: pd.DataFrame, problems: list[str]) -> pd.DataFrame:
             bad = pd.Series(False, index=values.index)
         else:
             text = values.fillna("").astype(str).str.strip()
-            # text that is no number becomes NaN here and is reported just below, never kept
-            numbers = pd.to_numeric(text.where(text != "", None), errors="coerce").astype("float64")
-            bad = numbers.isna() & (text != "")
+            parsed = text.map(number_or_none)  # an empty cell is missing; text that is no number is None
+            bad = parsed.isna() & (text != "")
+            numbers = parsed.where(~bad, np.nan).astype("float64")
         if bad.any():
             problems.append(f"column {column!r} holds non-numbers on {_lines(bad)}")
             continue

@@ -72,6 +72,14 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[MedsDemo, Path, 
     return demo, folder, json.loads((folder / "labels.json").read_text())
 
 
+def float_or_nan(text: str) -> float:
+    """A value text's number (NaN for text that is none: that event has no value and is left out)."""
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
 @pytest.fixture(scope="module")
 def lab_events(exported: tuple) -> pd.DataFrame:
     """The MEDS lab events as plain rows: subject, time, itemid, unit, value (float32 read by its shortest
@@ -81,7 +89,7 @@ def lab_events(exported: tuple) -> pd.DataFrame:
     parts = labs["code"].str.split("//", expand=True)
     text = labs["text_value"].fillna("")
     number = labs["numeric_value"].to_numpy(np.float32).astype(str).astype(np.float64)
-    parsed = pd.to_numeric(text.str.lstrip("<>="), errors="coerce").to_numpy()  # the test's own reading
+    parsed = text.str.lstrip("<>=").map(float_or_nan).to_numpy(np.float64)  # the test's own reading
     value = np.where(np.isnan(number), parsed, number)
     rows = pd.DataFrame(
         {
