@@ -11,7 +11,9 @@ inputs and rank 0 gathers them, computes the metrics and writes.
 
 Modules: ``distributed`` (ranks), ``prepare`` (task data, run id, model), ``training`` (epochs and
 checkpoints), ``evaluate`` (scores, results and predictions), ``baselines`` (scikit-learn models) and
-``run`` (a pairing from start to end) and ``reevaluate`` (a finished run scored again, from its folder).
+``run`` (a pairing from start to end), ``reevaluate`` (a finished run scored again, from its folder),
+``external`` and ``external_results`` (a finished run scored on another cohort store) and
+``predict_records`` (WFDB records scored with a run's model).
 """
 
 from __future__ import annotations

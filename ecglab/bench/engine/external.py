@@ -18,7 +18,6 @@ with it is complete; evaluating again with the same cohort, scope and lab map is
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import re
 import time
@@ -41,6 +40,7 @@ from ecglab.bench.run_folder import read_record, run_folder, write_json, write_p
 from ecglab.cohort.store import Cohort, open_cohort
 from ecglab.tasks.build import TaskData
 from ecglab.tasks.external import build_external_task
+from ecglab.tasks.harmonise import read_lab_map
 
 EXTERNAL_DIR = "external"
 EXTERNAL_RECORD = "external.json"
@@ -51,13 +51,9 @@ EXTERNAL_FORMAT = 1
 
 
 def lab_map_digest(lab_map: str | Path | None) -> str:
-    """The content hash of a lab map file ("" for none): an edited map is a new evaluation."""
-    if lab_map is None:
-        return ""
-    path = Path(lab_map)
-    if not path.is_file():
-        raise RunError(f"{path}: no such lab map file")
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The content hash of a lab map file ("" for none; a malformed map is refused here, before any work):
+    an edited map is a new evaluation."""
+    return "" if lab_map is None else read_lab_map(lab_map).digest
 
 
 def external_folder(run_dir: Path, cohort: Cohort, scope: str) -> Path:

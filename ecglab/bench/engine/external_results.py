@@ -19,6 +19,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from ecglab.bench import metrics
+from ecglab.bench.engine.predict_records import validation_thresholds
 from ecglab.bench.engine.prepare import RunError
 from ecglab.tasks.build import TaskData
 
@@ -78,13 +79,6 @@ def internal_statistics(run_dir: Path, targets: list[str]) -> pd.DataFrame:
     return stats
 
 
-def validation_thresholds(run_dir: Path) -> pd.Series:
-    """Each target's threshold chosen on the run's validation split (``results.parquet``)."""
-    results = pd.read_parquet(run_dir / "results.parquet", columns=["target", "split", "threshold"])
-    val = results[results["split"] == "val"].drop_duplicates("target")
-    return val.set_index("target")["threshold"].astype("float64")
-
-
 def external_rows(
     run_id: str,
     run_dir: Path,
@@ -98,7 +92,7 @@ def external_rows(
     """One row per target of the run (``source_targets``): internal and external AUROC with their
     intervals and the drop; ``scores`` holds the external task's anchors x its kept targets."""
     internal = internal_statistics(run_dir, source_targets)
-    thresholds = validation_thresholds(run_dir)
+    thresholds = dict(zip(source_targets, validation_thresholds(run_dir, tuple(source_targets)), strict=True))
     kept = external.kept_targets
     patients = external.anchors["patient_id"].to_numpy(dtype=object)
     outside = metrics.clustered_matrix(
